@@ -1,0 +1,94 @@
+"""The one exception tree of loopcore.
+
+Every error the domain raises on purpose is a ``LoopcoreError``; the server
+translates it once into a tool error a model can act on::
+
+    LoopcoreError
+    ├── InvalidInput        a value a caller sent is wrong (names the field and what is allowed)
+    ├── NotFound            an id that does not exist
+    │   ├── PlanNotFound
+    │   ├── TaskNotFound
+    │   └── LoopNotFound
+    ├── Conflict            the request clashes with the current state
+    │                       (version clash, task already claimed, cycle in dependencies)
+    ├── StoreError          the database failed or is unusable (e.g. newer than the code)
+    └── ProviderError       an LLM provider or the host's model failed
+
+Anything else that escapes is a bug: the server logs it with its traceback on
+stderr and answers without internals.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "InvalidInput",
+    "LoopNotFound",
+    "LoopcoreError",
+    "NotFound",
+    "PlanNotFound",
+    "ProviderError",
+    "StoreError",
+    "TaskNotFound",
+]
+
+
+class LoopcoreError(Exception):
+    """Base of every error loopcore raises on purpose."""
+
+
+class InvalidInput(LoopcoreError):
+    """A value a caller sent is wrong.
+
+    Args:
+        message: what is wrong and what is allowed.
+        field: the dotted name of the offending field, when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class NotFound(LoopcoreError):
+    """An id that does not exist (never answered as "complete" or "empty")."""
+
+
+class PlanNotFound(NotFound):
+    """No plan with that id in this project."""
+
+    def __init__(self, plan_id: str) -> None:
+        self.plan_id = plan_id
+        super().__init__(f"no plan with id {plan_id!r}; call plan_list to see existing plans")
+
+
+class TaskNotFound(NotFound):
+    """No task with that id in the plan."""
+
+    def __init__(self, plan_id: str, task_id: str) -> None:
+        self.plan_id = plan_id
+        self.task_id = task_id
+        super().__init__(
+            f"plan {plan_id!r} has no task {task_id!r}; call plan_status with verbose=true "
+            "to list its tasks"
+        )
+
+
+class LoopNotFound(NotFound):
+    """No loop with that id."""
+
+    def __init__(self, loop_id: str) -> None:
+        self.loop_id = loop_id
+        super().__init__(f"no loop with id {loop_id!r}; call loop_start to open one")
+
+
+class Conflict(LoopcoreError):
+    """The request clashes with the current state (a claim, a version, a cycle)."""
+
+
+class StoreError(LoopcoreError):
+    """The store failed or cannot be used (for example, a database newer than the code)."""
+
+
+class ProviderError(LoopcoreError):
+    """A model provider failed: authentication, a malformed answer, or retries exhausted."""

@@ -1,0 +1,1 @@
+"""The prompt-quality scorer behind ``intercept``."""

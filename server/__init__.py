@@ -1,0 +1,1 @@
+"""The MCP layer of loopcore: tools, resources, prompts, transports and the CLI."""

@@ -1,0 +1,1 @@
+"""One module per tool group; each tool validates, calls loopcore, maps errors."""
