@@ -1,0 +1,34 @@
+"""What the server tells the evaluator factory (re-exported by ``factory``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["FactoryOptions"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactoryOptions:
+    """Settings the factory needs beyond the spec; the server builds one from its settings.
+
+    Attributes:
+        regex_timeout_s: time limit for one search of one user-supplied pattern.
+        allow_commands: program names (or exact paths) the ``command`` evaluator
+            may run; empty turns the feature off.
+        project_root: the directory commands run in; required for command specs.
+        command_timeout_s: the default and the upper limit of a command's run time.
+        max_output_bytes: how much of a command's output is kept.
+        environ: the server's environment, from which a command's minimal base
+            (PATH, HOME, LANG, ...) and the variables its spec names are taken.
+            ``loopcore`` never reads the process environment itself; without this, a
+            command gets only ``PATH=os.defpath``.
+    """
+
+    regex_timeout_s: float = 0.5
+    allow_commands: frozenset[str] = frozenset()
+    project_root: Path | None = None
+    command_timeout_s: float = 120.0
+    max_output_bytes: int = 1_000_000
+    environ: Mapping[str, str] | None = field(default=None, hash=False)
