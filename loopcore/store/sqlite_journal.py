@@ -1,0 +1,74 @@
+"""SQLite statements for the append-only journal."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from loopcore.errors import StoreError
+from loopcore.store._json import dumps, loads_map
+from loopcore.store.records import JournalEntry
+
+__all__ = ["JournalSql"]
+
+_JOURNAL = {
+    ("plan", False): "SELECT * FROM journal WHERE plan_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    ("plan", True): "SELECT * FROM journal WHERE plan_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+    ("loop", False): "SELECT * FROM journal WHERE loop_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    ("loop", True): "SELECT * FROM journal WHERE loop_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+}
+
+
+def _journal_from_row(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        seq=int(row["seq"]),
+        at=float(row["at"]),
+        project=row["project"],
+        kind=row["kind"],
+        plan_id=row["plan_id"],
+        task_id=row["task_id"],
+        loop_id=row["loop_id"],
+        detail=loads_map(row["detail"]),
+    )
+
+
+class JournalSql:
+    """The append-only journal."""
+
+    _conn: sqlite3.Connection
+
+    def append_journal(
+        self,
+        kind: str,
+        *,
+        at: float,
+        project: str,
+        plan_id: str | None = None,
+        task_id: str | None = None,
+        loop_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one entry; returns its sequence number."""
+        cur = self._conn.execute(
+            "INSERT INTO journal (at, project, kind, plan_id, task_id, loop_id, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, project, kind, plan_id, task_id, loop_id, dumps(dict(detail or {}))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def read_journal(
+        self,
+        *,
+        plan_id: str | None = None,
+        loop_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[JournalEntry]:
+        """Entries of one plan or one loop, by sequence."""
+        if (plan_id is None) == (loop_id is None):
+            raise StoreError("read_journal needs exactly one of plan_id or loop_id")
+        key = ("plan", newest_first) if plan_id is not None else ("loop", newest_first)
+        rows = self._conn.execute(_JOURNAL[key], (plan_id or loop_id, after_seq, limit))
+        return [_journal_from_row(r) for r in rows]
