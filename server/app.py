@@ -1,0 +1,131 @@
+"""``build_server``: the MCP server with every tool group, resources and prompts.
+
+The store is opened once per process whatever the transport: the lifespan
+(once per process for stdio and streamable HTTP, once per connection for SSE)
+only acquires and releases the shared ``Runtime``, which opens the store on
+first use (migrated, restored, logged on stderr) and closes it after the last
+session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import Tool as MCPTool
+
+from loopcore import __version__
+from loopcore.clock import Clock, system_clock
+from loopcore.store import Store
+from server import prompts, resources
+from server.compact import compact_schema, shallow_output
+from server.deps import Deps
+from server.notify import ChangeNotifier
+from server.protocol import install_protocol_handlers
+from server.runtime import Runtime
+from server.settings import Settings
+from server.tools import insights, loops, plan_admin, plans, refine, stats, verify
+from server.tools import prompts as prompt_tools
+
+__all__ = ["INSTRUCTIONS", "TOOL_GROUPS", "LoopcoreServer", "build_server"]
+
+log = structlog.get_logger(__name__)
+
+# Each group: a module with ``register(mcp, deps)``. A new group is added here.
+TOOL_GROUPS: tuple[Any, ...] = (
+    prompt_tools,
+    verify,
+    refine,
+    plans,
+    plan_admin,
+    loops,
+    insights,
+    stats,
+)
+
+INSTRUCTIONS = """\
+loopcore checks your work instead of taking your word for it.
+- Before a non-trivial request, call intercept (when listed): it scores the request and asks \
+the questions that close its gaps.
+- Before saying something is done, call verify_output with an evaluator spec (regex, \
+json_schema, length, completeness, evidence, composite, command) and fix what it reports.
+- To improve one output: loop_start, then loop_step with each attempt until decision is \
+"stop", then loop_end.
+- For multi-step work: plan_create with tasks (depends_on, acceptance specs), then repeat \
+plan_next_task -> work -> verify_output -> plan_record. When needs_replan is true, read \
+plan_explain and call plan_replan.
+Scores are 0..1; every call that fails says which field was wrong and what is allowed."""
+
+
+class LoopcoreServer(MCPServer[Runtime]):
+    """``MCPServer`` whose ``tools/list`` publishes compacted schemas (``server.compact``).
+
+    ``deps`` is what the tool groups were registered with (its ``runtime`` holds the
+    shared store), set by ``build_server``.
+    """
+
+    deps: Deps
+    _published: tuple[tuple[str, ...], list[MCPTool]] | None = None
+
+    async def list_tools(self) -> list[MCPTool]:
+        """Every tool, its schemas compacted (cached until the set of tools changes)."""
+        tools = await super().list_tools()
+        names = tuple(t.name for t in tools)
+        if self._published is None or self._published[0] != names:
+            compacted = [
+                t.model_copy(
+                    update={
+                        "input_schema": compact_schema(t.input_schema),
+                        "output_schema": shallow_output(t.output_schema),
+                    }
+                )
+                for t in tools
+            ]
+            self._published = (names, compacted)
+        return list(self._published[1])
+
+
+def build_server(
+    settings: Settings, store: Store | None = None, clock: Clock | None = None
+) -> LoopcoreServer:
+    """The loopcore MCP server.
+
+    Args:
+        settings: the server settings (``Settings.load()`` at the entry point).
+        store: an opened store to use (tests); by default ``settings.db`` is opened
+            when the first session starts.
+        clock: the source of time (default: the system clock).
+    """
+    runtime = Runtime(settings, clock or system_clock, store)
+    bus = InMemorySubscriptionBus()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        await anyio.to_thread.run_sync(runtime.acquire)
+        try:
+            yield runtime
+        finally:
+            await anyio.to_thread.run_sync(runtime.release)
+
+    mcp = LoopcoreServer(
+        "loopcore",
+        title="loopcore",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        subscriptions=bus,
+        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+    )
+    deps = Deps(settings=settings, runtime=runtime, notifier=ChangeNotifier(bus))
+    mcp.deps = deps
+    for group in TOOL_GROUPS:
+        group.register(mcp, deps)
+    resources.register(mcp, deps)
+    prompts.register(mcp)
+    install_protocol_handlers(mcp, deps.notifier)
+    return mcp

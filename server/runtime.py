@@ -1,0 +1,122 @@
+"""The process's one store and the services on it, shared by every session.
+
+stdio and streamable HTTP run the server's lifespan once per process, SSE once
+per connection; ``Runtime`` is reference-counted so every transport opens the
+store once (migrated, restored, logged), shares it across concurrent sessions,
+and closes it when the last session ends. A store passed in by the caller is
+used as is and never closed here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from loopcore.clock import Clock
+from loopcore.errors import StoreError
+from loopcore.evaluators.base import Evaluator
+from loopcore.evaluators.factory import FactoryOptions, build_evaluator
+from loopcore.history import HistoryService
+from loopcore.loops import LoopService
+from loopcore.plans import PlanService
+from loopcore.store import RestoreReport, Store, open_store
+from server.settings import Settings
+
+__all__ = ["Runtime", "Services"]
+
+log = structlog.get_logger(__name__)
+
+
+class Services:
+    """The domain services over one open store."""
+
+    def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
+        self.store = store
+        self.plans = PlanService(store, clock, factory_options=options)
+        self.loops = LoopService(store, clock, factory_options=options)
+        self.history = HistoryService(store, clock)
+
+
+class Runtime:
+    """Owns the store's lifetime across sessions.
+
+    Args:
+        settings: the server settings (database path, evaluator limits).
+        clock: the only source of time for the services.
+        store: an already opened store to use instead of opening ``settings.db``.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.options = FactoryOptions(
+            regex_timeout_s=settings.regex_timeout_s,
+            allow_commands=settings.allow_commands,
+            project_root=_project_root(settings),
+            command_timeout_s=settings.command_timeout_s,
+            environ=settings.command_environ,
+        )
+        self.project = settings.project_key
+        self._given = store
+        self._lock = threading.Lock()
+        self._users = 0
+        self._services: Services | None = None
+        self.report: RestoreReport | None = None
+
+    def acquire(self) -> Services:
+        """Open the store if no session holds it yet; count one more user.
+
+        Raises:
+            StoreError: the database cannot be opened or is newer than this code.
+        """
+        with self._lock:
+            if self._services is None:
+                self._services = Services(self._open(), self.clock, self.options, self.settings)
+            self._users += 1
+            return self._services
+
+    def release(self) -> None:
+        """One user fewer; the last one closes a store this runtime opened."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users or self._services is None:
+                return
+            services, self._services = self._services, None
+        if self._given is None:
+            services.store.close()
+            log.info("store_closed", path=services.store.location)
+
+    @property
+    def services(self) -> Services:
+        """The services while at least one session is open.
+
+        Raises:
+            StoreError: no session holds the store (a tool called outside a session).
+        """
+        services = self._services
+        if services is None:
+            raise StoreError("the store is not open (no active session)")
+        return services
+
+    def evaluator(self, spec: dict[str, Any] | str) -> Evaluator:
+        """Build an evaluator from a spec with the server's limits and allowlist."""
+        return build_evaluator(spec, self.options)
+
+    def _open(self) -> Store:
+        if self._given is not None:
+            return self._given
+        store, report = open_store(self.settings.db, self.clock)
+        self.report = report
+        log.info("store_restored", project=self.project, **asdict(report))
+        return store
+
+
+def _project_root(settings: Settings) -> Path:
+    """Where command evaluators run: the project directory when it exists, else the cwd."""
+    if settings.project and Path(settings.project).is_dir():
+        return Path(settings.project).resolve()
+    return Path.cwd().resolve()

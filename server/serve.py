@@ -1,0 +1,162 @@
+"""``loopcore serve``: stdio, SSE or streamable HTTP, with the HTTP safety rules.
+
+- stdio: the MCP wire is stdout; everything else (logs) goes to stderr.
+- HTTP (``/mcp``) and SSE (``/sse`` + ``/messages/``) bind 127.0.0.1 by default.
+  Binding any other address is refused unless a bearer token is set, and then
+  every HTTP request must carry ``Authorization: Bearer <token>`` (compared in
+  constant time; 401 otherwise). DNS-rebinding protection (Host and Origin
+  checks) stays on, with the bound host and ``LOOPCORE_ALLOWED_HOSTS`` added to
+  the loopback names, and request bodies are capped at ``max_request_bytes``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+import anyio
+import structlog
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.app import LoopcoreServer, build_server
+from server.settings import Settings, SettingsError
+
+__all__ = ["BearerAuth", "check_bind", "http_app", "run_serve", "transport_security"]
+
+log = structlog.get_logger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse a non-loopback bind without a token.
+
+    Raises:
+        SettingsError: the host is reachable from other machines and no token is set.
+    """
+    if settings.transport != "stdio" and not settings.loopback and settings.token is None:
+        raise SettingsError(
+            f"refusing to bind {settings.host}: it is reachable from other machines; set "
+            "LOOPCORE_TOKEN so every request must carry 'Authorization: Bearer <token>', or "
+            "bind 127.0.0.1"
+        )
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection allowing loopback, the bound host and the configured hosts."""
+    names = list(_LOOPBACK)
+    extra = [settings.host, *sorted(settings.allowed_hosts)]
+    names += [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in extra]
+    # A wildcard bind address is never a Host header clients send: leave it out.
+    wildcard = ("0.0.0.0", "[::]")  # noqa: S104 - compared against, never bound
+    names = list(dict.fromkeys(n for n in names if n not in wildcard))
+    hosts = [*names, *(f"{n}:*" for n in names)]
+    origins = [
+        f"{scheme}://{n}{port}"
+        for n in names
+        for scheme in ("http", "https")
+        for port in ("", ":*")
+    ]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan events pass through
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k == b"authorization"), b"")
+        if hmac.compare_digest(given, self._expected):
+            await self.app(scope, receive, send)
+            return
+        log.info("http_unauthorized", path=scope.get("path"), client=str(scope.get("client")))
+        body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="loopcore"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body.encode()})
+
+
+def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
+    """The ASGI app of the HTTP or SSE transport, behind the token check when one is set."""
+    security = transport_security(settings)
+    app: ASGIApp
+    if settings.transport == "sse":
+        app = mcp.sse_app(
+            max_request_body_size=settings.max_request_bytes,
+            transport_security=security,
+            host=settings.host,
+        )
+    else:
+        app = mcp.streamable_http_app(
+            streamable_http_path="/mcp",
+            max_request_body_size=settings.max_request_bytes,
+            transport_security=security,
+            host=settings.host,
+        )
+    if settings.token is not None:
+        app = BearerAuth(app, settings.token.get_secret_value())
+    return app
+
+
+def run_serve(settings: Settings) -> int:
+    """Serve until interrupted; returns the exit code.
+
+    Raises:
+        SettingsError: a non-loopback bind without a token.
+        StoreError: the database cannot be opened or is newer than this code.
+    """
+    check_bind(settings)
+    mcp = build_server(settings)
+    # Open the store before serving: a database that cannot be used (newer than this code,
+    # unwritable) fails here with a clear message instead of inside the first session, and
+    # SSE connections then share this one opening instead of reopening it per connection.
+    runtime = mcp.deps.runtime
+    runtime.acquire()
+    try:
+        return _serve(mcp, settings)
+    finally:
+        runtime.release()
+
+
+def _serve(mcp: LoopcoreServer, settings: Settings) -> int:
+    log.info(
+        "serving",
+        transport=settings.transport,
+        host=None if settings.transport == "stdio" else settings.host,
+        port=None if settings.transport == "stdio" else settings.port,
+        tools=settings.tools,
+        project=settings.project_key,
+    )
+    if settings.transport == "stdio":
+        anyio.run(mcp.run_stdio_async)
+        return 0
+    config = uvicorn.Config(
+        http_app(mcp, settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # uvicorn's loggers propagate to our stderr handler
+        access_log=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0

@@ -1,0 +1,189 @@
+"""Every setting of the server, read once from CLI flags and ``LOOPCORE_*`` variables.
+
+Precedence: a CLI flag, then the environment variable, then the default. The
+result is one frozen pydantic model that the entry point hands down as plain
+values; nothing below ``server/`` reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["ENV_VARS", "Settings", "SettingsError", "is_loopback"]
+
+Transport = Literal["stdio", "sse", "http"]
+ToolSet = Literal["core", "all"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+# Field name -> environment variable. One table, so `doctor` and the README can list them.
+ENV_VARS: dict[str, str] = {
+    "db": "LOOPCORE_DB",
+    "project": "LOOPCORE_PROJECT",
+    "tools": "LOOPCORE_TOOLS",
+    "log_level": "LOOPCORE_LOG_LEVEL",
+    "token": "LOOPCORE_TOKEN",
+    "allow_commands": "LOOPCORE_ALLOW_COMMANDS",
+    "store_prompts": "LOOPCORE_STORE_PROMPTS",
+    "provider_base_url": "LOOPCORE_PROVIDER_BASE_URL",
+    "provider_model": "LOOPCORE_PROVIDER_MODEL",
+    "provider_api_key": "LOOPCORE_PROVIDER_API_KEY",
+    "host": "LOOPCORE_HOST",
+    "allowed_hosts": "LOOPCORE_ALLOWED_HOSTS",
+    "port": "LOOPCORE_PORT",
+    "transport": "LOOPCORE_TRANSPORT",
+    "max_request_bytes": "LOOPCORE_MAX_REQUEST_BYTES",
+    "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
+    "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that is not allowed (names the variable or flag)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """The server's configuration.
+
+    Attributes:
+        db: the SQLite file; ``None`` means the user data directory's default.
+        project: the project key plans, loops and history are filed under;
+            ``None`` means the working directory of the server process.
+        tools: ``core`` exposes the eight tools of a tight budget, ``all`` every tool.
+        log_level: threshold of the stderr log.
+        token: bearer token every HTTP request must carry; required off loopback.
+        allow_commands: programs the ``command`` evaluator may run (empty: none).
+        store_prompts: keep prompt text in history (off: only hashes and scores).
+        provider_base_url / provider_model / provider_api_key: an OpenAI-compatible
+            endpoint for server-driven refinement.
+        host / port / transport: where ``loopcore serve`` listens.
+        allowed_hosts: extra Host header names HTTP clients may use (DNS-rebinding
+            protection), e.g. the machine's name when binding 0.0.0.0.
+        max_request_bytes: largest HTTP request body accepted.
+        command_timeout_s / regex_timeout_s: evaluator time limits.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    db: Path | None = None
+    project: str | None = Field(default=None, min_length=1, max_length=500)
+    tools: ToolSet = "all"
+    log_level: LogLevel = "info"
+    token: SecretStr | None = None
+    allow_commands: frozenset[str] = frozenset()
+    store_prompts: bool = False
+    provider_base_url: str | None = None
+    provider_model: str | None = None
+    provider_api_key: SecretStr | None = None
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
+    allowed_hosts: frozenset[str] = frozenset()
+    port: int = Field(default=8000, ge=0, le=65535)
+    transport: Transport = "stdio"
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    # The environment the server started with, handed to the command evaluator (which
+    # passes on only PATH-like basics and the variables a spec names); never logged.
+    command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+
+    @field_validator("command_environ", mode="after")
+    @classmethod
+    def _without_own_settings(cls, value: dict[str, str]) -> dict[str, str]:
+        return command_environment(value)
+
+    @field_validator("allow_commands", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commands(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("store_prompts", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError("use on/off, true/false, 1/0 or yes/no")
+        return value
+
+    @field_validator("tools", "log_level", "transport", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def project_key(self) -> str:
+        """The project plans are filed under: the setting, else the working directory."""
+        return self.project or str(Path.cwd().resolve())
+
+    @property
+    def loopback(self) -> bool:
+        """True when ``host`` binds only this machine."""
+        return is_loopback(self.host)
+
+    @classmethod
+    def load(
+        cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build the settings from CLI flags over environment variables over defaults.
+
+        Args:
+            flags: values given on the command line (``None`` values are ignored).
+            env: the environment to read; ``os.environ`` when omitted.
+
+        Raises:
+            SettingsError: a value is not allowed; the message names the variable or flag.
+        """
+        source = os.environ if env is None else env
+        raw: dict[str, Any] = {
+            name: source[var] for name, var in ENV_VARS.items() if source.get(var, "") != ""
+        }
+        raw.update({k: v for k, v in (flags or {}).items() if v is not None})
+        raw.setdefault("command_environ", dict(source))
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            given = {k for k, v in (flags or {}).items() if v is not None}
+            raise SettingsError(_describe(exc, given)) from exc
+
+
+def command_environment(source: Mapping[str, str]) -> dict[str, str]:
+    """The environment a ``command`` evaluator may draw on: everything but loopcore's own settings.
+
+    A spec names the variables it wants passed through (``"env": [...]``); without
+    this filter it could name ``LOOPCORE_PROVIDER_API_KEY`` or ``LOOPCORE_TOKEN``
+    and read the server's secrets back from the command's output.
+    """
+    return {k: v for k, v in source.items() if not k.upper().startswith("LOOPCORE_")}
+
+
+def _describe(exc: ValidationError, flag_names: set[str]) -> str:
+    """Name each bad setting the way the user wrote it (flag or variable)."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        where = f"--{name.replace('_', '-')}" if name in flag_names else ENV_VARS.get(name, name)
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

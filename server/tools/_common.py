@@ -1,0 +1,95 @@
+"""How a tool group registers its tools: one helper applies the rules to every tool.
+
+``add_tool`` is the only way tools reach the server, so every tool gets the
+same treatment: the ``LOOPCORE_TOOLS=core|all`` filter, domain errors mapped
+to tool errors (``server.errors.map_errors``), its MCP annotations, and its
+docstring (written for a model) as the description. Tools carry no separate
+human title: hosts show the name, and every byte of ``tools/list`` counts.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+from server.errors import map_errors
+from server.settings import ToolSet
+
+__all__ = ["CORE_TOOLS", "add_tool", "enabled"]
+
+# The tools a host with a tight tool budget gets (DESIGN.md, "The tools").
+CORE_TOOLS = frozenset(
+    {
+        "intercept",
+        "verify_output",
+        "loop_start",
+        "loop_step",
+        "loop_end",
+        "plan_create",
+        "plan_next_task",
+        "plan_record",
+        "plan_status",
+    }
+)
+
+
+def enabled(name: str, toolset: ToolSet) -> bool:
+    """Whether the tool ``name`` is exposed under ``toolset``."""
+    return toolset == "all" or name in CORE_TOOLS
+
+
+def _annotations(
+    read_only: bool, destructive: bool, idempotent: bool, open_world: bool
+) -> ToolAnnotations:
+    """The MCP hints; destructive and idempotent only mean something for a tool that writes."""
+    if read_only:
+        return ToolAnnotations(read_only_hint=True, open_world_hint=open_world)
+    # idempotentHint defaults to false, so it is only sent when true; destructiveHint and
+    # openWorldHint default to true and are always sent.
+    return ToolAnnotations(
+        read_only_hint=False,
+        destructive_hint=destructive,
+        idempotent_hint=True if idempotent else None,
+        open_world_hint=open_world,
+    )
+
+
+def add_tool(
+    mcp: MCPServer[Any],
+    toolset: ToolSet,
+    fn: Callable[..., Any],
+    *,
+    read_only: bool,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+) -> bool:
+    """Register ``fn`` as the tool named after it, unless ``toolset`` leaves it out.
+
+    Args:
+        mcp: the server.
+        toolset: ``core`` or ``all`` (from the settings).
+        fn: the tool function; its docstring is the description a model reads.
+        read_only: the tool changes nothing (``readOnlyHint``).
+        destructive: the tool may delete or overwrite data (``destructiveHint``).
+        idempotent: repeating the same call changes nothing more (``idempotentHint``).
+        open_world: the tool reaches outside loopcore's own store (``openWorldHint``).
+
+    Returns:
+        True when the tool was registered.
+    """
+    name = fn.__name__
+    if not enabled(name, toolset):
+        return False
+    mcp.add_tool(
+        map_errors(fn),
+        name=name,
+        description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
+        annotations=_annotations(read_only, destructive, idempotent, open_world),
+        structured_output=True,
+    )
+    return True

@@ -1,0 +1,59 @@
+"""suggest_config: what the priors learned from finished loops (``stats`` lives in stats.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from server.deps import Deps
+from server.priors_cache import priors_for
+from server.schemas import Unit
+from server.schemas_prompts import PriorRow, SuggestOut, TaskType
+
+__all__ = ["register"]
+
+
+def register(mcp: MCPServer[Any], deps: Deps) -> None:
+    """Register suggest_config."""
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def suggest_config(
+        task_type: TaskType,
+        model: Annotated[str, Field(min_length=1, max_length=200)] | None = None,
+        quality_threshold: Unit | None = None,
+    ) -> SuggestOut:
+        """What past loops of this task_type (and model) suggest: max/min iterations,
+        expected iterations, convergence rate and the loops it rests on (the defaults until 5
+        are known), plus the priors per model. The threshold is yours, never learned.
+        """
+        # Fresh: loops closed by loop_end a moment ago must count.
+        priors = priors_for(deps.services().store).get(fresh=True)
+        s = priors.suggest_config(task_type, model, threshold=quality_threshold)
+        rows = [
+            PriorRow(
+                model=p.model,
+                loops=p.loops,
+                converged=p.converged,
+                convergence_rate=p.convergence_rate,
+                rate_low=p.rate_low,
+                rate_high=p.rate_high,
+                mean_iterations=p.mean_iterations,
+            )
+            for p in priors.summary()
+            if p.task_type == task_type
+        ]
+        return SuggestOut(
+            task_type=task_type,
+            model=model,
+            max_iterations=s.max_iterations,
+            min_iterations=s.min_iterations,
+            quality_threshold=s.quality_threshold,
+            expected_iterations=s.expected_iterations,
+            convergence_rate=s.convergence_rate,
+            based_on_loops=s.based_on_loops,
+            source=s.source,
+            rationale=s.rationale,
+            priors=rows,
+        )

@@ -1,0 +1,203 @@
+"""Agent-driven loops: the agent produces, the server judges and decides when to stop."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field, WithJsonSchema
+
+from loopcore.loops import LoopSummary, LoopView, StepResult
+from loopcore.plans_eval import run_outcome
+from loopcore.priors import Priors
+from loopcore.stopping import StopConfig
+from server.deps import Deps
+from server.notify import loop_uri, plan_uris
+from server.priors_cache import priors_for
+from server.runtime import Services
+from server.schemas import (
+    Goal,
+    LoopId,
+    LoopOut,
+    LoopStartOut,
+    LoopStepOut,
+    OutputText,
+    PlanId,
+    Spec,
+    TaskId,
+    Unit,
+)
+
+__all__ = ["register", "view_out"]
+
+Label = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_.:/@+-]{1,64}$"),
+    WithJsonSchema({"type": "string", "maxLength": 64}),
+]
+GUIDANCE = (
+    "Produce an output for the goal, then call loop_step with it. On decision 'continue', fix "
+    "what feedback lists and step again; on 'stop', call loop_end (it returns the best output)."
+)
+
+
+def _priors(services: Services) -> Priors:
+    """The learned priors, from the per-store cache (reloading them costs milliseconds)."""
+    return priors_for(services.store).get()
+
+
+def _config(
+    services: Services,
+    task_type: str,
+    model: str,
+    threshold: float | None,
+    max_iterations: int | None,
+    budget: tuple[int | None, float | None],
+) -> tuple[StopConfig, str]:
+    """The stopping config: the caller's values over what the priors suggest."""
+    suggested = _priors(services).suggest_config(task_type, model or None, threshold=threshold)
+    top = max_iterations if max_iterations is not None else suggested.max_iterations
+    cfg = StopConfig(
+        max_iterations=top,
+        min_iterations=min(suggested.min_iterations, top),
+        quality_threshold=suggested.quality_threshold,
+        max_tokens=budget[0],
+        timeout_s=budget[1],
+    )
+    return cfg, suggested.rationale
+
+
+def _step_out(res: StepResult) -> LoopStepOut:
+    stop = res.decision == "stop"
+    failing, regression = run_outcome(res.evaluation.details)
+    return LoopStepOut(
+        iteration=res.iteration,
+        score=res.evaluation.score,
+        passed=res.evaluation.passed,
+        decision=res.decision,
+        exit_reason=res.exit_reason if stop else None,
+        feedback=f"{res.feedback} Stopped: {res.exit_detail}" if stop else res.feedback,
+        best_score=res.best_score,
+        best_output=res.best_output if stop else None,
+        failing=list(failing),
+        regression=regression,
+    )
+
+
+def _summary_out(s: LoopSummary) -> LoopOut:
+    return LoopOut(
+        loop_id=s.loop_id,
+        status="closed",
+        scores=list(s.scores),
+        best_score=s.best_score,
+        best_output=s.best_output,
+        converged=s.converged,
+        exit_reason=s.exit_reason,
+        note=s.task_note,
+    )
+
+
+def view_out(v: LoopView) -> LoopOut:
+    """A loop's state as loop_status and the loop resource return it."""
+    loop = v.loop
+    best = loop.best_score
+    return LoopOut(
+        loop_id=loop.id,
+        status=loop.status,
+        scores=list(v.scores),
+        best_score=best,
+        best_output=v.best_output,
+        converged=best is not None and best >= v.config.quality_threshold,
+        exit_reason=loop.exit_reason,
+        note=v.last_feedback,
+    )
+
+
+def register(mcp: MCPServer[Any], deps: Deps) -> None:
+    """Register loop_start, loop_step, loop_end and loop_status."""
+
+    @deps.tool(mcp, read_only=False)
+    async def loop_start(
+        goal: Goal,
+        evaluator: Spec,
+        task_type: Label = "general",
+        model: Annotated[str, Field(max_length=200)] = "",
+        quality_threshold: Unit | None = None,
+        max_iterations: Annotated[int, Field(ge=1, le=100)] | None = None,
+        max_tokens: Annotated[int, Field(ge=1)] | None = None,
+        timeout_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+    ) -> LoopStartOut:
+        """Open a loop you drive: you write outputs, loop_step scores each and says when to
+        stop. Unset limits come from past loops of task_type. With plan_id+task_id, loop_end
+        records the best score there.
+        """
+        services = deps.services()
+        cfg, why = await deps.run_sync(
+            _config,
+            services,
+            task_type,
+            model,
+            quality_threshold,
+            max_iterations,
+            (max_tokens, timeout_s),
+        )
+        loop = await deps.run_sync(
+            services.loops.start,
+            deps.project,
+            goal,
+            evaluator,
+            task_type=task_type,
+            model=model,
+            config=cfg,
+            plan_id=plan_id,
+            task_id=task_id,
+        )
+        await deps.notifier.changed(loop_uri(loop.id))
+        config = {k: v for k, v in asdict(cfg).items() if v is not None}
+        return LoopStartOut(loop_id=loop.id, config=config, guidance=f"{GUIDANCE} ({why})")
+
+    def _step(loop_id: str, output: str, tokens_used: int) -> StepResult:
+        services = deps.services()
+        loop = services.loops.status(loop_id).loop
+        bayes = _priors(services).stop_condition(loop.task_type, loop.model or None)
+        return services.loops.step(loop_id, output, tokens_used, conditions=(bayes,))
+
+    @deps.tool(mcp, read_only=False)
+    async def loop_step(
+        loop_id: LoopId,
+        output: OutputText = "",
+        tokens_used: Annotated[int, Field(ge=0)] = 0,
+    ) -> LoopStepOut:
+        """Submit your next attempt. continue: fix what feedback lists, step again; stop: call
+        loop_end. A command evaluator needs no output.
+        """
+        res = await deps.run_sync(_step, loop_id, output, tokens_used)
+        await deps.notifier.changed(loop_uri(loop_id))
+        return _step_out(res)
+
+    @deps.tool(mcp, read_only=False, idempotent=True)
+    async def loop_end(
+        loop_id: LoopId, outcome: Annotated[str, Field(max_length=2000)] | None = None
+    ) -> LoopOut:
+        """Close a loop (safe to repeat). Returns scores, best_output, converged; teaches
+        future loops.
+        """
+        services = deps.services()
+        summary = await deps.run_sync(services.loops.end, loop_id, outcome)
+        # loop_end recorded an observation in the store: let the next loop see it.
+        priors_for(services.store).invalidate()
+        uris = [loop_uri(loop_id)]
+        if summary.plan_id is not None:
+            uris.extend(plan_uris(summary.plan_id))
+        await deps.notifier.changed(*uris)
+        return _summary_out(summary)
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def loop_status(loop_id: LoopId) -> LoopOut:
+        """A loop's state (open, stopped, closed), scores and best output. Use it to
+        resume a loop after a restart.
+        """
+        return view_out(deps.services().loops.status(loop_id))

@@ -1,0 +1,181 @@
+"""Scored plan tools: create, claim the next task, record scores, replan, edit, status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field, WithJsonSchema
+
+from server.convert import next_task_out, plan_out, record_out, replan_out, task_out
+from server.deps import Deps
+from server.notify import plan_uris
+from server.schemas import (
+    Agent,
+    Goal,
+    NextTaskOut,
+    OptText,
+    OutputText,
+    PlanId,
+    PlanOut,
+    RecordOut,
+    ReplanOut,
+    TaskId,
+    TaskIn,
+    TaskOut,
+    TaskUpdateIn,
+    Unit,
+)
+
+__all__ = ["register"]
+
+Tasks = Annotated[list[TaskIn], Field(min_length=1, max_length=500)]
+# plan_replan's lists are validated by the full models but published in a line each: the
+# task shape is plan_create's, and the bytes count against hosts' tool budgets.
+AddTasks = Annotated[
+    Sequence[TaskIn],
+    Field(max_length=500),
+    WithJsonSchema({"type": "array", "description": "new tasks, shaped as in plan_create"}),
+]
+UpdateTasks = Annotated[
+    Sequence[TaskUpdateIn],
+    Field(max_length=500),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "description": "{id, title?, description?, depends_on?, acceptance?, "
+            "clear_acceptance?, status?: pending|skipped}",
+        }
+    ),
+]
+
+
+def _patch(update: TaskUpdateIn) -> dict[str, Any]:
+    """A replan update in the service's mapping form (``acceptance: None`` clears it)."""
+    data = update.model_dump(exclude_none=True, exclude={"clear_acceptance"})
+    if update.clear_acceptance:
+        data["acceptance"] = None
+    return data
+
+
+def register(mcp: MCPServer[Any], deps: Deps) -> None:
+    """Register the plan tools that drive work; see ``plan_admin`` for the rest."""
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_create(
+        goal: Goal,
+        tasks: Tasks,
+        confidence_threshold: Unit = 0.72,
+        replan_policy: Literal["advise", "block"] = "advise",
+    ) -> PlanOut:
+        """Start multi-step work as a plan: tasks with id, title, depends_on and an optional
+        acceptance spec. Returns plan_id and ready tasks. Then repeat plan_next_task, work,
+        plan_record.
+        """
+        plans = deps.services().plans
+        status = await deps.run_sync(
+            plans.create,
+            deps.project,
+            goal,
+            [t.model_dump() for t in tasks],
+            threshold=confidence_threshold,
+            replan_policy=replan_policy,
+        )
+        await deps.notifier.changed(*plan_uris(status.plan.id))
+        return plan_out(status)
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_next_task(
+        plan_id: PlanId,
+        agent: Agent = "agent",
+        lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
+    ) -> NextTaskOut:
+        """Claim the next ready task under a lease. kind: task (do it, then plan_record),
+        complete, blocked (see reason) or needs_replan (call plan_replan).
+        """
+        plans = deps.services().plans
+        nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
+        await deps.notifier.changed(*plan_uris(plan_id))
+        return next_task_out(nxt)
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_record(
+        plan_id: PlanId,
+        task_id: TaskId,
+        prompt_score: Unit | None = None,
+        output_score: Unit | None = None,
+        output: OutputText | None = None,
+        mark_done: bool = True,
+    ) -> RecordOut:
+        """Record a task's result: output (scored by its acceptance spec) or output_score,
+        optional prompt_score. With none, a command acceptance runs. mark_done: done or
+        failed by threshold.
+        """
+        plans = deps.services().plans
+        res = await deps.run_sync(
+            plans.record,
+            plan_id,
+            task_id,
+            prompt_score=prompt_score,
+            output_score=output_score,
+            output=output,
+            mark_done=mark_done,
+        )
+        await deps.notifier.changed(*plan_uris(plan_id))
+        return record_out(res)
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_replan(
+        plan_id: PlanId,
+        reason: Annotated[str, Field(min_length=1, max_length=2000)],
+        add: AddTasks = (),
+        remove: Annotated[Sequence[TaskId], Field(max_length=500)] = (),
+        update: UpdateTasks = (),
+    ) -> ReplanOut:
+        """Revise a plan's pending tasks (add, remove, update) when needs_replan is set or the
+        approach changed. Keeps history; clears needs_replan.
+        """
+        plans = deps.services().plans
+        res = await deps.run_sync(
+            plans.replan,
+            plan_id,
+            reason,
+            add=[t.model_dump() for t in add],
+            remove=list(remove),
+            update=[_patch(u) for u in update],
+        )
+        await deps.notifier.changed(*plan_uris(plan_id))
+        return replan_out(res)
+
+    @deps.tool(mcp, read_only=False, idempotent=True)
+    async def plan_update_task(
+        plan_id: PlanId,
+        task_id: TaskId,
+        status: Literal["pending", "in_progress", "done", "failed", "skipped"] | None = None,
+        title: Annotated[str, Field(min_length=1, max_length=200)] | None = None,
+        description: OptText | None = None,
+        notes: OptText | None = None,
+    ) -> TaskOut:
+        """Edit one task: status (pending retries a failed task; skipped), title,
+        description, notes. A status change releases its claim.
+        """
+        plans = deps.services().plans
+        task = await deps.run_sync(
+            plans.update_task,
+            plan_id,
+            task_id,
+            status=status,
+            title=title,
+            description=description,
+            notes=notes,
+        )
+        await deps.notifier.changed(*plan_uris(plan_id))
+        return task_out(task, full=True)
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def plan_status(plan_id: PlanId, verbose: bool = False) -> PlanOut:
+        """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
+        task ids; verbose=true lists the tasks.
+        """
+        return plan_out(deps.services().plans.status(plan_id, verbose=verbose))

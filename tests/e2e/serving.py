@@ -1,0 +1,72 @@
+"""Starting real ``loopcore serve`` processes for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+LOOPCORE = str(Path(sys.executable).parent / "loopcore")
+
+
+def server_env(db: Path, **extra: str) -> dict[str, str]:
+    """A minimal environment for a server on ``db`` (hosts start servers with little else)."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "SYSTEMROOT") if k in os.environ}
+    env |= {"LOOPCORE_DB": str(db), "LOOPCORE_PROJECT": "e2e", "LOOPCORE_LOG_LEVEL": "info"}
+    env |= extra
+    return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout_s: float = 60.0) -> None:
+    """Poll until ``port`` accepts connections; fail if the process exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout_s}s")
+
+
+@contextmanager
+def http_server(
+    tmp_path: Path, transport: str, env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[int, IO[str]]]:
+    """``loopcore serve --transport <transport>`` on a free port; yields the port and its log."""
+    port = free_port()
+    log_path = tmp_path / f"server-{port}.log"
+    with log_path.open("w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            [LOOPCORE, "serve", "--transport", transport, "--port", str(port)],
+            env=server_env(tmp_path / "loopcore.db", **(env_extra or {})),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            text=True,
+        )
+        try:
+            wait_for_port(port, proc)
+            yield port, log
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

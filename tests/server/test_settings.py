@@ -1,0 +1,94 @@
+"""Settings: read once from flags over LOOPCORE_* variables over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings, SettingsError, is_loopback
+
+
+def test_defaults_without_environment() -> None:
+    """With nothing set: stdio, all tools, loopback, no token, no commands, prompts not kept."""
+    s = Settings.load({}, env={})
+    assert (s.transport, s.tools, s.host, s.port) == ("stdio", "all", "127.0.0.1", 8000)
+    assert (s.token, s.allow_commands, s.store_prompts, s.db) == (None, frozenset(), False, None)
+
+
+def test_environment_is_read() -> None:
+    """Every LOOPCORE_* variable lands in its field, parsed."""
+    env = {
+        "LOOPCORE_DB": "/tmp/x.db",
+        "LOOPCORE_TOOLS": "CORE",
+        "LOOPCORE_ALLOW_COMMANDS": "pytest, ruff ,,",
+        "LOOPCORE_STORE_PROMPTS": "on",
+        "LOOPCORE_TOKEN": "s3cret",
+        "LOOPCORE_PORT": "9001",
+        "LOOPCORE_PROVIDER_MODEL": "m",
+    }
+    s = Settings.load({}, env=env)
+    assert (s.db, s.tools, s.port, s.provider_model) == (Path("/tmp/x.db"), "core", 9001, "m")
+    assert s.allow_commands == frozenset({"pytest", "ruff"})
+    assert s.store_prompts is True
+    assert s.token is not None and s.token.get_secret_value() == "s3cret"
+
+
+def test_flags_win_over_environment() -> None:
+    """A CLI flag overrides the variable; a flag left unset (None) does not."""
+    env = {"LOOPCORE_PORT": "9001", "LOOPCORE_PROJECT": "from-env"}
+    s = Settings.load({"port": 9002, "project": None}, env=env)
+    assert (s.port, s.project) == (9002, "from-env")
+
+
+def test_bad_variable_is_named() -> None:
+    """A bad value names the variable it came from."""
+    with pytest.raises(SettingsError, match="LOOPCORE_TOOLS"):
+        Settings.load({}, env={"LOOPCORE_TOOLS": "some"})
+
+
+def test_bad_flag_is_named() -> None:
+    """A bad value given as a flag names the flag."""
+    with pytest.raises(SettingsError, match="--port"):
+        Settings.load({"port": 70000}, env={})
+
+
+def test_bad_boolean_is_refused() -> None:
+    """LOOPCORE_STORE_PROMPTS accepts only clear on/off words."""
+    with pytest.raises(SettingsError, match="LOOPCORE_STORE_PROMPTS"):
+        Settings.load({}, env={"LOOPCORE_STORE_PROMPTS": "maybe"})
+
+
+def test_token_is_not_shown_in_repr() -> None:
+    """The token never appears when the settings are printed or logged."""
+    s = Settings.load({}, env={"LOOPCORE_TOKEN": "s3cret"})
+    assert "s3cret" not in repr(s)
+
+
+def test_project_key_defaults_to_the_working_directory() -> None:
+    """Without a project setting the key is the working directory."""
+    assert Settings.load({}, env={}).project_key == str(Path.cwd().resolve())
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("192.168.1.5", False), ("example.com", False)],
+)  # fmt: skip
+def test_loopback_detection(host: str, expected: bool) -> None:
+    """Only addresses of this machine count as loopback."""
+    assert is_loopback(host) is expected
+
+
+def test_command_environment_never_carries_loopcore_settings() -> None:
+    """The environment handed to commands drops LOOPCORE_* (the token, the provider key)."""
+    env = {
+        "PATH": "/usr/bin",
+        "CI_FLAG": "1",
+        "LOOPCORE_TOKEN": "t0ken",
+        "LOOPCORE_PROVIDER_API_KEY": "sk-secret",
+    }
+    settings = Settings.load(env=env)
+    assert settings.command_environ == {"PATH": "/usr/bin", "CI_FLAG": "1"}
+    direct = Settings(command_environ=env)
+    assert "LOOPCORE_PROVIDER_API_KEY" not in direct.command_environ
