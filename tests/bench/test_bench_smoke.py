@@ -1,0 +1,87 @@
+"""Each of loopcore's own benchmark scripts runs with tiny counts and prints its tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_quick(script: str) -> str:
+    """Run ``python bench/<script> --quick``; return stdout after checking it ended cleanly."""
+    done = subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"command: python bench/{script} --quick" in done.stdout
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_latency_quick_prints_its_three_tables() -> None:
+    """bench/latency.py --quick prints the round-trip, flatness and throughput tables."""
+    out = run_quick("latency.py")
+    assert "| transport | tool | calls | p50 ms | p95 ms | x floor p50 | target | result |" in out
+    assert "| stdio | echo (floor) | 10 |" in out
+    assert "| in process | loop_step | 10 |" in out
+    assert "| transport | tool | small | large | large/small | target | result |" in out
+    assert (
+        "| transport | server | tool | mode | calls | calls/s | x floor | p50 ms | p95 ms |" in out
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_coldstart_quick_prints_start_rss_and_list_size() -> None:
+    """bench/coldstart.py --quick prints cold start, peak RSS and tools/list size tables."""
+    out = run_quick("coldstart.py")
+    assert "| server | client mode | runs | median s | p95 s | x floor | server CPU s |" in out
+    assert "| server | runs | median MiB | p95 MiB | x floor | target | result |" in out
+    assert "| server | tools | bytes | target | result |" in out
+    assert "| loopcore, LOOPCORE_TOOLS=core | legacy | 1 |" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_concurrency_quick_checks_every_ack() -> None:
+    """bench/concurrency.py --quick runs 2 x 20 mutations and finds none lost."""
+    out = run_quick("concurrency.py")
+    header = "| processes x mutations | acked | wall s | mutations/s | p50 ms | p95 ms | errors |"
+    assert header in out
+    row = next(line for line in out.splitlines() if line.startswith("| 2 x 20 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "40"
+    assert cells[6:9] == ["0", "0", "0"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_floor_server_answers_echo_over_stdio() -> None:
+    """The floor server lists one tool, echo, and echoes over real stdio."""
+    code = (
+        "import anyio, sys\n"
+        "from mcp import Client, StdioServerParameters\n"
+        "async def main():\n"
+        "    p = StdioServerParameters(command=sys.executable, args=['bench/floor_server.py'])\n"
+        "    async with Client(p) as c:\n"
+        "        names = [t.name for t in (await c.list_tools()).tools]\n"
+        "        r = await c.call_tool('echo', {'text': 'hi'})\n"
+        "        print(names, r.structured_content)\n"
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=100
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "['echo'] {'result': 'hi'}"
