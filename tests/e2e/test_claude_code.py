@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,28 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.node_tools import node_env
+
 REPO = Path(__file__).resolve().parents[2]
 LOOPCORE = Path(sys.executable).parent / "loopcore"
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 
-def _node_env() -> dict[str, str]:
-    """The environment with Node 22 and .ci/tools first on PATH; skip (fail in CI) without it."""
-    node_bin = os.environ.get("LOOPCORE_NODE_BIN", "")
-    if not node_bin:
-        why = "needs Node 22 tools: `source .ci/node.sh` sets LOOPCORE_NODE_BIN"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but LOOPCORE_NODE_BIN is unset; {why}")
-        pytest.skip(why)
-    tools = REPO / ".ci" / "tools" / "node_modules" / ".bin"
-    path = os.pathsep.join([node_bin, str(tools), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path}
-
-
 def _sandbox(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """An environment whose HOME is a fresh directory, and a project directory to run in."""
-    env = _node_env()
+    env = node_env()
     home, project = tmp_path / "home", tmp_path / "project"
     home.mkdir()
     project.mkdir()

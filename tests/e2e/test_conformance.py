@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.node_tools import node_env, program
+from tests.e2e.serving import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPCORE = Path(sys.executable).parent / "loopcore"
@@ -36,33 +38,6 @@ MUST_PASS = {
 }
 
 
-def _node_env() -> dict[str, str]:
-    """The environment with Node 22 and .ci/tools first on PATH; skip (fail in CI) without it."""
-    node_bin = os.environ.get("LOOPCORE_NODE_BIN", "")
-    if not node_bin:
-        why = "needs Node 22 tools: `source .ci/node.sh` sets LOOPCORE_NODE_BIN"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but LOOPCORE_NODE_BIN is unset; {why}")
-        pytest.skip(why)
-    tools = REPO / ".ci" / "tools" / "node_modules" / ".bin"
-    path = os.pathsep.join([node_bin, str(tools), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path}
-
-
-def _program(name: str, env: dict[str, str]) -> str:
-    found = shutil.which(name, path=env["PATH"])
-    if found is None:
-        pytest.fail(f"{name} is not installed: run `source .ci/node.sh`")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -77,15 +52,15 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture
-def node_env() -> dict[str, str]:
+def node_tools_env() -> dict[str, str]:
     """The Node 22 environment (requested first, so a missing Node skips before any server)."""
-    return _node_env()
+    return node_env()
 
 
 @pytest.fixture
-def http_url(node_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+def http_url(node_tools_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """A ``loopcore serve --transport http`` subprocess on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     env = {"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")}
     cmd = [str(LOOPCORE), "serve", "--transport", "http", "--port", str(port)]
@@ -126,8 +101,8 @@ def test_conformance_suite_passes_outside_the_fixture_baseline(
     http_url: str, tmp_path: Path
 ) -> None:
     """``conformance server`` exits 0: only the baseline's fixture scenarios fail."""
-    env = _node_env()
-    cmd = [_program("conformance", env), "server", "--url", http_url]
+    env = node_env()
+    cmd = [program("conformance", env), "server", "--url", http_url]
     proc = subprocess.run(
         [*cmd, "--expected-failures", str(BASELINE), "-o", str(tmp_path / "results")],
         env=env,

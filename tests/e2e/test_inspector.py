@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,28 +11,17 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.node_tools import node_env
+
 REPO = Path(__file__).resolve().parents[2]
 LOOPCORE = Path(sys.executable).parent / "loopcore"
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 
-def _node_env() -> dict[str, str]:
-    """The environment with Node 22 and .ci/tools first on PATH; skip (fail in CI) without it."""
-    node_bin = os.environ.get("LOOPCORE_NODE_BIN", "")
-    if not node_bin:
-        why = "needs Node 22 tools: `source .ci/node.sh` sets LOOPCORE_NODE_BIN"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but LOOPCORE_NODE_BIN is unset; {why}")
-        pytest.skip(why)
-    tools = REPO / ".ci" / "tools" / "node_modules" / ".bin"
-    path = os.pathsep.join([node_bin, str(tools), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path}
-
-
 def _inspect(tmp_path: Path, *args: str) -> tuple[int, Any, str]:
     """Run ``inspector --cli <loopcore> serve ...``; (exit status, parsed result, stderr)."""
-    env = _node_env()
+    env = node_env()
     inspector = shutil.which("inspector", path=env["PATH"])
     if inspector is None:
         pytest.fail("inspector is not installed: run `source .ci/node.sh`")

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, NotFound, PlanNotFound
 from loopcore.history import HistoryService
 from loopcore.plans import PlanService
-from loopcore.store import SqliteStore, open_store
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "history.db", clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def history(store: SqliteStore, clock: FixedClock) -> HistoryService:
-    return HistoryService(store, clock)
+from loopcore.store import SqliteStore
 
 
 def record(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,23 +17,6 @@ SPEC = {"type": "regex", "required": ["alpha", "beta", "gamma", "delta"]}
 CONFIG = StopConfig(
     max_iterations=5, quality_threshold=1.0, convergence_delta=0.0, no_progress_window=5
 )
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "loops.db", clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def loops(store: SqliteStore, clock: FixedClock) -> LoopService:
-    return LoopService(store, clock)
 
 
 def test_an_invalid_spec_is_refused_at_start(loops: LoopService, store: SqliteStore) -> None:

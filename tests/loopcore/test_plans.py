@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,6 @@ from loopcore.confidence import rolling_confidence, task_confidence
 from loopcore.errors import InvalidInput, PlanNotFound, TaskNotFound
 from loopcore.plans import PlanLimits, PlanService, TaskPatch, TaskSpec
 from loopcore.store import SqliteStore, open_store
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "plans.db", clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def plans(store: SqliteStore, clock: FixedClock) -> PlanService:
-    return PlanService(store, clock)
 
 
 def flat(n: int) -> list[dict[str, Any]]:

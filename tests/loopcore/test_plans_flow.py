@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,24 +10,6 @@ from loopcore.clock import FixedClock
 from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.plans import PlanService
-from loopcore.store import SqliteStore, open_store
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "plans.db", clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def plans(store: SqliteStore, clock: FixedClock) -> PlanService:
-    return PlanService(store, clock)
 
 
 def diamond() -> list[dict[str, Any]]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,29 +10,12 @@ import pytest
 from loopcore.clock import FixedClock
 from loopcore.errors import Conflict, InvalidInput, PlanNotFound
 from loopcore.plans import PlanService
-from loopcore.store import SqliteStore, open_store
+from loopcore.store import SqliteStore
 
 TASKS: list[dict[str, Any]] = [
     {"id": "a", "title": "Write the parser"},
     {"id": "b", "title": "Test | the parser", "depends_on": ["a"]},
 ]
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "plans.db", clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def plans(store: SqliteStore, clock: FixedClock) -> PlanService:
-    return PlanService(store, clock)
 
 
 def test_compact_status_counts_and_ready_ids(plans: PlanService) -> None:
