@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from mcp.server.mcpserver import Context
@@ -34,8 +34,10 @@ from pydantic import ValidationError
 
 from loopcore.errors import InvalidInput, ProviderError
 from loopcore.providers.base import Completion, Message, Provider
-from loopcore.providers.openai_compat import OpenAICompatProvider, from_settings
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from loopcore.providers.openai_compat import OpenAICompatProvider
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -180,6 +182,9 @@ def configured_provider(settings: Settings) -> OpenAICompatProvider | None:
     """
     if not settings.provider_base_url or not settings.provider_model:
         return None
+    # Imported here: httpx costs ~50 ms at start-up and only a configured provider needs it.
+    from loopcore.providers.openai_compat import from_settings
+
     key = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
     try:
         return from_settings(settings.provider_base_url, settings.provider_model, key)
@@ -203,6 +208,9 @@ class ChosenProvider:
         """The model name, as far as it is known (a host names it only in its answers)."""
         if isinstance(self.provider, SamplingProvider):
             return self.provider.last_model
+        # Already imported when such a provider exists (configured_provider built it).
+        from loopcore.providers.openai_compat import OpenAICompatProvider
+
         if isinstance(self.provider, OpenAICompatProvider):
             return self.provider.model
         return ""

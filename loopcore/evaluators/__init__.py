@@ -1,12 +1,17 @@
-"""Deterministic evaluators and the factory that builds them from JSON specs."""
+"""Deterministic evaluators and the factory that builds them from JSON specs.
+
+The evaluator classes are imported on first access (a module ``__getattr__``):
+``loopcore`` imports this package for ``Evaluation`` at start-up, and the
+evaluators, their spec models, ``regex`` and ``jsonschema`` are only needed once
+a spec arrives (``build_evaluator`` loads them then).
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
-from loopcore.evaluators.command import CommandEvaluator
-from loopcore.evaluators.completeness import Aspect, CompletenessEvaluator
-from loopcore.evaluators.composite import CompositeEvaluator, ThresholdEvaluator
-from loopcore.evaluators.evidence import PRESETS, EvidenceEvaluator
 from loopcore.evaluators.factory import (
     FactoryOptions,
     build_evaluator,
@@ -14,8 +19,14 @@ from loopcore.evaluators.factory import (
     register_evaluator,
     validate_spec,
 )
-from loopcore.evaluators.json_schema import JsonSchemaEvaluator
-from loopcore.evaluators.text import LengthEvaluator, RegexEvaluator
+
+if TYPE_CHECKING:
+    from loopcore.evaluators.command import CommandEvaluator
+    from loopcore.evaluators.completeness import Aspect, CompletenessEvaluator
+    from loopcore.evaluators.composite import CompositeEvaluator, ThresholdEvaluator
+    from loopcore.evaluators.evidence import PRESETS, EvidenceEvaluator
+    from loopcore.evaluators.json_schema import JsonSchemaEvaluator
+    from loopcore.evaluators.text import LengthEvaluator, RegexEvaluator
 
 __all__ = [
     "PRESETS",
@@ -37,3 +48,27 @@ __all__ = [
     "register_evaluator",
     "validate_spec",
 ]
+
+# Name -> the module (in this package) that defines it.
+_LAZY = {
+    "PRESETS": "evidence",
+    "Aspect": "completeness",
+    "CommandEvaluator": "command",
+    "CompletenessEvaluator": "completeness",
+    "CompositeEvaluator": "composite",
+    "EvidenceEvaluator": "evidence",
+    "JsonSchemaEvaluator": "json_schema",
+    "LengthEvaluator": "text",
+    "RegexEvaluator": "text",
+    "ThresholdEvaluator": "composite",
+}
+
+
+def __getattr__(name: str) -> object:
+    """An evaluator class (or ``PRESETS``), imported on first access."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

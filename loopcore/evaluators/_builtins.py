@@ -12,7 +12,6 @@ from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.command import build_command
 from loopcore.evaluators.completeness import Aspect, CompletenessEvaluator
 from loopcore.evaluators.evidence import PRESETS, EvidenceEvaluator
-from loopcore.evaluators.json_schema import JsonSchemaEvaluator
 from loopcore.evaluators.options import FactoryOptions
 from loopcore.evaluators.specs import (
     CommandSpec,
@@ -36,6 +35,9 @@ def _regex(spec: RegexSpec, options: FactoryOptions) -> Evaluator:
 
 
 def _json_schema(spec: JsonSchemaSpec, options: FactoryOptions) -> Evaluator:
+    # Imported here: jsonschema costs ~0.1 s at start-up and only json_schema specs need it.
+    from loopcore.evaluators.json_schema import JsonSchemaEvaluator
+
     return JsonSchemaEvaluator(schema=spec.json_schema, regex_timeout_s=options.regex_timeout_s)
 
 

@@ -4,32 +4,51 @@ A spec is a JSON object whose ``type`` names a registered evaluator; the rest
 is parsed by that type's pydantic model (extra fields forbidden). Any problem
 is an ``InvalidInput`` whose ``field`` is the dotted path of the offending
 value (``parts.1.spec.max_words``) and whose message says what is allowed.
+
+Built evaluators are cached (least recently used, ``EVALUATOR_CACHE_SIZE``
+entries) by the spec's canonical JSON and the options that shape them, so a
+loop that is stepped or a spec that is verified again is not parsed and
+compiled again (a JSON Schema's metaschema check alone takes milliseconds).
+Evaluators are immutable, so one instance is safely shared. Two kinds are
+never cached: ``command`` (its allowlist and path checks look at the file
+system, which may change between calls; starting a process costs far more
+than building) and types registered without ``cacheable=True``. A spec that
+fails is never cached: it raises on every call.
+
+The built-in types are registered on first use of the registry, not at import:
+every service imports this module, and the evaluators, their spec models and
+``regex`` cost ~0.1 s of CPU that a server starting up should not pay before the
+first spec arrives.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ValidationError
 
 from loopcore.errors import Conflict, InvalidInput
-from loopcore.evaluators import _builtins
+from loopcore.evaluators._cache import LruCache
 from loopcore.evaluators._spec_errors import from_validation_error, reprefixed
 from loopcore.evaluators.base import Evaluator
-from loopcore.evaluators.composite import CompositeEvaluator
 from loopcore.evaluators.options import FactoryOptions
-from loopcore.evaluators.specs import CompositeSpec
+
+if TYPE_CHECKING:
+    from loopcore.evaluators.specs import CompositeSpec
 
 __all__ = [
+    "EVALUATOR_CACHE_SIZE",
     "MAX_COMPOSITE_NESTING",
     "MAX_SPEC_BYTES",
     "MAX_SPEC_DEPTH",
     "Builder",
     "FactoryOptions",
     "build_evaluator",
+    "clear_evaluator_cache",
     "evaluator_types",
     "register_evaluator",
     "validate_spec",
@@ -38,6 +57,7 @@ __all__ = [
 MAX_SPEC_BYTES = 64 * 1024
 MAX_SPEC_DEPTH = 32
 MAX_COMPOSITE_NESTING = 4
+EVALUATOR_CACHE_SIZE = 256
 
 Builder = Callable[[BaseModel, FactoryOptions], Evaluator]
 
@@ -45,14 +65,32 @@ Builder = Callable[[BaseModel, FactoryOptions], Evaluator]
 @dataclass(frozen=True, slots=True)
 class _Entry:
     model: type[BaseModel]
-    builder: Builder
+    builder: Builder | None  # None: the factory builds it (composite, from its parsed parts)
+    cacheable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A parsed spec; a composite's parts are parsed once, here, and built from this."""
+
+    model: BaseModel
+    parts: tuple[_Parsed, ...] = ()
+    cacheable: bool = True  # every type in the tree may be cached
 
 
 _REGISTRY: dict[str, _Entry] = {}
+_BUILTINS_LOADED = threading.Event()
+_BUILTINS_LOCK = threading.Lock()
+_Key = tuple[str, tuple[Any, ...]]
+_CACHE: LruCache[_Key, Evaluator] = LruCache(EVALUATOR_CACHE_SIZE)
 
 
 def register_evaluator(
-    type_name: str, spec_model: type[BaseModel], builder: Callable[[Any, FactoryOptions], Evaluator]
+    type_name: str,
+    spec_model: type[BaseModel],
+    builder: Callable[[Any, FactoryOptions], Evaluator],
+    *,
+    cacheable: bool = False,
 ) -> None:
     """Register an evaluator type under ``type_name``.
 
@@ -61,6 +99,8 @@ def register_evaluator(
         spec_model: a pydantic model with a ``type`` field; it parses the spec.
         builder: turns a parsed spec and the options into an evaluator; raises
             ``InvalidInput`` (with a field relative to the spec) when it cannot.
+        cacheable: the built evaluator is immutable and depends only on the spec and
+            the options other than ``environ``, so one instance may serve every call.
 
     Raises:
         Conflict: when ``type_name`` is already registered.
@@ -70,14 +110,28 @@ def register_evaluator(
         raise InvalidInput("must be lower-case letters, digits or '_'", field="type_name")
     if "type" not in spec_model.model_fields:
         raise InvalidInput("the spec model needs a 'type' field", field="spec_model")
-    if type_name in _REGISTRY:
+    _add(_registry(), type_name, _Entry(spec_model, builder, cacheable))
+
+
+def _add(registry: dict[str, _Entry], type_name: str, entry: _Entry) -> None:
+    if type_name in registry:
         raise Conflict(f"evaluator type {type_name!r} is already registered")
-    _REGISTRY[type_name] = _Entry(spec_model, builder)
+    registry[type_name] = entry
+
+
+def _registry() -> dict[str, _Entry]:
+    """The registry, the built-in types registered on first use (once, whichever thread)."""
+    if not _BUILTINS_LOADED.is_set():
+        with _BUILTINS_LOCK:
+            if not _BUILTINS_LOADED.is_set():
+                _register_builtins()
+                _BUILTINS_LOADED.set()
+    return _REGISTRY
 
 
 def evaluator_types() -> list[str]:
     """The registered type names, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(_registry())
 
 
 def validate_spec(spec: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -89,18 +143,56 @@ def validate_spec(spec: Mapping[str, Any] | str) -> dict[str, Any]:
     Raises:
         InvalidInput: naming the field and what is allowed.
     """
-    return _dump(_parse(_load(spec), "", 0))
+    return _normalised(_parse(_load(spec), "", 0))
 
 
 def build_evaluator(
     spec: Mapping[str, Any] | str, options: FactoryOptions | None = None
 ) -> Evaluator:
-    """Build an evaluator from a spec (a mapping, or JSON text).
+    """Build an evaluator from a spec (a mapping, or JSON text), or reuse a cached one.
+
+    The instance may be shared with other callers of the same spec and options:
+    treat it as immutable.
 
     Raises:
         InvalidInput: naming the field and what is allowed.
     """
-    return _build(_parse(_load(spec), "", 0), options or FactoryOptions())
+    options = options or FactoryOptions()
+    key = _cache_key(spec, options)
+    cached = _CACHE.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    parsed = _parse(_load(spec), "", 0)
+    evaluator = _build(parsed, options)
+    if key is not None and parsed.cacheable:
+        _CACHE.put(key, evaluator)
+    return evaluator
+
+
+def clear_evaluator_cache() -> None:
+    """Forget every cached evaluator (the next build of each spec starts afresh)."""
+    _CACHE.clear()
+
+
+def _cache_key(spec: Mapping[str, Any] | str, options: FactoryOptions) -> _Key | None:
+    """The spec's canonical JSON (sorted keys) and the options that shape its evaluator.
+
+    None when the spec is not JSON data or is too large: ``_load`` then says why. A hit
+    needs no ``_load`` checks: an equal canonical text passed them when it was built.
+    """
+    if isinstance(spec, str) and len(spec) > MAX_SPEC_BYTES:
+        return None
+    try:
+        text = json.dumps(json.loads(spec) if isinstance(spec, str) else spec, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return text, _options_key(options)
+
+
+def _options_key(options: FactoryOptions) -> tuple[Any, ...]:
+    # ``environ`` (a mapping, left out of the hash) shapes only command evaluators,
+    # which are never cached; every other option is part of the key.
+    return tuple(getattr(options, f.name) for f in fields(options) if f.name != "environ")
 
 
 def _load(spec: Mapping[str, Any] | str) -> Any:
@@ -136,13 +228,13 @@ def _depth(data: Any) -> int:
     return deepest
 
 
-def _parse(raw: Any, path: str, nesting: int) -> BaseModel:
-    """The typed spec for ``raw``, composite parts parsed (and normalised) recursively."""
+def _parse(raw: Any, path: str, nesting: int) -> _Parsed:
+    """The typed spec for ``raw``, composite parts parsed recursively (errors at full paths)."""
     where = path.rstrip(".") or None
     if not isinstance(raw, dict):
         raise InvalidInput("must be a JSON object with a 'type' field", field=where)
     kind = raw.get("type")
-    entry = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    entry = _registry().get(kind) if isinstance(kind, str) else None
     if entry is None:
         known = ", ".join(evaluator_types())
         raise InvalidInput(
@@ -152,46 +244,59 @@ def _parse(raw: Any, path: str, nesting: int) -> BaseModel:
         model = entry.model.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(exc, entry.model, path) from None
-    if isinstance(model, CompositeSpec):
-        if nesting >= MAX_COMPOSITE_NESTING:
-            raise InvalidInput(
-                f"composites may nest at most {MAX_COMPOSITE_NESTING} levels deep", field=where
-            )
-        parts = [
-            part.model_copy(
-                update={"spec": _dump(_parse(part.spec, f"{path}parts.{i}.spec.", nesting + 1))}
-            )
-            for i, part in enumerate(model.parts)
-        ]
-        model = model.model_copy(update={"parts": parts})
-    return model
+    if entry.builder is not None:
+        return _Parsed(model, cacheable=entry.cacheable)
+    return _parse_composite(cast("CompositeSpec", model), path, nesting)
 
 
-def _dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True)
+def _parse_composite(model: CompositeSpec, path: str, nesting: int) -> _Parsed:
+    if nesting >= MAX_COMPOSITE_NESTING:
+        raise InvalidInput(
+            f"composites may nest at most {MAX_COMPOSITE_NESTING} levels deep",
+            field=path.rstrip(".") or None,
+        )
+    parts = tuple(
+        _parse(part.spec, f"{path}parts.{i}.spec.", nesting + 1)
+        for i, part in enumerate(model.parts)
+    )
+    return _Parsed(model, parts, cacheable=all(p.cacheable for p in parts))
 
 
-def _build(model: BaseModel, options: FactoryOptions) -> Evaluator:
-    kind = getattr(model, "type", None)
-    entry = _REGISTRY[str(kind)]
-    return entry.builder(model, options)
+def _normalised(parsed: _Parsed) -> dict[str, Any]:
+    """The spec as JSON data with every default filled in (composite parts included)."""
+    data = parsed.model.model_dump(mode="json", by_alias=True)
+    if parsed.parts:
+        for item, part in zip(data["parts"], parsed.parts, strict=True):
+            item["spec"] = _normalised(part)
+    return data
 
 
-def _build_composite(spec: CompositeSpec, options: FactoryOptions) -> Evaluator:
-    parts: list[tuple[float, Evaluator]] = []
-    for i, part in enumerate(spec.parts):
-        prefix = f"parts.{i}.spec."
+def _build(parsed: _Parsed, options: FactoryOptions) -> Evaluator:
+    builder = _REGISTRY[str(getattr(parsed.model, "type", None))].builder
+    if builder is None:  # only composite is registered without a builder
+        return _build_composite(cast("CompositeSpec", parsed.model), parsed.parts, options)
+    return builder(parsed.model, options)
+
+
+def _build_composite(
+    spec: CompositeSpec, parts: tuple[_Parsed, ...], options: FactoryOptions
+) -> Evaluator:
+    from loopcore.evaluators.composite import CompositeEvaluator
+
+    built: list[tuple[float, Evaluator]] = []
+    for i, (part, parsed) in enumerate(zip(spec.parts, parts, strict=True)):
         try:
-            parts.append((part.weight, _build(_parse(part.spec, "", 1), options)))
-        except InvalidInput as exc:
-            raise reprefixed(exc, prefix) from None
-    return CompositeEvaluator(parts=tuple(parts), mode=spec.pass_mode, threshold=spec.threshold)
+            built.append((part.weight, _build(parsed, options)))
+        except InvalidInput as exc:  # a builder's field is relative to its own spec
+            raise reprefixed(exc, f"parts.{i}.spec.") from None
+    return CompositeEvaluator(parts=tuple(built), mode=spec.pass_mode, threshold=spec.threshold)
 
 
 def _register_builtins() -> None:
-    for name, model, builder in _builtins.BUILTINS:
-        register_evaluator(name, model, builder)
-    register_evaluator("composite", CompositeSpec, _build_composite)
+    """Register the built-in types (``_registry`` calls this once, under its lock)."""
+    from loopcore.evaluators._builtins import BUILTINS
+    from loopcore.evaluators.specs import CompositeSpec
 
-
-_register_builtins()
+    for name, model, builder in BUILTINS:
+        _add(_REGISTRY, name, _Entry(model, builder, cacheable=name != "command"))
+    _add(_REGISTRY, "composite", _Entry(CompositeSpec, None, cacheable=True))

@@ -9,11 +9,12 @@ does not need the server's options.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from jsonschema import Draft202012Validator, SchemaError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -81,12 +82,10 @@ class JsonSchemaSpec(SpecModel):
     @classmethod
     def _valid_schema(cls, value: dict[str, Any] | bool) -> dict[str, Any] | bool:
         try:
-            Draft202012Validator.check_schema(value)
-        except SchemaError as exc:
-            where = exc.json_path.removeprefix("$")
-            raise ValueError(
-                f"not a valid Draft 2020-12 schema at schema{where}: {exc.message[:300]}"
-            ) from None
+            canonical = json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            raise ValueError("must be JSON data (objects, arrays, strings, numbers)") from None
+        _check_schema(canonical)
         for where, pattern in _schema_patterns(value):
             problem = repeat_problem(pattern)
             if problem is not None:
@@ -94,6 +93,26 @@ class JsonSchemaSpec(SpecModel):
                     f"the pattern at schema{where} is too costly to compile: {problem}"
                 )
         return value
+
+
+@lru_cache(maxsize=256)
+def _check_schema(canonical: str) -> None:
+    """Check a schema (as canonical JSON) against the Draft 2020-12 metaschema.
+
+    Memoised: the check costs milliseconds and the same schema comes back with
+    every task of a plan and every loop on it. A schema that fails raises every
+    time (``lru_cache`` keeps no exceptions).
+    """
+    # Imported here: jsonschema costs ~0.1 s at start-up and only json_schema specs need it.
+    from jsonschema import Draft202012Validator, SchemaError
+
+    try:
+        Draft202012Validator.check_schema(json.loads(canonical))
+    except SchemaError as exc:
+        where = exc.json_path.removeprefix("$")
+        raise ValueError(
+            f"not a valid Draft 2020-12 schema at schema{where}: {exc.message[:300]}"
+        ) from None
 
 
 def _schema_patterns(schema: Any) -> list[tuple[str, str]]:

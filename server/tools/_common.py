@@ -48,10 +48,10 @@ def _annotations(
     """The MCP hints; destructive and idempotent only mean something for a tool that writes."""
     if read_only:
         return ToolAnnotations(read_only_hint=True, open_world_hint=open_world)
-    # idempotentHint defaults to false, so it is only sent when true; destructiveHint and
-    # openWorldHint default to true and are always sent.
+    # readOnlyHint and idempotentHint default to false, so they are only sent when true (every
+    # byte of tools/list counts); destructiveHint and openWorldHint default to true and are
+    # always sent.
     return ToolAnnotations(
-        read_only_hint=False,
         destructive_hint=destructive,
         idempotent_hint=True if idempotent else None,
         open_world_hint=open_world,

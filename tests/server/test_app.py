@@ -66,7 +66,12 @@ async def test_annotations_match_what_each_tool_does(tmp_path: Path) -> None:
         a = tools[name]["annotations"]
         assert isinstance(a, dict)
         assert a["openWorldHint"] is False
-        got[name] = (a.get("readOnlyHint"), a.get("destructiveHint"), a.get("idempotentHint"))
+        # readOnlyHint is left out when false, its MCP default.
+        got[name] = (
+            a.get("readOnlyHint", False),
+            a.get("destructiveHint"),
+            a.get("idempotentHint"),
+        )
     assert got == HINTS
 
 
@@ -83,6 +88,13 @@ async def test_tools_list_stays_under_20_kb(tmp_path: Path) -> None:
     """The whole tools/list (every tool) stays under the 20 KB hosts can afford."""
     size = len(json.dumps(await _tools_json(tmp_path, "all"), separators=(",", ":")))
     assert size < 20_000
+
+
+@pytest.mark.asyncio
+async def test_core_tools_list_stays_under_8_kb(tmp_path: Path) -> None:
+    """LOOPCORE_TOOLS=core, for hosts with tight tool budgets, stays under 8 KB."""
+    size = len(json.dumps(await _tools_json(tmp_path, "core"), separators=(",", ":")))
+    assert size < 8_000
 
 
 @pytest.mark.asyncio

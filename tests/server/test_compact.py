@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 import jsonschema
 import pytest
+from pydantic import BaseModel, Field
 
 from server.compact import compact_schema, shallow_output
-from server.schemas import PlanOut, TaskIn
+from server.schemas import NextTaskOut, PlanOut, TaskIn
 
 TASK_SCHEMA = TaskIn.model_json_schema()
 SAMPLES: list[tuple[dict[str, Any], bool]] = [
@@ -43,14 +45,19 @@ def test_compact_schema_validates_like_the_full_one(instance: dict[str, Any], va
     assert (full, small) == (valid, valid)
 
 
-def test_shallow_output_keeps_field_types_only() -> None:
-    """Output schemas keep each field's JSON type and drop nested detail."""
-    out = shallow_output(PlanOut.model_json_schema())
-    assert out is not None
-    props = out["properties"]
-    assert props["tasks"] == {"type": "array"}
-    assert props["replan_reason"] == {"type": ["string", "null"]}
-    assert props["confidence"] == {"type": "number"}
+def test_shallow_output_keeps_field_names_and_enums_only() -> None:
+    """Output schemas keep every field's name and the values of enum fields, nothing else."""
+    out = shallow_output(NextTaskOut.model_json_schema())
+    assert out == {
+        "type": "object",
+        "properties": {
+            "kind": {"enum": ["task", "complete", "blocked", "needs_replan"]},
+            "task": {},
+            "confidence": {},
+            "needs_replan": {},
+            "reason": {},
+        },
+    }
 
 
 def test_shallow_output_accepts_a_real_result() -> None:
@@ -60,3 +67,68 @@ def test_shallow_output_accepts_a_real_result() -> None:
         needs_replan=False, counts={"pending": 1}, ready=["a"], complete=False,
     ).model_dump(mode="json")  # fmt: skip
     jsonschema.validate(result, shallow_output(PlanOut.model_json_schema()) or {})
+
+
+class _Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class _Part(BaseModel):
+    name: str = Field(min_length=1)
+    size: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class _Node(BaseModel):
+    label: str
+    children: list[_Node] = []
+
+
+class _Order(BaseModel):
+    main: _Part
+    tree: _Node | None = None
+    colour: _Colour | None = None
+    mode: Literal["fast", "safe"] | None = None
+
+
+ORDER_SCHEMA = _Order.model_json_schema()
+ORDERS: list[tuple[dict[str, Any], bool]] = [
+    ({"main": {"name": "a"}}, True),
+    ({"main": {"name": "a", "size": 1}, "colour": None, "mode": None}, True),
+    ({"main": {"name": "a"}, "colour": "red", "mode": "safe"}, True),
+    ({"main": {"name": "a"}, "tree": {"label": "r", "children": [{"label": "c"}]}}, True),
+    ({"main": {"name": ""}}, False),
+    ({"main": {"name": "a", "size": 1.5}}, False),
+    ({"main": {"name": "a"}, "colour": "green"}, False),
+    ({"main": {"name": "a"}, "mode": "slow"}, False),
+    ({"main": {"name": "a"}, "tree": {"label": "r", "children": [{}]}}, False),
+]
+
+
+@pytest.mark.parametrize(("instance", "valid"), ORDERS)
+def test_inlined_defs_and_nullable_enums_validate_like_the_full_schema(
+    instance: dict[str, Any], valid: bool
+) -> None:
+    """Inlining one-use $defs and folding nullable enums accept and refuse what pydantic's do."""
+    full = jsonschema.Draft202012Validator(ORDER_SCHEMA).is_valid(instance)
+    small = jsonschema.Draft202012Validator(compact_schema(ORDER_SCHEMA)).is_valid(instance)
+    assert (full, small) == (valid, valid)
+
+
+def test_defs_used_once_are_inlined_and_recursive_ones_kept() -> None:
+    """_Part and _Colour are written in place; _Node refers to itself, so it stays a $ref."""
+    small = compact_schema(ORDER_SCHEMA)
+    assert small["properties"]["main"]["properties"]["name"] == {"minLength": 1, "type": "string"}
+    assert small["properties"]["colour"] == {
+        "enum": ["red", "blue", None],
+        "type": ["string", "null"],
+    }
+    assert small["properties"]["tree"] == {"anyOf": [{"$ref": "#/$defs/_Node"}, {"type": "null"}]}
+    assert set(small["$defs"]) == {"_Node"}
+
+
+def test_whole_number_bounds_lose_their_fraction() -> None:
+    """minimum 0.0 and maximum 1.0 are published as 0 and 1; a default keeps its value."""
+    size = compact_schema(_Part.model_json_schema())["properties"]["size"]
+    assert size == {"default": 0.5, "minimum": 0, "maximum": 1, "type": "number"}
+    assert isinstance(size["minimum"], int) and isinstance(size["maximum"], int)
