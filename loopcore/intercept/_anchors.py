@@ -1,0 +1,148 @@
+"""Names of code in a text: files, lines, functions, classes, settings, flags, endpoints.
+
+The text is split on whitespace and each *distinct* token is classified once,
+with plain words (the vast majority) rejected by cheap string tests before any
+regular expression runs. Links and issue numbers are collected as references,
+not as names of code.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+__all__ = ["ANCHOR_KINDS", "LOCATION_KINDS", "find_anchors"]
+
+ANCHOR_KINDS = (
+    "code_url",
+    "line",
+    "path",
+    "endpoint",
+    "call",
+    "error_name",
+    "dotted",
+    "camel",
+    "const",
+    "snake",
+    "backtick",
+    "flag",
+)
+LOCATION_KINDS = frozenset({"code_url", "line", "path"})
+
+_EXT = (
+    r"py|pyi|js|mjs|ts|tsx|jsx|go|rs|java|kt|rb|php|c|h|cc|cpp|hpp|cs|swift|json|yaml|yml|toml|"
+    r"ini|cfg|md|rst|txt|html|css|sql|sh|lock|ipynb|vue|scala|lua|r"
+)
+_EXTENSIONS = frozenset(_EXT.split("|"))
+_FILE_HEAD = re.compile(r"[\w./~-]*\w")
+_FILE_LINE = re.compile(rf"\.(?:{_EXT}):\d+")
+_IDENT = re.compile(r"[A-Za-z_][\w.]*")
+# One alternation, tried in this order; the group that matched names the kind.
+_NAMED = re.compile(
+    r"(?P<error_name>[A-Z]\w*(?:Error|Exception|Warning))"
+    r"|(?P<dotted>[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+)"
+    r"|(?P<camel>[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|[a-z]+[A-Z]\w*)"
+    r"|(?P<const>[A-Z][A-Z0-9]*_[A-Z0-9_]+)"
+    r"|(?P<snake>[a-z][a-z0-9]*_[a-z0-9_]+)"
+)
+_VERSION = re.compile(r"[vV]?\d+\.\d+\.\d+[\w.+-]*|[vV]\d+\.\d+")
+# An inline code span: not part of a ``` fence, with something besides spaces inside.
+# (The literal comes first and the look-behind after it, so the engine can scan for it.)
+_BACKTICK = re.compile(r"`(?<!``)[^`\n]{0,79}[^`\s][^`\n]{0,79}`(?!`)")
+_LINE = re.compile(r"line \d+")
+_LINE_ANCHOR = re.compile(r"#L\d+")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+_ENDPOINT = re.compile(r"(?:GET|POST|PUT|PATCH|DELETE|HEAD) /\S*")
+_LEAD = "\"'([{<`*"
+# Characters a name of code, a path, a flag or a version can hold.
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_./-#:~+")
+_PUNCT = "\"'([{<`*.,;:!?)]}>"
+
+
+def _url(tok: str) -> tuple[str, str]:
+    """A link: to code (a blob or tree on a code host) or a plain reference."""
+    code_host = "github." in tok or "gitlab." in tok or "bitbucket." in tok
+    if code_host and ("/blob/" in tok or "/tree/" in tok):
+        return "code_url", tok
+    return "reference", tok
+
+
+def _call(tok: str) -> tuple[str, str] | None:
+    name = tok[: tok.index("(")].lstrip(_LEAD)
+    if name and _IDENT.fullmatch(name):
+        return "call", f"{name}()"
+    return None
+
+
+def _pathlike(tok: str) -> str | None:
+    """ "line" for file:line, "path" for a path or a file name, else None."""
+    if ":" in tok and _FILE_LINE.search(tok):
+        return "line"
+    head, dot, ext = tok.rpartition(".")
+    # String tests, not a searching regex: a long token must not cost quadratic time.
+    has_ext = bool(dot) and ext.lower() in _EXTENSIONS and _FILE_HEAD.fullmatch(head) is not None
+    if "/" in tok:
+        rooted = tok.startswith(("/", "./", "~/")) or tok.endswith("/")
+        return "path" if rooted or has_ext else None
+    return "path" if has_ext else None
+
+
+def _named(tok: str) -> str | None:
+    """The kind of a name that is not a plain word, or None."""
+    match = _NAMED.fullmatch(tok)
+    return match.lastgroup if match else None
+
+
+def _classify(tok: str) -> tuple[str, str] | None:
+    """(kind, name) for a non-link token stripped of surrounding punctuation, or None."""
+    if tok[0] == "#" and tok[1:].isdigit():
+        return "reference", tok
+    if tok[0] == "-":
+        is_flag = (tok[1] == "-" and len(tok) > 2 and tok[2].isalpha()) or (
+            len(tok) == 2 and tok[1].isalpha()
+        )
+        return ("flag", tok) if is_flag else None
+    if (tok[0].isdigit() or tok[0] in "vV") and _VERSION.fullmatch(tok):
+        return "version", tok
+    kind = _pathlike(tok) if "." in tok or "/" in tok else None
+    kind = kind or _named(tok)
+    return (kind, tok) if kind else None
+
+
+def find_anchors(full: str) -> dict[str, set[str]]:
+    """Distinct names of code per kind, plus ``reference`` (links, issue numbers), ``version``."""
+    found: dict[str, set[str]] = {kind: set() for kind in (*ANCHOR_KINDS, "reference", "version")}
+    words = set(full.split())
+    for raw in [w for w in words if "(" in w or "://" in w]:
+        if "://" in raw:
+            kind, name = _url(raw.strip(_PUNCT))
+            found[kind].add(name)
+        elif (hit := _call(raw)) is not None:
+            found["call"].add(hit[1])
+    # One comprehension drops plain words (most of the text) and code fragments (quotes,
+    # brackets, operators) before any Python-level test runs.
+    candidates = {
+        t
+        for w in words
+        if not (w.isalpha() and w.islower())
+        for t in (w.strip(_PUNCT),)
+        if len(t) > 1
+        and _NAME_CHARS.issuperset(t)
+        and not t.isdigit()
+        and not (t.isalpha() and (t.islower() or t.istitle() or t.isupper()))
+        and not t.startswith("http")
+    }
+    for tok in candidates:
+        hit = _classify(tok)
+        if hit is not None:
+            found[hit[0]].add(hit[1])
+    # Substring tests first: each pattern needs its literal to match at all.
+    if "`" in full:
+        found["backtick"].update(_BACKTICK.findall(full))
+    if "line " in full:
+        found["line"].update(_LINE.findall(full))
+    if "#L" in full:
+        found["line"].update(_LINE_ANCHOR.findall(full))
+    if any(f"{method} /" in full for method in _METHODS):
+        found["endpoint"].update(_ENDPOINT.findall(full))
+    return found

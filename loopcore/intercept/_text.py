@@ -1,0 +1,164 @@
+"""Text normalisation for the prompt scorer.
+
+Every feature is read from the normalised text: a line said twice (an echo
+of the title) is kept once, HTML comments and empty issue-template
+sections (``_No response_``) are dropped. Features then count *distinct*
+things, never occurrences, and the word scan reads a word run together with
+itself ("json json json") once; so padding cannot raise the score.
+
+The work is done line by line with string methods; regular expressions run
+only where a cheap substring test says they can match (speed: see
+``bench/intercept_speed.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Text", "normalise", "normalise_for_hash", "sha256_hex", "split_text"]
+
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_SPACES = re.compile(r"\s+")
+_FENCES = ("```", "~~~")
+_CODE_PUNCT = frozenset("(){}[]=:")
+_SESSION = (">>>", "$ ", "In [")
+_INDENTS = ("\t", "    ")
+_HEADING = re.compile(r"#{1,6}\s")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Text:
+    """A normalised prompt, split into prose and code.
+
+    Attributes:
+        full: the normalised text (prose and code).
+        prose: the text outside fenced code blocks (lines stripped, repeats dropped).
+        code: the contents of fenced code blocks, joined.
+        fenced: how many fenced code blocks there were.
+        code_lines: distinct indented or interactive code lines outside fences.
+    """
+
+    full: str
+    prose: str
+    code: str
+    fenced: int
+    code_lines: int
+
+
+def normalise(text: str) -> str:
+    """Unicode-normalise, drop HTML comments."""
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2019", "'")  # typographic apostrophe (U+2019) reads as "'"
+    if "<!--" in text:
+        text = _HTML_COMMENT.sub("", text)
+    return text
+
+
+def _fences(lines: list[str]) -> tuple[list[str | None], list[str], int]:
+    """Lines outside fenced blocks (None where a block stood), the blocks' lines, their count.
+
+    A block that is never closed is read as prose, as a lenient reader would; an
+    empty block is dropped (padding with fence markers must not count as code).
+    """
+    outside: list[str | None] = []
+    code: list[str] = []
+    fenced = 0
+    fence = ""
+    block: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if fence:
+            if stripped != fence:
+                block.append(line)
+                continue
+            if any(b.strip() for b in block[1:]):
+                code.extend(block)
+                fenced += 1
+                outside.append(None)
+            fence = ""
+        elif stripped[:3] in _FENCES:
+            fence, block = stripped[:3], [line]
+        else:
+            outside.append(line)
+    if fence:
+        outside.extend(block)
+    return outside, code, fenced
+
+
+def _drop_empty_headings(items: list[tuple[bool, str] | None]) -> str:
+    """Join the prose, leaving out headings with nothing under them (unfilled templates)."""
+    last = len(items) - 1
+    kept = []
+    for i, item in enumerate(items):
+        if item is None:
+            continue
+        heading, line = item
+        if heading and (i == last or (items[i + 1] is not None and items[i + 1][0])):  # type: ignore[index]
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
+    """Normalise ``text`` and split it into deduplicated prose lines and code.
+
+    Lines are compared by their sets of lower-cased words: padding a line
+    neither makes it new nor makes its twin distinct, and a line that only
+    reorders words already said adds nothing (every feature reads sets of
+    words anyway). "_No response_" lines are dropped.
+
+    Args:
+        text: the raw prompt (or context).
+        seen: lines already read elsewhere (the prompt, when splitting its
+            context); updated in place, and lines in it are dropped.
+    """
+    seen = set() if seen is None else seen
+    norm = normalise(text)
+    lines: list[str | None]
+    if "```" in norm or "~~~" in norm:
+        lines, code, fenced = _fences(norm.split("\n"))
+    else:
+        lines, code, fenced = list(norm.split("\n")), [], 0
+    items: list[tuple[bool, str] | None] = []
+    code_lines: set[frozenset[str]] = set()
+    for line in lines:
+        if line is None:
+            items.append(None)
+            continue
+        stripped = line.strip()
+        lowered = stripped.lower()
+        if not stripped or ("response" in lowered and lowered.strip("_") == "no response"):
+            continue
+        # The set of the line's words: padding a word in place cannot make a line new.
+        key = frozenset(lowered.split())
+        # Code outside fences: indented lines with code punctuation (trac-style issues),
+        # and interactive sessions.
+        if (
+            line[0] in "\t " and line.startswith(_INDENTS) and not _CODE_PUNCT.isdisjoint(line)
+        ) or (stripped.startswith(_SESSION)):
+            code_lines.add(key)
+        if key not in seen:
+            seen.add(key)
+            items.append((stripped[0] == "#" and _HEADING.match(stripped) is not None, stripped))
+    prose = _drop_empty_headings(items)
+    joined_code = "\n".join(code)
+    return Text(
+        full=f"{prose}\n{joined_code}" if code else prose,
+        prose=prose,
+        code=joined_code,
+        fenced=fenced,
+        code_lines=len(code_lines),
+    )
+
+
+def normalise_for_hash(prompt: str) -> str:
+    """The form of a prompt that ``prompt_hash`` digests: NFKC, whitespace collapsed, stripped."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", prompt)).strip()
+
+
+def sha256_hex(text: str) -> str:
+    """SHA-256 of ``text`` (UTF-8) as hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

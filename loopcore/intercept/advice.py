@@ -1,0 +1,269 @@
+"""From features and dimensions to what a person can act on.
+
+Issues name the blanks found; each question is tied to the blank it fills and
+valued by how much the overall score leans on that blank: the weight of its
+dimension (among the dimensions that apply) times the dimension's shortfall
+times how central the blank is to that dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from loopcore.intercept.dimensions import applicability
+from loopcore.intercept.features import Evidence
+from loopcore.intercept.results import Question, Route, SuggestedLoopConfig
+
+__all__ = ["BLANKS", "clarify_floor", "find_blanks", "route_for", "suggest_config"]
+
+# Every blank a question can fill, with the label its answer is folded under.
+BLANKS: Mapping[str, str] = {
+    "goal": "Goal",
+    "scope": "Scope",
+    "location": "Where",
+    "observed_behaviour": "What happens now",
+    "expected_behaviour": "Expected behaviour",
+    "reproduction": "How to reproduce",
+    "error_output": "Error output",
+    "environment": "Environment",
+    "acceptance_criteria": "Done when",
+    "constraints": "Constraints",
+    "ambiguity": "Clarification",
+    "background": "Background",
+}
+
+_CLARIFY_BELOW = 0.5
+_DECOMPOSE_ASKS = 3
+
+
+class _Blank(NamedTuple):
+    """A blank found (a NamedTuple: built many times per call, and cheap to build)."""
+
+    blank: str
+    dimension: str
+    centrality: float
+    issue: str
+    question: str
+    floor: float = 0.0  # a value the question never falls below
+
+
+def clarify_floor() -> float:
+    """Scores below this route to ``clarify``."""
+    return _CLARIFY_BELOW
+
+
+def _quote(phrases: tuple[str, ...]) -> str:
+    return ", ".join(f"'{p}'" for p in phrases[:3])
+
+
+def _what_and_where(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
+    found: list[_Blank] = []
+    if f["prose"] < 0.5 or f["goal"] < 0.5:
+        if not f["distinct_words"]:
+            issue = "The request is empty."
+        elif f["prose"] < 0.5:
+            issue = "It reads as a list of keywords, not a request."
+        else:
+            issue = "No clear ask: nothing says what should be done."
+        # Without an ask nothing else can be judged: this question comes first.
+        found.append(
+            _Blank(
+                blank="goal",
+                dimension="specificity",
+                centrality=1.0,
+                issue=issue,
+                floor=0.95,
+                question="What should be done, in one sentence: which change, to what?",
+            )
+        )
+    if f["asks"] >= _DECOMPOSE_ASKS:
+        found.append(
+            _Blank(
+                blank="scope",
+                dimension="ambiguity",
+                centrality=1.0,
+                floor=0.9,
+                issue=f"{int(f['asks'])} independent asks in one request ({_quote(ev.asks)}, ...).",
+                question="These are separate changes: which comes first, or should each be "
+                "its own task?",
+            )
+        )
+    if f["location"] == 0.0:
+        found.append(
+            _Blank(
+                blank="location",
+                dimension="specificity",
+                centrality=0.8,
+                issue="No file, function, class or module is named, so the place must be guessed.",
+                question="Which file, function, class or endpoint should change?",
+            )
+        )
+    return found
+
+
+def _failure_blanks(f: Mapping[str, float]) -> list[_Blank]:
+    if not f["failure"]:
+        return []
+    found: list[_Blank] = []
+    if not (f["code"] or f["repro_steps"]):
+        found.append(
+            _Blank(
+                blank="reproduction",
+                dimension="reproducibility",
+                centrality=1.0,
+                issue="A failure is reported without a way to reproduce it.",
+                question="How can the failure be reproduced: a command or a minimal snippet?",
+            )
+        )
+    if not (f["observed"] or f["error_output"]):
+        found.append(
+            _Blank(
+                blank="observed_behaviour",
+                dimension="context",
+                centrality=0.7,
+                issue="What happens now is not described (no actual output or error).",
+                question="What happens now: the actual output, or the full error message?",
+            )
+        )
+    elif not f["error_output"]:
+        found.append(
+            _Blank(
+                blank="error_output",
+                dimension="reproducibility",
+                centrality=0.4,
+                issue="No traceback or error line is quoted.",
+                question="What is the exact error message or traceback, if there is one?",
+            )
+        )
+    if not f["versions"]:
+        found.append(
+            _Blank(
+                blank="environment",
+                dimension="reproducibility",
+                centrality=0.3,
+                issue="No versions or platform are given for the failure.",
+                question="Which versions (language, libraries) and platform does this happen on?",
+            )
+        )
+    return found
+
+
+def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
+    found: list[_Blank] = []
+    if not (f["expected"] or f["behaviour"] or f["proposal"]):
+        subject = f"`{ev.anchor}`" if ev.anchor else "it"
+        found.append(
+            _Blank(
+                blank="expected_behaviour",
+                dimension="acceptance_criteria",
+                centrality=1.0,
+                issue="The expected behaviour is not stated.",
+                question=f"What exactly should {subject} do when this is done: the return value, "
+                "output or error?",
+            )
+        )
+    if not (f["tests"] or f["bounds"]):
+        found.append(
+            _Blank(
+                blank="acceptance_criteria",
+                dimension="acceptance_criteria",
+                centrality=0.6,
+                issue="Nothing names a test, an expected output or a limit to check the work by.",
+                question="Which test or concrete check should pass when this is done?",
+            )
+        )
+    if not (f["constraints"] or f["bounds"]):
+        found.append(
+            _Blank(
+                blank="constraints",
+                dimension="constraints",
+                centrality=0.5,
+                issue="No constraints are stated (what must not change, limits, compatibility).",
+                question="Is anything off limits: behaviour or APIs to keep, dependencies "
+                "to avoid?",
+            )
+        )
+    return found
+
+
+def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
+    found: list[_Blank] = []
+    wording = ev.hedges + ev.vague
+    if wording:
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="ambiguity",
+                centrality=1.0,
+                issue=f"Hedged or vague wording leaves choices open ({_quote(wording)}).",
+                question=f"You wrote {_quote(wording)}: what exactly do you want?",
+            )
+        )
+    if ev.elsewhere:
+        found.append(
+            _Blank(
+                blank="background",
+                dimension="ambiguity",
+                centrality=0.8,
+                issue=f"It points to details the agent cannot read ({_quote(ev.elsewhere)}).",
+                question=f"You wrote {_quote(ev.elsewhere)}: what was decided there?",
+            )
+        )
+    if f["questions"]:
+        n = int(f["questions"])
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="ambiguity",
+                centrality=0.8,
+                issue=f"{n} open question{'s' if n > 1 else ''} asked with no answer proposed.",
+                question="Which answer do you want to the open question(s) in the request?",
+            )
+        )
+    return found
+
+
+def find_blanks(
+    features: Mapping[str, float],
+    dims: Mapping[str, float],
+    weights: Mapping[str, float],
+    evidence: Evidence,
+) -> tuple[tuple[str, ...], tuple[Question, ...]]:
+    """The issues found and the questions that fill them, best question first."""
+    blanks = (
+        _what_and_where(features, evidence)
+        + _failure_blanks(features)
+        + _done_blanks(features, evidence)
+        + _ambiguity_blanks(features, evidence)
+    )
+    apply = applicability(features)
+    total = sum(weights[d] * apply[d] for d in weights) or 1.0
+    order = list(BLANKS)
+    best: dict[str, Question] = {}
+    for b in blanks:
+        share = weights[b.dimension] * apply[b.dimension] / total
+        # A floor keeps a missing blank askable even when its dimension is partly met.
+        shortfall = max(1.0 - dims[b.dimension], 0.25)
+        # Scaled so a central blank of a heavy, unmet dimension comes near 1.
+        value = round(max(b.floor, min(1.0, share * shortfall * b.centrality * 3.0)), 4)
+        if b.blank not in best or best[b.blank].value < value:
+            best[b.blank] = Question(text=b.question, blank=b.blank, value=value)
+    ranked = sorted(best.values(), key=lambda q: (-q.value, order.index(q.blank)))
+    return tuple(dict.fromkeys(b.issue for b in blanks)), tuple(ranked)
+
+
+def route_for(features: Mapping[str, float], score: float, *, has_goal: bool = True) -> Route:
+    """``decompose`` for several independent asks, ``clarify`` when too vague, else ``proceed``."""
+    if features["asks"] >= _DECOMPOSE_ASKS:
+        return "decompose"
+    if score < _CLARIFY_BELOW or features["goal"] < 0.5 or features["prose"] < 0.5 or not has_goal:
+        return "clarify"
+    return "proceed"
+
+
+def suggest_config(score: float, dims: Mapping[str, float]) -> SuggestedLoopConfig:
+    """More iterations for vaguer requests; a higher bar when the work can be checked."""
+    iterations = 2 + round(6 * (1.0 - score))
+    threshold = round(0.70 + 0.15 * dims["acceptance_criteria"], 2)
+    return SuggestedLoopConfig(max_iterations=iterations, quality_threshold=threshold)

@@ -1,0 +1,310 @@
+"""Raw features of a request: what is asked and where, and what the agent is told.
+
+Every feature counts *distinct* evidence (a set of matched phrases or names)
+or records presence, so repeating a word cannot raise it. Directions are fixed
+by reasoning about what makes a request actionable, documented per feature in
+``FEATURE_DOCS``; the labelled data only checked them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
+
+from loopcore.intercept._anchors import ANCHOR_KINDS, LOCATION_KINDS, find_anchors
+from loopcore.intercept._phrases import (
+    BEHAVIOUR_VERBS,
+    CHANGE_VERBS,
+    FUNCTION_WORDS,
+    INDEX,
+    INDEX2,
+    KINDS,
+    SEPARATOR,
+    SETS,
+    tokens,
+)
+from loopcore.intercept._text import Text, split_text
+
+__all__ = ["FEATURE_DOCS", "Evidence", "extract", "extract_features"]
+
+FEATURE_DOCS: dict[str, str] = {
+    "distinct_words": "distinct words (prose and code)",
+    "length": "log of distinct words, saturating at about 150 (+, diminishing returns)",
+    "prose": "share of the function words a sentence needs; a keyword list has none (+)",
+    "goal": "a stated ask: an imperative, a request, an expectation (1) or a failure (0.8) (+)",
+    "asks": "distinct (verb, object) asks; several independent ones want decomposing (-)",
+    "anchors": "distinct names of code: files, functions, classes, settings, flags (+)",
+    "location": "1 a file, line or code link; 0.8 a function, class or module; else 0 (+)",
+    "failure": "the text reports a failure, so a reproduction applies",
+    "code": "a code block, indented code or an interactive session (+)",
+    "repro_steps": "reproduction steps or an example announced (+)",
+    "error_output": "a traceback or an error line (+)",
+    "versions": "distinct versions and platforms named (+)",
+    "references": "distinct links, issue or PR numbers (neutral: reported, not scored)",
+    "observed": "what happens now is described (+)",
+    "expected": "what should happen is stated (should + a behaviour, expected, instead of) (+)",
+    "behaviour": "an imperative that states behaviour directly ('raise after 3 tries') (+)",
+    "proposal": "a proposed fix, patch or design (+)",
+    "tests": "tests named or asked for (+)",
+    "bounds": "a number with a unit, or a limit (+)",
+    "constraints": "distinct explicit constraints: must not, never, backward compatible (+)",
+    "rationale": "why it is wanted (because, so that, use case) (+)",
+    "diagnosis": "the cause is named (caused by, the problem is) (+)",
+    "hedges": "distinct hedges and open options: maybe, I think, not sure, we could (-)",
+    "vague": "distinct vague terms: something, stuff, etc, properly (-)",
+    "elsewhere": "distinct pointers to a spec the agent cannot read: as discussed, see #12 (-)",
+    "questions": "distinct open questions in the prose (-)",
+    "context_words": "distinct words the context adds that the prompt lacks (+)",
+}
+
+_ERROR_LINE = re.compile(r"[ \t]*[\w.]*(?:Error|Exception|Warning)\b:\s")
+_ERROR_WORDS = ("Error", "Exception", "Warning")
+_TEST_NAME = re.compile(r"test_\w")
+_QUESTION = re.compile(r"[^.!?]{3,}\?(?=\s|$)")
+_SEPARATORS = frozenset({SEPARATOR})
+_CLAUSE_START = _SEPARATORS | {"and", "also", "then", "please"}
+_FILLERS = frozenset(str.split("a an the some new support for to me it that this ability option"))
+_UNITS = SETS["unit"] | {"%"}
+_VERBS = CHANGE_VERBS | BEHAVIOUR_VERBS
+# Words that can start a cue phrase or an ask.
+_INTERESTING = frozenset(INDEX) | {a for a, _ in INDEX2} | _VERBS
+# Anchor kinds preferred when quoting one back in a question, best first.
+_QUOTABLE = ("call", "camel", "dotted", "snake", "const", "endpoint", "backtick")
+_PROMPT_ONLY = frozenset(
+    {"asks", "prose", "distinct_words", "length", "questions", "hedges", "vague", "elsewhere"}
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Evidence:
+    """What was matched, for writing issues and questions (sorted, for determinism)."""
+
+    hedges: tuple[str, ...] = ()
+    vague: tuple[str, ...] = ()
+    elsewhere: tuple[str, ...] = ()
+    asks: tuple[str, ...] = ()
+    anchor: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class _Scan:
+    """What one pass over the prose words found."""
+
+    cues: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in KINDS})
+    asks: set[tuple[str, str]] = field(default_factory=set)
+    behaviour: bool = False
+    words: set[str] = field(default_factory=set)
+
+
+def _matches(toks: Sequence[str], i: int, words: tuple[str, ...]) -> bool:
+    if i + len(words) > len(toks):
+        return False
+    for k, w in enumerate(words):
+        t = toks[i + k]
+        if w[0] != "@":
+            if t != w:
+                return False
+        elif w == "@any":
+            if t in _SEPARATORS:
+                return False
+        elif w == "@num":
+            if not t[:1].isdigit():
+                return False
+        elif t not in SETS[w[1:]]:
+            return False
+    return True
+
+
+def _clause(toks: Sequence[str], i: int, scan: _Scan) -> None:
+    tok = toks[i]
+    if tok in CHANGE_VERBS:
+        j = i + 1
+        while j < len(toks) and toks[j] in _FILLERS:
+            j += 1
+        obj = toks[j] if j < len(toks) and toks[j] not in _SEPARATORS else ""
+        scan.asks.add((tok, obj))
+    elif tok in BEHAVIOUR_VERBS:
+        scan.behaviour = True
+
+
+def _scan(prose: str) -> _Scan:
+    """One pass over the prose words: cue phrases, clause-initial verbs, the word set.
+
+    Words repeated in place are collapsed first, so padding cannot create a phrase.
+    """
+    # A word run together with itself ("json json json") is read once (C-level collapse).
+    raw = tokens(prose)
+    toks = list(compress(raw, map(ne, raw, [None, *raw])))
+    if not toks:
+        return _Scan()
+    scan = _Scan(words=set(toks) - _SEPARATORS)
+    toks.append("")  # so toks[i + 1] always exists
+    # One comprehension picks the few positions worth a look ("0" <= t < ":" is true for
+    # words that start with a digit); the loop visits only those.
+    hits = [i for i, t in enumerate(toks) if t in _INTERESTING or "0" <= t < ":"]
+    skip = 0
+    bounds = scan.cues["bound"]
+    for i in hits:
+        tok = toks[i]
+        if tok in _VERBS and (i == 0 or toks[i - 1] in _CLAUSE_START):
+            _clause(toks, i, scan)
+        if tok < ":":  # a number: a bound when it carries a unit ("10ms", "3 tries", "50%")
+            if tok.lstrip("0123456789") in _UNITS:
+                bounds.add(tok)
+            elif toks[i + 1] in _UNITS:
+                bounds.add(f"{tok} {toks[i + 1]}")
+        elif i >= skip and (tok in INDEX or (tok, toks[i + 1]) in INDEX2):
+            skip = i + _phrase_at(toks, i, scan)
+    return scan
+
+
+def _phrase_at(toks: Sequence[str], i: int, scan: _Scan) -> int:
+    """Record the longest cue phrase starting at word ``i``; return how many words it spans."""
+    tok = toks[i]
+    nxt = toks[i + 1] if i + 1 < len(toks) else ""
+    best: tuple[tuple[str, ...], str] | None = None
+    for phrases in (INDEX2.get((tok, nxt)), INDEX.get(tok)):
+        for words, kind in phrases or ():
+            if (best is None or len(words) > len(best[0])) and _matches(toks, i, words):
+                best = (words, kind)
+                break
+    if best is None:
+        return 1
+    words, kind = best
+    if kind != "_":
+        scan.cues[kind].add(" ".join(toks[i : i + len(words)]))
+    return len(words)
+
+
+def _names_test(full: str) -> bool:
+    """A test named like ``test_retry`` (not ``latest_x``)."""
+    return any(
+        m.start() == 0 or not (full[m.start() - 1].isalnum() or full[m.start() - 1] == "_")
+        for m in _TEST_NAME.finditer(full)
+    )
+
+
+def _error_output(full: str) -> bool:
+    """A traceback, a stack frame line, or a line that starts with ``SomeError: ...``."""
+    if "Traceback (most recent call last)" in full or ('File "' in full and '", line ' in full):
+        return True
+    if not any(w in full for w in _ERROR_WORDS):
+        return False
+    return any(
+        _ERROR_LINE.match(line)
+        for line in full.split("\n")
+        if "Error" in line or "Exception" in line or "Warning" in line
+    )
+
+
+def _questions(prose: str) -> int:
+    """Distinct sentences of the prose that end in a question mark."""
+    if "?" not in prose:
+        return 0
+    found = set()
+    for line in prose.split("\n"):
+        if "?" in line:
+            # The text up to each "?" back to the previous sentence end is one question.
+            for part in _QUESTION.findall(line):
+                found.add(" ".join(part.lower().split()))
+    return len(found)
+
+
+def _quotable(anchors: dict[str, set[str]]) -> str:
+    for kind in _QUOTABLE:
+        if anchors[kind]:
+            return min(anchors[kind], key=lambda a: (len(a), a)).strip("`")
+    return ""
+
+
+def _location(anchors: dict[str, set[str]]) -> float:
+    if any(anchors[k] for k in LOCATION_KINDS):
+        return 1.0
+    return 0.8 if any(anchors[k] for k in ANCHOR_KINDS) else 0.0
+
+
+def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
+    """Features of one normalised text, and the evidence behind the negative ones."""
+    scan = _scan(text.prose)
+    cues = scan.cues
+    anchors = find_anchors(text.full)
+    words = scan.words | set(text.code.lower().split())
+    failure = bool(cues["failure"] or anchors["error_name"])
+    goal = scan.asks or scan.behaviour or cues["request"] or cues["expected"] or cues["proposal"]
+    # A sentence needs only a few function words; asking for more would punish terse text.
+    needed = max(1.0, min(4.0, 0.2 * len(words)))
+    evidence = Evidence(
+        hedges=tuple(sorted(cues["hedge"])),
+        vague=tuple(sorted(cues["vague"])),
+        elsewhere=tuple(sorted(cues["elsewhere"])),
+        asks=tuple(sorted(f"{verb} {obj}".strip() for verb, obj in scan.asks)),
+        anchor=_quotable(anchors),
+    )
+    features = {
+        "distinct_words": float(len(words)),
+        "length": min(1.0, math.log1p(len(words)) / math.log1p(150.0)),
+        "prose": min(1.0, len(scan.words & FUNCTION_WORDS) / needed),
+        "goal": 1.0 if goal else (0.8 if failure else 0.0),
+        "asks": float(len(scan.asks)),
+        "anchors": float(sum(len(anchors[k]) for k in ANCHOR_KINDS)),
+        "location": _location(anchors),
+        "failure": 1.0 if failure else 0.0,
+        "code": 1.0 if text.fenced or text.code_lines >= 2 else 0.0,
+        "repro_steps": 1.0 if cues["repro"] else 0.0,
+        "error_output": 1.0 if _error_output(text.full) else 0.0,
+        "versions": float(len(cues["version"] | anchors["version"])),
+        "references": float(len(cues["reference"] | anchors["reference"] | anchors["code_url"])),
+        "observed": 1.0 if cues["observed"] else 0.0,
+        "expected": 1.0 if cues["expected"] else 0.0,
+        "behaviour": 1.0 if scan.behaviour else 0.0,
+        "proposal": 1.0 if cues["proposal"] else 0.0,
+        "tests": 1.0 if cues["tests"] or _names_test(text.full) else 0.0,
+        "bounds": 1.0 if cues["bound"] else 0.0,
+        "constraints": float(len(cues["constraint"])),
+        "rationale": 1.0 if cues["rationale"] else 0.0,
+        "diagnosis": 1.0 if cues["diagnosis"] else 0.0,
+        "hedges": float(len(cues["hedge"])),
+        "vague": float(len(cues["vague"])),
+        "elsewhere": float(len(cues["elsewhere"])),
+        "questions": float(_questions(text.prose)),
+    }
+    return features, evidence
+
+
+def _merge(prompt: dict[str, float], extra: dict[str, float]) -> dict[str, float]:
+    """Prompt plus context: evidence in either counts; asks and doubts are the prompt's."""
+    merged = dict(prompt)
+    for key, value in extra.items():
+        if key not in _PROMPT_ONLY:
+            merged[key] = max(merged[key], value)
+    return merged
+
+
+def extract(prompt: str, context: str | None = None) -> tuple[dict[str, float], Evidence]:
+    """Read the raw features of ``prompt`` (and what ``context`` adds), with their evidence.
+
+    The context counts only for what it adds: its sentences already in the
+    prompt are dropped, so a context that echoes the prompt (or the task
+    title) changes nothing.
+    """
+    seen: set[frozenset[str]] = set()
+    text = split_text(prompt, seen=seen)
+    features, evidence = _text_features(text)
+    features["context_words"] = 0.0
+    if context and context.strip():
+        ctx = split_text(context, seen=seen)
+        if ctx.full.strip():
+            features = _merge(features, _text_features(ctx)[0])
+            own = set(tokens(text.full))
+            added = set(tokens(ctx.full)) - own - FUNCTION_WORDS - _SEPARATORS
+            features["context_words"] = float(len(added))
+    return features, evidence
+
+
+def extract_features(prompt: str, context: str | None = None) -> dict[str, float]:
+    """The raw features of ``prompt`` in context (see ``FEATURE_DOCS``)."""
+    return extract(prompt, context)[0]

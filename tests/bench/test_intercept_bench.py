@@ -1,0 +1,75 @@
+"""The intercept benchmarks run with --quick and print their tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data" / "intercept_calibration.jsonl"
+
+
+def run_quick(script: str) -> str:
+    """Run ``python bench/<script> --quick`` from the repository root; return its stdout."""
+    done = subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout.startswith(f"command: python bench/{script} --quick\n")
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quality_quick_prints_agreement_targets_and_weights() -> None:
+    """bench/intercept_quality.py --quick prints AUC/Spearman rows, targets and weights."""
+    if not DATA.exists():
+        pytest.skip(f"{DATA} not found: the labelled issues live in ../shared/data")
+    out = run_quick("intercept_quality.py")
+    assert "N=145" in out
+    assert "| score | AUC | AUC 95% CI | Spearman | Spearman 95% CI |" in out
+    for row in ("| fitted weights, out-of-fold |", "| length baseline min(1, len/2000) |"):
+        assert row in out
+    assert "| out-of-fold AUC >= 0.65 |" in out
+    assert "| dimension | reasoned default | mean fitted on training folds |" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quality_without_data_skips_cleanly(tmp_path: Path) -> None:
+    """Run from a copy of bench/ where ../shared/data is absent: a clear skip, exit 0."""
+    repo = tmp_path / "repo"
+    (repo / "bench").mkdir(parents=True)
+    for name in ("intercept_quality.py", "_common.py"):
+        (repo / "bench" / name).write_text((ROOT / "bench" / name).read_text())
+    done = subprocess.run(
+        [sys.executable, "bench/intercept_quality.py", "--quick"],
+        cwd=repo,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "skipped:" in done.stdout and "not found" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_speed_quick_prints_the_three_sizes() -> None:
+    """bench/intercept_speed.py --quick prints a row per prompt size and the 4 KB target."""
+    out = run_quick("intercept_speed.py")
+    assert "| prompt | calls | median ms | p95 ms | CPU median ms | target | result |" in out
+    for size in ("| 200 B | 50 |", "| 4 KB | 50 |", "| 16 KB | 50 |"):
+        assert size in out
+    assert "median < 1 ms" in out

@@ -1,0 +1,91 @@
+"""Features read from text: each counts distinct evidence, in the direction reasoned for it."""
+
+from __future__ import annotations
+
+from loopcore.intercept.features import FEATURE_DOCS, extract, extract_features
+
+
+def test_every_feature_is_documented() -> None:
+    """The feature mapping has exactly the documented keys."""
+    assert set(extract_features("add a test")) == set(FEATURE_DOCS)
+
+
+def test_names_of_code_and_places_are_read() -> None:
+    """Files, lines, calls, classes, settings and flags are anchors; a file is a location."""
+    f = extract_features(
+        "Fix parse() in src/app/config.py line 12: ConfigError when SECRET_KEY is unset; "
+        "run with --strict"
+    )
+    assert f["anchors"] >= 5
+    assert f["location"] == 1.0
+    assert f["failure"] == 1.0
+
+
+def test_a_function_name_is_a_location_of_lesser_strength() -> None:
+    """Naming a function without a file gives location 0.8."""
+    assert extract_features("make download() retry")["location"] == 0.8
+
+
+def test_keyword_soup_has_no_prose_and_no_goal() -> None:
+    """A list of keywords has no function words and no ask."""
+    f = extract_features("json json json must should format list table code python")
+    assert (f["prose"], f["goal"], f["anchors"]) == (0.0, 0.0, 0.0)
+
+
+def test_observed_expected_and_reproduction_are_read() -> None:
+    """A bug report's parts each light their feature."""
+    text = (
+        "Steps to reproduce:\n```\n>>> parse('')\nTraceback (most recent call last):\n"
+        '  File "app.py", line 3\nKeyError: x\n```\nCurrently it raises; it should return {}.'
+    )
+    f = extract_features(text)
+    assert (f["code"], f["repro_steps"], f["error_output"]) == (1.0, 1.0, 1.0)
+    assert (f["observed"], f["expected"]) == (1.0, 1.0)
+
+
+def test_hedges_count_distinct_phrases_not_occurrences() -> None:
+    """'maybe' said three times is one hedge; 'I think' is another."""
+    features, evidence = extract("maybe add it, maybe not, maybe later. I think so.")
+    assert features["hedges"] == 2.0
+    assert evidence.hedges == ("i think", "maybe")
+
+
+def test_asks_are_distinct_verb_object_pairs() -> None:
+    """Three different changes are three asks; the same change twice is one."""
+    assert extract_features("Add logging. Fix the parser. Rename utils.py.")["asks"] == 3.0
+    assert extract_features("Add logging. Add logging please.")["asks"] == 1.0
+
+
+def test_bounds_and_tests_are_acceptance_evidence() -> None:
+    """A number with a unit and a named test are read."""
+    f = extract_features("raise after 3 tries; test_retry_gives_up must pass within 200ms")
+    assert (f["bounds"], f["tests"], f["behaviour"]) == (1.0, 1.0, 1.0)
+
+
+def test_unfilled_template_sections_are_dropped() -> None:
+    """'### Expected behavior' with '_No response_' under it does not count as an expectation."""
+    text = "Crash on start\n\n### Expected behavior\n\n_No response_\n\n### OS\n\nLinux"
+    assert extract_features(text)["expected"] == 0.0
+
+
+def test_an_unclosed_fence_is_read_as_prose() -> None:
+    """A ``` that never closes does not hide the request behind it."""
+    f = extract_features("```\nadd retry to download()")
+    assert (f["code"], f["goal"]) == (0.0, 1.0)
+
+
+def test_context_counts_only_what_it_adds() -> None:
+    """A context repeating the prompt adds no words; a new fact adds its words and evidence."""
+    prompt = "add retry to download()"
+    assert extract_features(prompt, context=prompt) == extract_features(prompt)
+    f = extract_features(prompt, context="Python 3.11.4, file src/net.py")
+    assert f["context_words"] > 0
+    assert f["versions"] >= 1.0
+    assert f["location"] == 1.0
+
+
+def test_context_does_not_add_asks_or_doubts() -> None:
+    """Asks and hedges are the prompt's own, whatever the context says."""
+    prompt = "add retry to download()"
+    f = extract_features(prompt, context="maybe also fix the parser and rename utils.py")
+    assert (f["asks"], f["hedges"]) == (1.0, 0.0)
