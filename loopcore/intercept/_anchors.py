@@ -124,12 +124,12 @@ def find_anchors(full: str) -> dict[str, set[str]]:
     candidates = {
         t
         for w in words
-        if not (w.isalpha() and w.islower())
+        if not w.islower() or not w.isalpha()
         for t in (w.strip(_PUNCT),)
-        if len(t) > 1
+        if not (t.isalpha() and (t.islower() or t.istitle() or t.isupper()))
         and _NAME_CHARS.issuperset(t)
+        and len(t) > 1
         and not t.isdigit()
-        and not (t.isalpha() and (t.islower() or t.istitle() or t.isupper()))
         and not t.startswith("http")
     }
     for tok in candidates:
