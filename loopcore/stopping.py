@@ -29,7 +29,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 from loopcore.errors import InvalidInput
 
@@ -58,19 +58,8 @@ ExitReason = Literal[
     "error",
 ]
 
-EXIT_REASONS: tuple[ExitReason, ...] = (
-    "quality_threshold",
-    "plateau",
-    "no_progress",
-    "repeated_output",
-    "bayesian",
-    "condition",
-    "timeout",
-    "token_budget",
-    "max_iterations",
-    "cancelled",
-    "error",
-)
+# Derived from the Literal so the two can never drift apart.
+EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
 
 MAX_ITERATIONS_CAP = 100
 
