@@ -17,6 +17,7 @@ from server.schemas import (
 )
 
 __all__ = [
+    "eval_fields",
     "eval_out",
     "jsonable",
     "next_task_out",
@@ -37,16 +38,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def eval_fields(ev: Evaluation) -> dict[str, Any]:
+    """The fields every evaluation-shaped tool output shares."""
+    return {
+        "score": ev.score,
+        "passed": ev.passed,
+        "deficiencies": list(ev.deficiencies),
+        "sub_scores": dict(ev.sub_scores),
+        "feedback": ev.feedback,
+        "details": jsonable(ev.details),
+    }
+
+
 def eval_out(ev: Evaluation) -> EvalOut:
     """An evaluation as tools return it."""
-    return EvalOut(
-        score=ev.score,
-        passed=ev.passed,
-        deficiencies=list(ev.deficiencies),
-        sub_scores=dict(ev.sub_scores),
-        feedback=ev.feedback,
-        details=jsonable(ev.details),
-    )
+    return EvalOut(**eval_fields(ev))
 
 
 def task_out(task: Task, *, full: bool = False) -> TaskOut:

@@ -11,7 +11,7 @@ from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
 from loopcore.plans_eval import runs_command, task_context
-from server.convert import eval_out, task_out
+from server.convert import eval_fields, task_out
 from server.deps import Deps
 from server.notify import plan_uris
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut
@@ -83,18 +83,16 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
         ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids)
-        out = VerifyOut(**eval_out(ev).model_dump())
         if ids is None:
-            return out
+            return VerifyOut(**eval_fields(ev))
         plans = deps.services().plans
         res = await deps.run_sync(
             plans.record, *ids, output=output or None, evaluation=ev, mark_done=False
         )
         await deps.notifier.changed(*plan_uris(ids[0]))
-        return out.model_copy(
-            update={
-                "task": task_out(res.task),
-                "plan_confidence": res.confidence,
-                "needs_replan": res.needs_replan,
-            }
+        return VerifyOut(
+            **eval_fields(ev),
+            task=task_out(res.task),
+            plan_confidence=res.confidence,
+            needs_replan=res.needs_replan,
         )
