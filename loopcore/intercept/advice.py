@@ -210,6 +210,18 @@ def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
                 question=f"You wrote {_quote(ev.elsewhere)}: what was decided there?",
             )
         )
+    if f["links"]:
+        n = int(f["links"])
+        found.append(
+            _Blank(
+                blank="background",
+                dimension="ambiguity",
+                centrality=0.5,
+                issue=f"It links to {n} page{'s' if n > 1 else ''} the agent may not be able to "
+                "read.",
+                question="What do the linked pages say that the work depends on?",
+            )
+        )
     if f["questions"]:
         n = int(f["questions"])
         found.append(

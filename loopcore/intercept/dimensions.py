@@ -109,12 +109,16 @@ def _constraints(f: Mapping[str, float]) -> float:
 
 
 def _clarity(f: Mapping[str, float]) -> float:
+    # A link to a page other than code is substance the agent may not be able to read: a
+    # milder doubt than "as discussed" (0.1 a link against 0.2), and capped, since a
+    # careful report may cite a few sources.
     question_cost = 0.1 if (f["proposal"] or f["expected"]) else 0.25
     return (
         f["prose"]
         * math.exp(-0.3 * f["hedges"])
         * math.exp(-0.2 * f["vague"])
         * math.exp(-0.2 * f["elsewhere"])
+        * math.exp(-0.1 * min(f["links"], 3.0))
         * math.exp(-question_cost * min(f["questions"], 4.0))
         * math.exp(-0.2 * max(0.0, f["asks"] - 2.0))
     )

@@ -45,6 +45,7 @@ FEATURE_DOCS: dict[str, str] = {
     "error_output": "a traceback or an error line (+)",
     "versions": "distinct versions and platforms named (+)",
     "references": "distinct links, issue or PR numbers (neutral: reported, not scored)",
+    "links": "distinct links to pages other than code: substance the agent may not read (-)",
     "observed": "what happens now is described (+)",
     "expected": "what should happen is stated (should + a behaviour, expected, instead of) (+)",
     "behaviour": "an imperative that states behaviour directly ('raise after 3 tries') (+)",
@@ -75,7 +76,17 @@ _INTERESTING = frozenset(INDEX) | {a for a, _ in INDEX2} | _VERBS
 # Anchor kinds preferred when quoting one back in a question, best first.
 _QUOTABLE = ("call", "camel", "dotted", "snake", "const", "endpoint", "backtick")
 _PROMPT_ONLY = frozenset(
-    {"asks", "prose", "distinct_words", "length", "questions", "hedges", "vague", "elsewhere"}
+    {
+        "asks",
+        "prose",
+        "distinct_words",
+        "length",
+        "questions",
+        "hedges",
+        "vague",
+        "elsewhere",
+        "links",
+    }
 )
 
 
@@ -258,6 +269,7 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
         "error_output": 1.0 if _error_output(text.full) else 0.0,
         "versions": float(len(cues["version"] | anchors["version"])),
         "references": float(len(cues["reference"] | anchors["reference"] | anchors["code_url"])),
+        "links": float(sum("://" in ref for ref in anchors["reference"])),
         "observed": 1.0 if cues["observed"] else 0.0,
         "expected": 1.0 if cues["expected"] else 0.0,
         "behaviour": 1.0 if scan.behaviour else 0.0,

@@ -89,3 +89,20 @@ def test_context_does_not_add_asks_or_doubts() -> None:
     prompt = "add retry to download()"
     f = extract_features(prompt, context="maybe also fix the parser and rename utils.py")
     assert (f["asks"], f["hedges"]) == (1.0, 0.0)
+
+
+def test_links_count_pages_other_than_code() -> None:
+    """A link to a discussion is a link; a link to a file on a code host is a location."""
+    f = extract_features(
+        "Fix the parser as described in https://example.org/thread/42 and "
+        "https://github.com/o/r/blob/main/src/parse.py#L10"
+    )
+    assert f["links"] == 1.0
+    assert f["location"] == 1.0
+
+
+def test_links_in_the_context_are_not_the_prompts_doubt() -> None:
+    """Links the context adds do not count against the prompt."""
+    prompt = "add retry to download()"
+    f = extract_features(prompt, context="background: https://example.org/design")
+    assert f["links"] == 0.0

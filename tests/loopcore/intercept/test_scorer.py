@@ -185,3 +185,13 @@ def test_non_string_prompt_is_invalid_input() -> None:
     with pytest.raises(InvalidInput) as info:
         score_prompt(42)  # type: ignore[arg-type]
     assert info.value.field == "prompt"
+
+
+def test_substance_behind_a_link_lowers_the_score_and_asks_for_it() -> None:
+    """Pointing to a page instead of saying what it says scores lower, and asks what it says."""
+    said = "Make download() retry 3 times with backoff, then raise DownloadError."
+    linked = f"{said} Details in https://example.org/wiki/retries"
+    result = score_prompt(linked)
+    assert result.score < score_prompt(said).score
+    assert "background" in [q.blank for q in result.questions]
+    assert any("links to 1 page" in issue for issue in result.issues)
