@@ -67,13 +67,6 @@ def _url(tok: str) -> tuple[str, str]:
     return "reference", tok
 
 
-def _call(tok: str) -> tuple[str, str] | None:
-    name = tok[: tok.index("(")].lstrip(_LEAD)
-    if name and _IDENT.fullmatch(name):
-        return "call", f"{name}()"
-    return None
-
-
 def _pathlike(tok: str) -> str | None:
     """ "line" for file:line, "path" for a path or a file name, else None."""
     if ":" in tok and _FILE_LINE.search(tok):
@@ -113,12 +106,14 @@ def find_anchors(full: str) -> dict[str, set[str]]:
     """Distinct names of code per kind, plus ``reference`` (links, issue numbers), ``version``."""
     found: dict[str, set[str]] = {kind: set() for kind in (*ANCHOR_KINDS, "reference", "version")}
     words = set(full.split())
+    called = set()  # names before "(": words calling the same name are tested once
     for raw in [w for w in words if "(" in w or "://" in w]:
         if "://" in raw:
             kind, name = _url(raw.strip(_PUNCT))
             found[kind].add(name)
-        elif (hit := _call(raw)) is not None:
-            found["call"].add(hit[1])
+        else:
+            called.add(raw[: raw.index("(")].lstrip(_LEAD))
+    found["call"].update(f"{name}()" for name in called if name and _IDENT.fullmatch(name))
     # One comprehension drops plain words (most of the text) and code fragments (quotes,
     # brackets, operators) before any Python-level test runs.
     candidates = {

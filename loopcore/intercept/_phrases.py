@@ -33,14 +33,14 @@ SEPARATOR = "|"
 # path: five times quicker than a tokenising regular expression.
 _TABLE = str.maketrans(
     {c: " " for c in '!"#$&()*+-./<=>?@[\\]^`{}~\t'}
-    | {";": SEPARATOR, ":": SEPARATOR, ",": SEPARATOR}
+    | {";": SEPARATOR, ":": SEPARATOR, ",": SEPARATOR, "\n": SEPARATOR}
 )
 
 
 def tokens(prose: str) -> list[str]:
     """Lower-cased words of ``prose`` with ``SEPARATOR`` between clauses and sentences."""
     text = prose.lower()
-    for end in (". ", "? ", "! ", "\n"):
+    for end in (". ", "? ", "! "):  # a line end is one too: the table maps it
         if end in text:
             text = text.replace(end, f" {SEPARATOR} ")
     return text.translate(_TABLE).replace(SEPARATOR, f" {SEPARATOR} ").split()

@@ -69,9 +69,9 @@ def _fences(lines: list[str]) -> tuple[list[str | None], list[str], int]:
     fence = ""
     block: list[str] = []
     for line in lines:
-        stripped = line.strip()
+        # Substring tests first: only a line holding a fence marker can open or close one.
         if fence:
-            if stripped != fence:
+            if fence not in line or line.strip() != fence:
                 block.append(line)
                 continue
             if any(b.strip() for b in block[1:]):
@@ -79,27 +79,13 @@ def _fences(lines: list[str]) -> tuple[list[str | None], list[str], int]:
                 fenced += 1
                 outside.append(None)
             fence = ""
-        elif stripped[:3] in _FENCES:
-            fence, block = stripped[:3], [line]
+        elif ("```" in line or "~~~" in line) and line.strip()[:3] in _FENCES:
+            fence, block = line.strip()[:3], [line]
         else:
             outside.append(line)
     if fence:
         outside.extend(block)
     return outside, code, fenced
-
-
-def _drop_empty_headings(items: list[tuple[bool, str] | None]) -> str:
-    """Join the prose, leaving out headings with nothing under them (unfilled templates)."""
-    last = len(items) - 1
-    kept = []
-    for i, item in enumerate(items):
-        if item is None:
-            continue
-        heading, line = item
-        if heading and (i == last or (items[i + 1] is not None and items[i + 1][0])):  # type: ignore[index]
-            continue
-        kept.append(line)
-    return "\n".join(kept)
 
 
 def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
@@ -122,11 +108,12 @@ def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
         lines, code, fenced = _fences(norm.split("\n"))
     else:
         lines, code, fenced = list(norm.split("\n")), [], 0
-    items: list[tuple[bool, str] | None] = []
+    kept: list[str] = []
+    heading = False  # the last line kept is a heading (dropped if nothing follows it)
     code_lines: set[frozenset[str]] = set()
     for line in lines:
         if line is None:
-            items.append(None)
+            heading = False  # a code block is something under a heading
             continue
         stripped = line.strip()
         lowered = stripped.lower()
@@ -142,8 +129,16 @@ def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
             code_lines.add(key)
         if key not in seen:
             seen.add(key)
-            items.append((stripped[0] == "#" and _HEADING.match(stripped) is not None, stripped))
-    prose = _drop_empty_headings(items)
+            # A heading with nothing under it (an unfilled template) is left out.
+            is_heading = stripped[0] == "#" and _HEADING.match(stripped) is not None
+            if heading and is_heading:
+                kept[-1] = stripped
+            else:
+                kept.append(stripped)
+            heading = is_heading
+    if heading:
+        kept.pop()
+    prose = "\n".join(kept)
     joined_code = "\n".join(code)
     return Text(
         full=f"{prose}\n{joined_code}" if code else prose,

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import chain, compress, count
 from operator import ne
 
 from loopcore.intercept._anchors import ANCHOR_KINDS, LOCATION_KINDS, find_anchors
@@ -65,7 +65,6 @@ FEATURE_DOCS: dict[str, str] = {
 _ERROR_LINE = re.compile(r"[ \t]*[\w.]*(?:Error|Exception|Warning)\b:\s")
 _ERROR_WORDS = ("Error", "Exception", "Warning")
 _TEST_NAME = re.compile(r"test_\w")
-_QUESTION = re.compile(r"[^.!?]{3,}\?(?=\s|$)")
 _SEPARATORS = frozenset({SEPARATOR})
 _CLAUSE_START = _SEPARATORS | {"and", "also", "then", "please"}
 _FILLERS = frozenset(str.split("a an the some new support for to me it that this ability option"))
@@ -74,6 +73,14 @@ _VERBS = CHANGE_VERBS | BEHAVIOUR_VERBS
 # Words that can start a cue phrase or an ask.
 _INTERESTING = frozenset(INDEX) | {a for a, _ in INDEX2} | _VERBS
 # Anchor kinds preferred when quoting one back in a question, best first.
+# Words whose only cue phrase is the word itself, with its kind.
+_SOLO = {
+    tok: phrases[0][1]
+    for tok, phrases in INDEX.items()
+    if len(phrases) == 1 and phrases[0][0] == (tok,) and phrases[0][1] != "_"
+}
+_HITS = _INTERESTING | _UNITS
+_DIGITS = "0123456789"
 _QUOTABLE = ("call", "camel", "dotted", "snake", "const", "endpoint", "backtick")
 _PROMPT_ONLY = frozenset(
     {
@@ -149,27 +156,37 @@ def _scan(prose: str) -> _Scan:
     """
     # A word run together with itself ("json json json") is read once (C-level collapse).
     raw = tokens(prose)
-    toks = list(compress(raw, map(ne, raw, [None, *raw])))
+    toks = list(compress(raw, map(ne, raw, chain((None,), raw))))
     if not toks:
         return _Scan()
-    scan = _Scan(words=set(toks) - _SEPARATORS)
-    toks.append("")  # so toks[i + 1] always exists
-    # One comprehension picks the few positions worth a look ("0" <= t < ":" is true for
-    # words that start with a digit); the loop visits only those.
-    hits = [i for i, t in enumerate(toks) if t in _INTERESTING or "0" <= t < ":"]
-    skip = 0
+    words = set(toks)
+    scan = _Scan(words=words - _SEPARATORS)
+    toks.append("")  # so toks[i + 1] (and toks[-1] for i == 0) always exists
     bounds = scan.cues["bound"]
-    for i in hits:
+    # A number carrying its unit ("10ms", "50%") is a bound wherever it stands.
+    bounds.update(w for w in words if "0" <= w < ":" and w.lstrip(_DIGITS) in _UNITS)
+    # C-level selection of the few positions worth a look; the loop visits only those.
+    skip = 0
+    for i in compress(count(), map(_HITS.__contains__, toks)):
         tok = toks[i]
+        if tok in _UNITS:  # a bare number before a unit is a bound ("3 tries")
+            prev = toks[i - 1]
+            if "0" <= prev < ":" and prev.lstrip(_DIGITS) not in _UNITS:
+                bounds.add(f"{prev} {tok}")
+            if tok not in _INTERESTING:
+                continue
         if tok in _VERBS and (i == 0 or toks[i - 1] in _CLAUSE_START):
             _clause(toks, i, scan)
-        if tok < ":":  # a number: a bound when it carries a unit ("10ms", "3 tries", "50%")
-            if tok.lstrip("0123456789") in _UNITS:
-                bounds.add(tok)
-            elif toks[i + 1] in _UNITS:
-                bounds.add(f"{tok} {toks[i + 1]}")
-        elif i >= skip and (tok in INDEX or (tok, toks[i + 1]) in INDEX2):
-            skip = i + _phrase_at(toks, i, scan)
+        if i < skip or tok < ":":  # a word starting with a digit starts no phrase
+            continue
+        if (tok, toks[i + 1]) not in INDEX2:
+            kind = _SOLO.get(tok)
+            if kind is not None:  # the only phrase is the word itself: no matching needed
+                scan.cues[kind].add(tok)
+                continue
+            if tok not in INDEX:
+                continue
+        skip = i + _phrase_at(toks, i, scan)
     return scan
 
 
@@ -213,15 +230,28 @@ def _error_output(full: str) -> bool:
 
 
 def _questions(prose: str) -> int:
-    """Distinct sentences of the prose that end in a question mark."""
-    if "?" not in prose:
-        return 0
+    """Distinct sentences of the prose that end in a question mark.
+
+    A question is the text from the previous sentence end (``.``, ``!``, ``?``) or
+    line start up to a ``?`` followed by a space or the line end, at least three
+    characters long. Each ``?`` is looked at once and the text back to the previous
+    break searched once, so the work is linear in the length of the prose (a
+    backtracking regular expression was quadratic on a long line with no break).
+    """
     found = set()
-    for line in prose.split("\n"):
-        if "?" in line:
-            # The text up to each "?" back to the previous sentence end is one question.
-            for part in _QUESTION.findall(line):
-                found.add(" ".join(part.lower().split()))
+    prev = 0  # where the text after the last "?" starts
+    q = prose.find("?")
+    while q >= 0:
+        # Three characters at least: no search needed when the last "?" is that close.
+        if q - prev >= 3:
+            start = max(
+                prose.rfind(".", prev, q), prose.rfind("!", prev, q), prose.rfind("\n", prev, q)
+            )
+            start = prev if start < 0 else start + 1
+            if q - start >= 3 and (q + 1 == len(prose) or prose[q + 1].isspace()):
+                found.add(" ".join(prose[start : q + 1].lower().split()))
+        prev = q + 1
+        q = prose.find("?", prev)
     return len(found)
 
 
