@@ -88,13 +88,13 @@ def _fences(lines: list[str]) -> tuple[list[str | None], list[str], int]:
     return outside, code, fenced
 
 
-def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
+def split_text(text: str, *, seen: set[str] | None = None) -> Text:
     """Normalise ``text`` and split it into deduplicated prose lines and code.
 
-    Lines are compared by their sets of lower-cased words: padding a line
-    neither makes it new nor makes its twin distinct, and a line that only
-    reorders words already said adds nothing (every feature reads sets of
-    words anyway). "_No response_" lines are dropped.
+    Lines are compared stripped and lower-cased, so a line said again (the
+    title echoed in the body) is read once. A padded copy of a line stays in,
+    but adds no word: every feature reads sets of words and phrases, so it
+    cannot raise the score. "_No response_" lines are dropped.
 
     Args:
         text: the raw prompt (or context).
@@ -110,7 +110,7 @@ def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
         lines, code, fenced = list(norm.split("\n")), [], 0
     kept: list[str] = []
     heading = False  # the last line kept is a heading (dropped if nothing follows it)
-    code_lines: set[frozenset[str]] = set()
+    code_lines: set[str] = set()
     for line in lines:
         if line is None:
             heading = False  # a code block is something under a heading
@@ -119,8 +119,7 @@ def split_text(text: str, *, seen: set[frozenset[str]] | None = None) -> Text:
         lowered = stripped.lower()
         if not stripped or ("response" in lowered and lowered.strip("_") == "no response"):
             continue
-        # The set of the line's words: padding a word in place cannot make a line new.
-        key = frozenset(lowered.split())
+        key = lowered
         # Code outside fences: indented lines with code punctuation (trac-style issues),
         # and interactive sessions.
         if (

@@ -333,7 +333,7 @@ def extract(prompt: str, context: str | None = None) -> tuple[dict[str, float], 
     prompt are dropped, so a context that echoes the prompt (or the task
     title) changes nothing.
     """
-    seen: set[frozenset[str]] = set()
+    seen: set[str] = set()
     text = split_text(prompt, seen=seen)
     features, evidence = _text_features(text)
     features["context_words"] = 0.0
