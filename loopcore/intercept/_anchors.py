@@ -102,6 +102,31 @@ def _classify(tok: str) -> tuple[str, str] | None:
     return (kind, tok) if kind else None
 
 
+def _candidates(words: set[str]) -> set[str]:
+    """The words that may name code, stripped of surrounding punctuation.
+
+    Plain words (lower-case, title-case or capitals; most of the text) and code
+    fragments (quotes, brackets, operators inside) are dropped with as few
+    string calls per word as the order of the tests allows.
+    """
+    found = set()
+    for w in words:
+        if w.isalpha():
+            if w.islower() or w.istitle() or w.isupper():
+                continue
+            t = w
+        else:
+            t = w.strip(_PUNCT)
+            if t.isalpha():
+                if t.islower() or t.istitle() or t.isupper():
+                    continue
+            elif t.isdigit() or len(t) < 2:
+                continue
+        if _NAME_CHARS.issuperset(t) and not t.startswith("http"):
+            found.add(t)
+    return found
+
+
 def find_anchors(full: str) -> dict[str, set[str]]:
     """Distinct names of code per kind, plus ``reference`` (links, issue numbers), ``version``."""
     found: dict[str, set[str]] = {kind: set() for kind in (*ANCHOR_KINDS, "reference", "version")}
@@ -114,20 +139,7 @@ def find_anchors(full: str) -> dict[str, set[str]]:
         else:
             called.add(raw[: raw.index("(")].lstrip(_LEAD))
     found["call"].update(f"{name}()" for name in called if name and _IDENT.fullmatch(name))
-    # One comprehension drops plain words (most of the text) and code fragments (quotes,
-    # brackets, operators) before any Python-level test runs.
-    candidates = {
-        t
-        for w in words
-        if not w.islower() or not w.isalpha()
-        for t in (w.strip(_PUNCT),)
-        if not (t.isalpha() and (t.islower() or t.istitle() or t.isupper()))
-        and _NAME_CHARS.issuperset(t)
-        and len(t) > 1
-        and not t.isdigit()
-        and not t.startswith("http")
-    }
-    for tok in candidates:
+    for tok in _candidates(words):
         hit = _classify(tok)
         if hit is not None:
             found[hit[0]].add(hit[1])
