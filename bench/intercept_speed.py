@@ -85,6 +85,21 @@ def reference_us() -> float:
     return best
 
 
+# 16 KB inputs built to find super-linear paths (a regex retried at every position of a
+# long run, a per-token test of a long token): each should cost about what 16 KB of
+# prose costs. "no break before ?" took 0.8 s before the question reader was rewritten.
+WORST_CASES = (
+    ("one 16 KB token", "a" * 16384),
+    ("no break before ?", "a" * 16382 + "?x"),
+    ("words, no break before ?", "word " * 3276 + "?x"),
+    ("a question per word", "abc? " * 3277),
+    ("open brackets", "(" * 16384),
+    ("digits", "7" * 16384),
+    ("fence lines", "```\n" * 4096),
+    ("backticks", "`" * 16384),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few runs: a smoke test")
@@ -104,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["prompt", "calls", "median ms", "p95 ms", "CPU median ms", "target", "result"],
         rows,
     )
+    worst = [
+        [label, len(text), f"{measure(text, max(5, runs // 20))[0]:.3f}"]
+        for label, text in WORST_CASES
+    ]
+    print_table("worst cases (16 KB each)", ["input", "chars", "median ms"], worst)
     return 0
 
 

@@ -73,3 +73,5 @@ def test_speed_quick_prints_the_three_sizes() -> None:
     for size in ("| 200 B | 50 |", "| 4 KB | 50 |", "| 16 KB | 50 |"):
         assert size in out
     assert "median < 1 ms" in out
+    assert "| input | chars | median ms |" in out
+    assert "| no break before ? | 16384 |" in out
