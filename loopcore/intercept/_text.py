@@ -35,8 +35,9 @@ class Text:
 
     Attributes:
         full: the normalised text (prose and code).
-        prose: the text outside fenced code blocks (lines stripped, repeats dropped).
-        code: the contents of fenced code blocks, joined.
+        prose: the text outside code (lines stripped, repeats dropped).
+        code: the contents of fenced code blocks, then the code lines outside
+            fences (indented code, interactive sessions), joined.
         fenced: how many fenced code blocks there were.
         code_lines: distinct indented or interactive code lines outside fences.
     """
@@ -125,7 +126,14 @@ def split_text(text: str, *, seen: set[str] | None = None) -> Text:
         if (
             line[0] in "\t " and line.startswith(_INDENTS) and not _CODE_PUNCT.isdisjoint(line)
         ) or (stripped.startswith(_SESSION)):
-            code_lines.add(key)
+            # Code is not prose: it is read for names of code, not for cue phrases.
+            heading = False  # code is something under a heading
+            if key not in code_lines:
+                code_lines.add(key)
+                if key not in seen:
+                    seen.add(key)
+                    code.append(stripped)
+            continue
         if key not in seen:
             seen.add(key)
             # A heading with nothing under it (an unfilled template) is left out.

@@ -106,3 +106,11 @@ def test_links_in_the_context_are_not_the_prompts_doubt() -> None:
     prompt = "add retry to download()"
     f = extract_features(prompt, context="background: https://example.org/design")
     assert f["links"] == 0.0
+
+
+def test_code_outside_fences_is_read_for_names_not_for_cue_phrases() -> None:
+    """'print' in an interactive session is code, not an imperative; its names still count."""
+    f = extract_features("The parser is slow on long input.\n>>> print(parse_all(data))")
+    assert f["behaviour"] == 0.0
+    assert f["anchors"] >= 1.0  # print()
+    assert extract_features("print the parsed rows")["behaviour"] == 1.0
