@@ -6,7 +6,12 @@ is a bug report continued with real prose (standard-library docstrings), so
 its words are as varied as a real request's. A pure-Python reference loop is
 timed too, to compare machines: a shared or throttled core shows in it.
 
-    .venv/bin/python bench/intercept_speed.py [--quick] [--runs 2000]
+A shared virtual machine runs faster and slower by turns, for seconds at a
+time, so the 4 KB prompt is also timed in rounds spread over about a minute,
+each beside the reference loop; the verdict is on the median of the rounds'
+medians, and the table shows every round.
+
+    .venv/bin/python bench/intercept_speed.py [--quick] [--runs 2000] [--rounds 12]
 """
 
 from __future__ import annotations
@@ -100,10 +105,34 @@ WORST_CASES = (
 )
 
 
+def print_rounds(prompt: str, rounds: int, calls: int) -> None:
+    """The 4 KB prompt in rounds, each with the reference loop timed just before it."""
+    rows: list[list[object]] = []
+    medians: list[float] = []
+    for n in range(1, rounds + 1):
+        ref = reference_us()
+        median, p95, _ = measure(prompt, calls)
+        medians.append(median)
+        rows.append([n, calls, f"{ref:.1f}", f"{median:.3f}", f"{p95:.3f}"])
+    print_table(
+        "4 KB prompt in rounds",
+        ["round", "calls", "reference us", "median ms", "p95 ms"],
+        rows,
+    )
+    middle = statistics.median(medians)
+    under = sum(m < 1.0 for m in medians)
+    print_table(
+        "4 KB target",
+        ["target", "median of round medians ms", "rounds under 1 ms", "result"],
+        [["median < 1 ms", f"{middle:.3f}", f"{under} of {rounds}", verdict(middle < 1.0)]],
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few runs: a smoke test")
     parser.add_argument("--runs", type=int, default=2000, help="timed calls per prompt size")
+    parser.add_argument("--rounds", type=int, default=12, help="rounds of the 4 KB prompt")
     args = parser.parse_args(argv)
     runs = 50 if args.quick else args.runs
     print_command()
@@ -112,13 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[list[object]] = []
     for label, size in (("200 B", 200), ("4 KB", 4096), ("16 KB", 16384)):
         median, p95, cpu = measure(make_prompt(size), runs)
-        target, met = ("median < 1 ms", verdict(median < 1.0)) if size == 4096 else ("", "")
-        rows.append([label, runs, f"{median:.3f}", f"{p95:.3f}", f"{cpu:.3f}", target, met])
+        rows.append([label, runs, f"{median:.3f}", f"{p95:.3f}", f"{cpu:.3f}"])
     print_table(
         "score_prompt in process (after warm-up)",
-        ["prompt", "calls", "median ms", "p95 ms", "CPU median ms", "target", "result"],
+        ["prompt", "calls", "median ms", "p95 ms", "CPU median ms"],
         rows,
     )
+    print_rounds(make_prompt(4096), 3 if args.quick else args.rounds, max(20, runs // 4))
     worst = [
         [label, len(text), f"{measure(text, max(5, runs // 20))[0]:.3f}"]
         for label, text in WORST_CASES

@@ -69,9 +69,11 @@ def test_quality_without_data_skips_cleanly(tmp_path: Path) -> None:
 def test_speed_quick_prints_the_three_sizes() -> None:
     """bench/intercept_speed.py --quick prints a row per prompt size and the 4 KB target."""
     out = run_quick("intercept_speed.py")
-    assert "| prompt | calls | median ms | p95 ms | CPU median ms | target | result |" in out
+    assert "| prompt | calls | median ms | p95 ms | CPU median ms |" in out
     for size in ("| 200 B | 50 |", "| 4 KB | 50 |", "| 16 KB | 50 |"):
         assert size in out
     assert "median < 1 ms" in out
+    assert "| round | calls | reference us | median ms | p95 ms |" in out
+    assert "of 3 |" in out
     assert "| input | chars | median ms |" in out
     assert "| no break before ? | 16384 |" in out
