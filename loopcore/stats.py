@@ -1,4 +1,4 @@
-"""Small running statistics shared by the priors and the store.
+"""Small statistics shared by the priors, the Bayesian exit and the store.
 
 ``Welford`` keeps a running mean and variance in O(1) memory (Welford, 1962);
 ``merge`` combines two of them exactly (Chan et al.), so observations recorded
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Welford"]
+__all__ = ["Welford", "beta_cdf", "beta_ppf", "normal_sf"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,3 +51,53 @@ class Welford:
     def std(self) -> float:
         """Sample standard deviation."""
         return math.sqrt(self.variance)
+
+
+def normal_sf(x: float, mean: float, variance: float) -> float:
+    """P(X >= x) for X ~ N(mean, variance); a step function when the variance is 0."""
+    if variance <= 0.0:
+        return 1.0 if mean >= x else 0.0
+    return 0.5 * math.erfc((x - mean) / math.sqrt(2.0 * variance))
+
+
+def beta_cdf(a: float, b: float, x: float) -> float:
+    """P(X <= x) for X ~ Beta(a, b), the regularised incomplete beta I_x(a, b).
+
+    Lentz's continued fraction, on the side of the mean where it converges fast.
+    """
+    if x <= 0.0 or x >= 1.0:
+        return 0.0 if x <= 0.0 else 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - beta_cdf(b, a, 1.0 - x)
+    ln_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(ln_front + a * math.log(x) + b * math.log1p(-x)) / a
+    tiny = 1e-300
+    f, c, d = 1.0, 1.0, 0.0
+    for i in range(400):
+        m = i // 2
+        if i == 0:
+            num = 1.0
+        elif i % 2 == 0:
+            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        else:
+            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        d = 1.0 + num * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + num / c
+        c = c if abs(c) > tiny else tiny
+        f *= c * d
+        if abs(1.0 - c * d) < 1e-12:
+            break
+    return front * (f - 1.0)
+
+
+def beta_ppf(q: float, a: float, b: float) -> float:
+    """The ``q`` quantile of Beta(a, b), by bisection on ``beta_cdf``."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        if beta_cdf(a, b, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
