@@ -58,7 +58,10 @@ def _sat(x: float, scale: float) -> float:
 def _noisy_or(*strengths: float) -> float:
     miss = 1.0
     for s in strengths:
-        miss *= 1.0 - min(1.0, max(0.0, s))
+        # The same as miss *= 1.0 - min(1.0, max(0.0, s)), without two calls per strength:
+        # a strength of 0 (or below, or NaN) multiplies by exactly 1.0, so it is skipped.
+        if s > 0.0:
+            miss *= 1.0 - (s if s < 1.0 else 1.0)
     return 1.0 - miss
 
 

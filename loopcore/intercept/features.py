@@ -25,6 +25,7 @@ from loopcore.intercept._phrases import (
     KINDS,
     SEPARATOR,
     SETS,
+    Phrase,
     tokens,
 )
 from loopcore.intercept._text import Text, split_text
@@ -118,10 +119,12 @@ class _Scan:
     words: set[str] = field(default_factory=set)
 
 
-def _matches(toks: Sequence[str], i: int, words: tuple[str, ...]) -> bool:
+def _matches(toks: Sequence[str], i: int, words: tuple[str, ...], start: int) -> bool:
+    """Whether ``words`` matches at word ``i``; its first ``start`` words are known to."""
     if i + len(words) > len(toks):
         return False
-    for k, w in enumerate(words):
+    for k in range(start, len(words)):
+        w = words[k]
         t = toks[i + k]
         if w[0] != "@":
             if t != w:
@@ -160,11 +163,13 @@ def _scan(prose: str) -> _Scan:
     if not toks:
         return _Scan()
     words = set(toks)
-    scan = _Scan(words=words - _SEPARATORS)
+    words.discard(SEPARATOR)  # (in place: the separator is no bound either)
+    scan = _Scan(words=words)
     toks.append("")  # so toks[i + 1] (and toks[-1] for i == 0) always exists
     bounds = scan.cues["bound"]
     # A number carrying its unit ("10ms", "50%") is a bound wherever it stands.
-    bounds.update(w for w in words if "0" <= w < ":" and w.lstrip(_DIGITS) in _UNITS)
+    # (w < ":" first: one comparison rejects a word starting with a letter.)
+    bounds.update(w for w in words if w < ":" and w >= "0" and w.lstrip(_DIGITS) in _UNITS)
     # C-level selection of the few positions worth a look; the loop visits only those.
     skip = 0
     for i in compress(count(), map(_HITS.__contains__, toks)):
@@ -179,33 +184,44 @@ def _scan(prose: str) -> _Scan:
             _clause(toks, i, scan)
         if i < skip or tok < ":":  # a word starting with a digit starts no phrase
             continue
-        if (tok, toks[i + 1]) not in INDEX2:
+        pairs = INDEX2.get((tok, toks[i + 1]), ())
+        if not pairs:
             kind = _SOLO.get(tok)
             if kind is not None:  # the only phrase is the word itself: no matching needed
                 scan.cues[kind].add(tok)
                 continue
             if tok not in INDEX:
                 continue
-        skip = i + _phrase_at(toks, i, scan)
+        skip = i + _phrase_at(toks, i, scan, pairs)
     return scan
 
 
-def _phrase_at(toks: Sequence[str], i: int, scan: _Scan) -> int:
-    """Record the longest cue phrase starting at word ``i``; return how many words it spans."""
+def _phrase_at(toks: Sequence[str], i: int, scan: _Scan, pairs: Sequence[Phrase]) -> int:
+    """Record the longest cue phrase starting at word ``i``; return how many words it spans.
+
+    ``pairs`` are the phrases indexed under words ``i`` and ``i + 1`` (``toks`` ends
+    with a sentinel, so word ``i + 1`` exists). A phrase indexed under its first two
+    words matches them by construction, one under its first word that word: only the
+    words after those are compared. Lists are longest first.
+    """
     tok = toks[i]
-    nxt = toks[i + 1] if i + 1 < len(toks) else ""
-    best: tuple[tuple[str, ...], str] | None = None
-    for phrases in (INDEX2.get((tok, nxt)), INDEX.get(tok)):
-        for words, kind in phrases or ():
-            if (best is None or len(words) > len(best[0])) and _matches(toks, i, words):
-                best = (words, kind)
-                break
-    if best is None:
+    best: tuple[str, ...] = ()
+    best_kind = ""
+    for words, kind in pairs:
+        if len(words) == 2 or _matches(toks, i, words, 2):
+            best, best_kind = words, kind
+            break
+    for words, kind in INDEX.get(tok, ()):
+        if len(words) <= len(best):
+            break  # the rest are no longer than the phrase already found
+        if len(words) == 1 or _matches(toks, i, words, 1):
+            best, best_kind = words, kind
+            break
+    if not best:
         return 1
-    words, kind = best
-    if kind != "_":
-        scan.cues[kind].add(" ".join(toks[i : i + len(words)]))
-    return len(words)
+    if best_kind != "_":
+        scan.cues[best_kind].add(" ".join(toks[i : i + len(best)]))
+    return len(best)
 
 
 def _names_test(full: str) -> bool:
@@ -273,7 +289,7 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
     scan = _scan(text.prose)
     cues = scan.cues
     anchors = find_anchors(text.full)
-    words = scan.words | set(text.code.lower().split())
+    words = scan.words.union(text.code.lower().split())
     failure = bool(cues["failure"] or anchors["error_name"])
     goal = scan.asks or scan.behaviour or cues["request"] or cues["expected"] or cues["proposal"]
     # A sentence needs only a few function words; asking for more would punish terse text.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from loopcore.intercept._anchors import find_anchors
+from loopcore.intercept._phrases import tokens
 from loopcore.intercept._text import split_text
+from loopcore.intercept.dimensions import _noisy_or
 from loopcore.intercept.features import extract_features
 
 
@@ -30,3 +33,70 @@ def test_headings_with_nothing_under_them_are_dropped() -> None:
     """A heading followed by a heading or by the end is left out; one before code stays."""
     text = split_text("# A\n# B\ntext\n# C\n```\nx = 1\n```\n# D")
     assert text.prose == "# B\ntext\n# C"
+
+
+def test_a_fenced_block_and_an_unclosed_fence_are_read() -> None:
+    """A closed block is code; a fence never closed is read as prose."""
+    text = split_text("a\n```\nx = 1\n```\nb\n~~~\ny\n")
+    assert (text.prose, text.code, text.fenced) == ("a\nb\n~~~\ny", "```\nx = 1", 1)
+
+
+def test_many_fenced_blocks_are_read_line_by_line_alike() -> None:
+    """Past the few markers searched for in the text, every block is still found."""
+    text = split_text("\n".join(f"p{i}\n```\nc{i}()\n```" for i in range(40)))
+    assert text.fenced == 40
+    assert text.prose == "\n".join(f"p{i}" for i in range(40))
+    assert text.code.split("\n")[:4] == ["```", "c0()", "```", "c1()"]
+
+
+def test_indented_lines_are_code_only_with_code_punctuation() -> None:
+    """An indented line holding '=' or '(' is code; an indented line of words is prose."""
+    text = split_text("text\n    x = 1\n    plain words\n    f(y)")
+    assert (text.prose, text.code, text.code_lines) == ("text\nplain words", "x = 1\nf(y)", 2)
+
+
+def test_an_endpoint_is_found_after_many_other_slashes() -> None:
+    """'GET /users' after ten ' /' is an endpoint; ' /' alone is not."""
+    assert find_anchors("a / " * 10 + "GET /users")["endpoint"] == {"GET /users"}
+    assert find_anchors("a / b")["endpoint"] == set()
+
+
+def test_candidate_words_are_classified_by_kind() -> None:
+    """Versions, paths, names, flags and references; a bare number or a hyphenated word is none."""
+    found = find_anchors("0.5 mid-stream v1.2 1.2.3 1j 3rd foo_bar 2to3.py #12 -v --flag")
+    assert {kind: names for kind, names in found.items() if names} == {
+        "version": {"v1.2", "1.2.3"},
+        "path": {"2to3.py"},
+        "snake": {"foo_bar"},
+        "reference": {"#12"},
+        "flag": {"-v", "--flag"},
+    }
+
+
+def test_calls_are_read_with_ascii_and_other_names() -> None:
+    """An identifier, a dotted name and a name with a non-ASCII letter before '(' are calls."""
+    found = find_anchors("print(x) json.dumps(y) xé(1) (é(2) 3(4)")
+    assert found["call"] == {"print()", "json.dumps()", "xé()"}
+
+
+def test_sentence_ends_are_separators() -> None:
+    """'.', '?' and '!' before a space, and ',', end a clause."""
+    assert tokens("Why? Now! ok. fine, yes") == [
+        "why",
+        "|",
+        "now",
+        "|",
+        "ok",
+        "|",
+        "fine",
+        "|",
+        "yes",
+    ]
+
+
+def test_noisy_or_skips_nothing_it_should_count() -> None:
+    """Strengths at or below 0 add nothing, 1 or more saturate, the rest combine."""
+    assert _noisy_or(0.0, -1.0, 0.5) == 0.5
+    assert _noisy_or(0.5, 0.5) == 0.75
+    assert _noisy_or(0.2, 2.0) == 1.0
+    assert _noisy_or() == 0.0
