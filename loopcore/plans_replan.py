@@ -15,7 +15,7 @@ from typing import Any
 from loopcore.errors import Conflict, InvalidInput
 from loopcore.plan_graph import check_graph
 from loopcore.plans_model import PlanLimits, ReplanResult, TaskPatch, TaskSpec
-from loopcore.plans_tx import bump, load_active_plan, load_task, refresh_confidence
+from loopcore.plans_tx import bump, load_active_plan, load_task, new_tasks, refresh_confidence
 from loopcore.store.protocol import StoreTx
 from loopcore.store.records import Plan, Revision, Task, TaskStatus
 
@@ -78,24 +78,6 @@ def _patched(task: Task, patch: TaskPatch, now: float) -> Task:
     return replace(task, updated_at=now, **changes)
 
 
-def _new_tasks(plan: Plan, specs: Sequence[TaskSpec], start: int, now: float) -> list[Task]:
-    return [
-        Task(
-            plan_id=plan.id,
-            id=s.id,
-            position=start + i,
-            title=s.title,
-            description=s.description,
-            depends_on=s.depends_on,
-            acceptance=s.acceptance,
-            notes=s.notes,
-            created_at=now,
-            updated_at=now,
-        )
-        for i, s in enumerate(specs)
-    ]
-
-
 def replan(
     tx: StoreTx,
     plan_id: str,
@@ -136,7 +118,7 @@ def replan(
             f"the plan would have {total} tasks; at most {limits.max_tasks}", field="add"
         )
     start = max((t.position for t in tasks.values()), default=-1) + 1
-    added = _new_tasks(plan, add, start, now)
+    added = new_tasks(plan, add, start, now)
     final = {**remaining, **changed, **{t.id: t for t in added}}
     check_graph({t.id: t.depends_on for t in sorted(final.values(), key=lambda t: t.position)})
     tx.delete_tasks(plan_id, list(remove))

@@ -25,6 +25,7 @@ __all__ = [
     "load_active_plan",
     "load_plan",
     "load_task",
+    "new_tasks",
     "peek_next",
     "refresh_confidence",
 ]
@@ -73,21 +74,7 @@ def create_plan(
 ) -> list[Task]:
     """Insert ``plan`` with its tasks, revision 1 and the ``created`` journal entry."""
     now = plan.created_at
-    tasks = [
-        Task(
-            plan_id=plan.id,
-            id=s.id,
-            position=i,
-            title=s.title,
-            description=s.description,
-            depends_on=s.depends_on,
-            acceptance=s.acceptance,
-            notes=s.notes,
-            created_at=now,
-            updated_at=now,
-        )
-        for i, s in enumerate(specs)
-    ]
+    tasks = new_tasks(plan, specs, 0, now)
     tx.insert_plan(plan, tasks)
     ids = [t.id for t in tasks]
     tx.insert_revision(
@@ -190,3 +177,22 @@ def claim_next(tx: StoreTx, plan_id: str, *, agent: str, lease_s: float, now: fl
         reason=plan.replan_reason or "",
         released=released,
     )
+
+
+def new_tasks(plan: Plan, specs: Sequence[TaskSpec], start: int, now: float) -> list[Task]:
+    """Tasks for ``specs``, placed from position ``start``, created at ``now``."""
+    return [
+        Task(
+            plan_id=plan.id,
+            id=s.id,
+            position=start + i,
+            title=s.title,
+            description=s.description,
+            depends_on=s.depends_on,
+            acceptance=s.acceptance,
+            notes=s.notes,
+            created_at=now,
+            updated_at=now,
+        )
+        for i, s in enumerate(specs)
+    ]
