@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.helpers import run_bench
 
 
 def test_quick_run_prints_the_table() -> None:
     """`bench/adaptive_stopping.py --quick` exits 0 with the markdown table and a verdict."""
-    done = subprocess.run(
-        [sys.executable, "bench/adaptive_stopping.py", "--quick", "--seed", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
-    assert "command: python bench/adaptive_stopping.py --quick --seed 3" in out
+    out = run_bench("adaptive_stopping.py", "--quick", "--seed", "3", timeout=90)
     assert "| policy | mean steps | success rate | mean final score (best) |" in out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert [r.split(" | ")[0] for r in rows[1:]] == [

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_quick(script: str) -> str:
-    """Run ``python bench/<script> --quick``; return stdout after checking it ended cleanly."""
-    done = subprocess.run(
-        [sys.executable, f"bench/{script}", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Traceback" not in done.stdout + done.stderr
-    assert f"command: python bench/{script} --quick" in done.stdout
-    return done.stdout
+from tests.bench.helpers import ROOT, run_quick
 
 
 @pytest.mark.slow

@@ -8,24 +8,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.helpers import ROOT, run_quick
+
 DATA = ROOT.parent / "shared" / "data" / "intercept_calibration.jsonl"
-
-
-def run_quick(script: str) -> str:
-    """Run ``python bench/<script> --quick`` from the repository root; return its stdout."""
-    done = subprocess.run(
-        [sys.executable, f"bench/{script}", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Traceback" not in done.stdout + done.stderr
-    assert done.stdout.startswith(f"command: python bench/{script} --quick\n")
-    return done.stdout
 
 
 @pytest.mark.slow

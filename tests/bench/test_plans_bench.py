@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.helpers import run_bench
 
 
 @pytest.mark.slow
 def test_quick_run_prints_every_row() -> None:
     """`bench/plans.py --quick` exits 0 with the command line and one row per measurement."""
-    done = subprocess.run(
-        [sys.executable, "bench/plans.py", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
-    assert out.startswith("command: python bench/plans.py --quick\n")
+    out = run_bench("plans.py", "--quick", timeout=100)
     assert "| operation | calls | median ms | p95 ms |" in out
     names = [
         line.split(" | ")[0].lstrip("| ") for line in out.splitlines() if line.startswith("| ")
