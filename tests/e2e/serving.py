@@ -13,6 +13,17 @@ from pathlib import Path
 from typing import IO, Any
 
 LOOPCORE = str(Path(sys.executable).parent / "loopcore")
+# A raw JSON-RPC initialize for tests that speak the wire format themselves.
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"},
+    },
+}
 
 
 def server_env(db: Path, **extra: str) -> dict[str, str]:

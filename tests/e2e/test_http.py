@@ -13,21 +13,11 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.e2e.serving import LOOPCORE, http_server, server_env
+from tests.e2e.serving import INIT, LOOPCORE, http_server, server_env
 
 pytestmark = pytest.mark.slow
 
 TASKS = [{"id": "a", "title": "A", "acceptance": {"type": "length", "min_words": 2}}]
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-http", "version": "0"},
-    },
-}
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 

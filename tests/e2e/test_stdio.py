@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.e2e.serving import LOOPCORE, server_env
+from tests.e2e.serving import INIT, LOOPCORE, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -89,16 +89,6 @@ def _spawn(db: Path) -> subprocess.Popen[str]:
     )
 
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "0"},
-    },
-}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 
 
