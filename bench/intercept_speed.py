@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2000, help="timed calls per prompt size")
     parser.add_argument("--rounds", type=int, default=12, help="rounds of the 4 KB prompt")
     args = parser.parse_args(argv)
+    if args.runs < 1 or args.rounds < 1:
+        parser.error("--runs and --rounds must be at least 1")
     runs = 50 if args.quick else args.runs
     print_command()
     print(machine_line())
