@@ -1,13 +1,14 @@
 """Shared helpers of the loopcore benchmarks: percentiles, tables, stdio servers.
 
 Scripts in ``bench/`` run as ``python bench/<name>.py``, so this module (and
-``floor_server``) import as top-level modules; the repository root is put on
-``sys.path`` so a fresh clone runs without installing anything but the
-README's install command.
+``floor_server``) import as top-level modules. They time the installed
+``loopcore`` (the README's install command); where none is installed, the
+repository root is put on ``sys.path`` so a fresh clone runs as it is.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
@@ -27,7 +28,9 @@ from mcp.types import CallToolResult, ListToolsResult
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-if str(ROOT) not in sys.path:
+# An installed loopcore is timed as installed (a regular wheel runs the scorer compiled);
+# without one, the repository's sources.
+if importlib.util.find_spec("loopcore") is None and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # The console script next to this interpreter (a venv), else the one on PATH.

@@ -21,7 +21,7 @@ from loopcore.intercept.judge import (
     rubric_messages,
 )
 from loopcore.intercept.results import PromptScore, Question, Route, SuggestedLoopConfig
-from loopcore.intercept.scorer import fold_answers, prompt_hash, score_prompt
+from loopcore.intercept.scorer import fold_answers, prompt_hash, score_prompt, scorer_build
 
 __all__ = [
     "BLANKS",
@@ -39,4 +39,5 @@ __all__ = [
     "prompt_hash",
     "rubric_messages",
     "score_prompt",
+    "scorer_build",
 ]

@@ -42,6 +42,8 @@ async def test_doctor_reports_counts_and_snippets(
     assert "this project: plans {'active': 1}, tasks {'pending': 3}" in out
     assert '"mcpServers"' in out
     assert "claude mcp add loopcore -e LOOPCORE_DB=" in out
+    # The suite runs from the editable install: the scorer's sources, not a compiled wheel.
+    assert "prompt scorer: pure Python (an editable install" in out
 
 
 @pytest.mark.asyncio

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -64,52 +60,3 @@ def test_malformed_calibration_is_invalid(doc: object, field: str) -> None:
     with pytest.raises(InvalidInput) as info:
         parse_calibration(doc)
     assert info.value.field == field
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_built_wheel_ships_calibration_and_not_the_data(tmp_path: Path) -> None:
-    """The wheel holds calibration.json, the scorer loads it from there, and no labelled data."""
-    pytest.importorskip("hatchling")
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            str(ROOT),
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr[-2000:]
-    (wheel,) = (tmp_path / "dist").glob("loopcore-*.whl")
-    with zipfile.ZipFile(wheel) as zf:
-        names = zf.namelist()
-        zf.extractall(tmp_path / "site")
-    assert "loopcore/intercept/calibration.json" in names
-    assert not [n for n in names if n.endswith(".jsonl")]
-    probe = (
-        "import loopcore.intercept as m; from loopcore.intercept import load_calibration; "
-        "print(m.__file__); print(load_calibration().source)"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
-        cwd=tmp_path,  # not the repository: it must not shadow the unpacked wheel
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    where, source = run.stdout.split()
-    assert where.startswith(str(tmp_path / "site"))
-    assert source == CALIBRATION_FILE
