@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from loopcore.intercept import score_prompt
+from loopcore.intercept import score_prompt, scorer_build
 from loopcore.intercept.calibration import CALIBRATION_FILE
 from loopcore.intercept.features import extract
 
@@ -33,27 +33,15 @@ COMPILED = ("_text", "_anchors", "_phrases", "features", "dimensions", "advice")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 WHICH = "import loopcore.intercept as m; print(m.scorer_build())"
-# Prints, for each text read from stdin (a JSON list), what the scorer makes of it.
-PROBE = """
-import json, sys
-from loopcore.intercept import score_prompt, scorer_build
-from loopcore.intercept.features import extract
-
-def read(text):
-    features, evidence = extract(text)
-    result = score_prompt(text)
-    half = extract(text[: len(text) // 2], text)[0]
-    return [features, repr(evidence), result.score, result.grade, dict(result.dimensions),
-            list(result.issues), [[q.text, q.blank, q.value] for q in result.questions],
-            result.route, repr(result.suggested_config), half]
-
-texts = json.load(sys.stdin)
-print(json.dumps({"build": scorer_build(), "results": [read(t) for t in texts]}, sort_keys=True))
-"""
+# Run with the wheel first on the path; the tests package comes from the editable install.
+PROBE = (
+    "import json, sys; from tests.test_wheel import read_all; "
+    "print(json.dumps(read_all(json.load(sys.stdin)), sort_keys=True))"
+)
 
 
 def _read(text: str) -> list[object]:
-    """What ``PROBE`` prints for ``text``, from this process (the sources)."""
+    """What the scorer makes of ``text``: every field of its results, JSON-ready."""
     features, evidence = extract(text)
     result = score_prompt(text)
     half = extract(text[: len(text) // 2], text)[0]
@@ -69,6 +57,11 @@ def _read(text: str) -> list[object]:
         repr(result.suggested_config),
         half,
     ]
+
+
+def read_all(texts: list[str]) -> dict[str, object]:
+    """Which scorer ran, and what it made of each text (``PROBE`` prints this)."""
+    return {"build": scorer_build(), "results": [_read(t) for t in texts]}
 
 
 def _build_wheel(dest: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -230,9 +223,10 @@ def test_compiled_scorer_scores_as_the_sources_do(built: tuple[list[str], Path, 
     texts = _texts()
     out = json.loads(_python(site, "-c", PROBE, stdin=json.dumps(texts), timeout=300))
     assert out["build"] == "mypyc"
-    here = json.loads(json.dumps([_read(t) for t in texts], sort_keys=True))
-    assert len(out["results"]) == len(here) == len(texts)
-    for text, theirs, ours in zip(texts, out["results"], here, strict=True):
+    here = json.loads(json.dumps(read_all(texts), sort_keys=True))
+    assert here["build"] == "python"
+    assert len(out["results"]) == len(here["results"]) == len(texts)
+    for text, theirs, ours in zip(texts, out["results"], here["results"], strict=True):
         assert theirs == ours, text[:200]
 
 
