@@ -31,7 +31,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 # The modules that read the text: they take nearly all of score_prompt's time.
 COMPILED = tuple(
     f"loopcore/intercept/{name}.py"
-    for name in ("_text", "_anchors", "_phrases", "features", "dimensions", "advice")
+    for name in ("_text", "_anchors", "_phrases", "_scan", "features", "dimensions", "advice")
 )
 
 
@@ -94,7 +94,7 @@ class MypycHook(BuildHookInterface):  # type: ignore[type-arg]
             if not ext.is_file():
                 raise OSError(f"mypyc did not build {ext.name}")
             built[str(ext)] = path.replace(".py", suffix)
-        # The shared runtime of the group (one module for all six, at the top level).
+        # The shared runtime of the group (one module for all of them, at the top level).
         for shared in work.glob(f"*__mypyc{suffix}"):
             built[str(shared)] = shared.name
         return built
