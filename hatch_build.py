@@ -2,7 +2,7 @@
 
 ``score_prompt`` runs before every agent action, and its six text modules are
 plain typed Python; mypyc turns them into C extensions that score the same
-text the same way, in about two thirds of the time (``bench/intercept_speed.py``).
+text the same way, in about three quarters of the time (``bench/intercept_speed.py``).
 
 - Only a regular wheel is compiled (``pip install .``, ``pip wheel .``). An
   editable install (``pip install -e .``) stays pure Python, so an edited
