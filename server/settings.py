@@ -67,7 +67,7 @@ class Settings(BaseModel):
         db: the SQLite file; ``None`` means the user data directory's default.
         project: the project key plans, loops and history are filed under;
             ``None`` means the working directory of the server process.
-        tools: ``core`` exposes the eight tools of a tight budget, ``all`` every tool.
+        tools: ``core`` exposes the nine tools of a tight budget, ``all`` every tool.
         log_level: threshold of the stderr log.
         token: bearer token every HTTP request must carry; required off loopback.
         allow_commands: programs the ``command`` evaluator may run (empty: none).

@@ -14,6 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from server.settings import ENV_VARS
+from server.tools._common import CORE_TOOLS
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -159,6 +160,9 @@ def test_registry_server_json_agrees_with_the_package() -> None:
     names = {v["name"] for v in package["environmentVariables"]}
     assert names <= set(ENV_VARS.values())
     assert [a["value"] for a in package["packageArguments"]] == ["serve"]
+    (tools,) = [v for v in package["environmentVariables"] if v["name"] == "LOOPCORE_TOOLS"]
+    counts = {8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
+    assert f"core ({counts[len(CORE_TOOLS)]} tools" in tools["description"]
 
 
 def _launches() -> list[tuple[str, str, list[str]]]:
