@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from mcp import Client, StdioServerParameters
 
 from hatch_build import COMPILED  # the repository root is on the path (editable install)
 from loopcore.intercept import score_prompt, scorer_build
@@ -249,6 +250,40 @@ def test_scorer_unit_tests_pass_on_the_compiled_build(built: tuple[list[str], Pa
         timeout=400,
     )
     assert re.search(r"\b\d+ passed\b", out.strip().splitlines()[-1]), out[-2000:]
+
+
+@pytest.mark.anyio
+async def test_server_from_the_wheel_scores_with_the_compiled_scorer(
+    built: tuple[list[str], Path, Path], tmp_path: Path
+) -> None:
+    """``loopcore serve`` from the wheel, over stdio: intercept answers as the sources score."""
+    _, site, _ = built
+    # The server runs as this does: this interpreter, -P, the wheel first on PYTHONPATH.
+    assert _python(site, "-c", WHICH).split() == ["mypyc"]
+    prompt = "add retry with backoff to download(); raise after 3 tries"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-P", "-m", "server.cli", "serve"],
+        env={
+            "PYTHONPATH": str(site),
+            "LOOPCORE_DB": str(tmp_path / "lc.db"),
+            "HOME": str(tmp_path),
+            "PATH": os.environ.get("PATH", ""),
+        },
+        cwd=tmp_path,
+    )
+    async with Client(params, mode="legacy") as client:
+        result = await client.call_tool("intercept", {"prompt": prompt})
+    assert not result.is_error, result.content
+    out = result.structured_content or {}
+    assert out["score"] == pytest.approx(score_prompt(prompt).score, abs=1e-9)
+    assert out["grade"] == score_prompt(prompt).grade
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run the anyio-marked tests on asyncio."""
+    return "asyncio"
 
 
 def test_failed_compile_builds_a_pure_python_wheel(tmp_path: Path) -> None:
