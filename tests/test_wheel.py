@@ -34,6 +34,12 @@ SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 WHICH = "import loopcore.intercept as m; print(m.scorer_build())"
+# Words, code and punctuation the random texts are drawn from (split on single spaces).
+_PIECES = (
+    "fix add retry raise after 3 tries must not maybe should the a of in `x_y` foo.py:12"
+    " --flag Error: ValueError() http://x.org ? . , ; : \n ``` ~~~ >>>    "
+    " ( ) [ ] { } # 10ms 50% v2.1.0 é ü 中 \t _No response_ steps to reproduce"
+)
 # Run with the wheel first on the path; the tests package comes from the editable install.
 PROBE = (
     "import json, sys; from tests.test_wheel import read_all; "
@@ -112,6 +118,11 @@ def _python(site: Path, *args: str, stdin: str = "", timeout: float = 120) -> st
     return run.stdout
 
 
+def _which(site: Path) -> str:
+    """Which scorer the unpacked wheel in ``site`` runs: "mypyc" or "python"."""
+    return _python(site, "-c", WHICH).strip()
+
+
 def test_wheel_ships_calibration_and_not_the_data(built: tuple[list[str], Path, Path]) -> None:
     """The wheel holds calibration.json, the scorer loads it from there, and no labelled data."""
     names, site, _ = built
@@ -137,8 +148,7 @@ def test_wheel_compiles_the_scorer_and_keeps_its_sources(
         assert path in names
     assert len([n for n in names if n.endswith(f"__mypyc{SUFFIX}") and "/" not in n]) == 1
     assert not wheel.name.endswith("-py3-none-any.whl")
-    out = _python(site, "-c", WHICH)
-    assert out.split() == ["mypyc"]
+    assert _which(site) == "mypyc"
 
 
 def _texts() -> list[str]:
@@ -159,61 +169,7 @@ def _texts() -> list[str]:
         ">>> f(1)\n    x = [1, 2]\n\tdef g(): pass\n# Heading\n## Empty\n_No response_",
     ]
     rng = random.Random(20261122)
-    pieces = (
-        "fix",
-        "add",
-        "retry",
-        "raise",
-        "after",
-        "3",
-        "tries",
-        "must",
-        "not",
-        "maybe",
-        "should",
-        "the",
-        "a",
-        "of",
-        "in",
-        "`x_y`",
-        "foo.py:12",
-        "--flag",
-        "Error:",
-        "ValueError()",
-        "http://x.org",
-        "?",
-        ".",
-        ",",
-        ";",
-        ":",
-        "\n",
-        "```",
-        "~~~",
-        ">>>",
-        "",
-        "",
-        "",
-        "",
-        "(",
-        ")",
-        "[",
-        "]",
-        "{",
-        "}",
-        "#",
-        "10ms",
-        "50%",
-        "v2.1.0",
-        "é",
-        "ü",
-        "中",
-        "\t",
-        "_No",
-        "response_",
-        "steps",
-        "to",
-        "reproduce",
-    )
+    pieces = _PIECES.split(" ")
     for _ in range(300):
         texts.append(" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))))
     return texts
@@ -235,8 +191,7 @@ def test_compiled_scorer_scores_as_the_sources_do(built: tuple[list[str], Path, 
 def test_scorer_unit_tests_pass_on_the_compiled_build(built: tuple[list[str], Path, Path]) -> None:
     """The scorer's own tests, run again with the wheel's compiled modules imported."""
     _, site, _ = built
-    out = _python(site, "-c", WHICH)
-    assert out.split() == ["mypyc"]
+    assert _which(site) == "mypyc"
     # importlib mode: pytest puts no test directory on sys.path ahead of the wheel.
     out = _python(
         site,
@@ -259,7 +214,7 @@ async def test_server_from_the_wheel_scores_with_the_compiled_scorer(
     """``loopcore serve`` from the wheel, over stdio: intercept answers as the sources score."""
     _, site, _ = built
     # The server runs as this does: this interpreter, -P, the wheel first on PYTHONPATH.
-    assert _python(site, "-c", WHICH).split() == ["mypyc"]
+    assert _which(site) == "mypyc"
     prompt = "add retry with backoff to download(); raise after 3 tries"
     params = StdioServerParameters(
         command=sys.executable,
@@ -299,5 +254,4 @@ def test_failed_compile_builds_a_pure_python_wheel(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         assert not [n for n in zf.namelist() if n.endswith(SUFFIX)]
         zf.extractall(tmp_path / "site")
-    out = _python(tmp_path / "site", "-c", WHICH)
-    assert out.split() == ["python"]
+    assert _which(tmp_path / "site") == "python"
