@@ -39,10 +39,13 @@ def _free_port() -> int:
 class Cluster:
     """One running cluster; ``url(db)`` connects as the ``postgres`` superuser (trust)."""
 
-    def __init__(self, pg_bin: Path, *, synchronous_commit: bool = False) -> None:
+    def __init__(
+        self, pg_bin: Path, *, synchronous_commit: bool = False, fsync: bool = False
+    ) -> None:
         # synchronous_commit=off is faster, but an immediate stop then loses the last commits.
         self.bin = pg_bin
         self._sync = "on" if synchronous_commit else "off"
+        self._fsync = "on" if fsync else "off"
         self.dir = Path(tempfile.mkdtemp(prefix="pgtest.", dir="/tmp"))
         self.port = _free_port()
         self._as_root = os.geteuid() == 0
@@ -75,8 +78,9 @@ class Cluster:
     def start(self) -> None:
         """Start (or restart after ``stop``) the server on the same port and data."""
         opts = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-            f"-c synchronous_commit={self._sync} -c full_page_writes=off -c max_connections=200"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
+            f"-c fsync={self._fsync} -c full_page_writes={self._fsync} "
+            f"-c synchronous_commit={self._sync} -c max_connections=200"
         )
         data, log = str(self.dir / "data"), str(self.dir / "log")
         self._run("pg_ctl", "-D", data, "-l", log, "-w", "-t", "30", "-o", opts, "start")
