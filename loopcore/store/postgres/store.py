@@ -1,8 +1,9 @@
 """The PostgreSQL store: one database shared by every replica of a team.
 
 - A ``psycopg_pool.ConnectionPool`` (size and timeouts are constructor
-  arguments); connections are checked when taken from the pool, so after the
-  database restarts the pool reconnects on its own and the store carries on.
+  arguments); a connection that died with the server fails at ``BEGIN`` and is
+  replaced, so after the database restarts the pool reconnects on its own and
+  the store carries on without a restart.
 - ``write()`` is one READ COMMITTED transaction; the services lock the plan or
   loop row first (``get_plan(..., lock=True)`` is ``SELECT ... FOR UPDATE``), so
   every read-check-write of one plan runs one after the other and each sees the
@@ -133,6 +134,7 @@ class PostgresStore:
         self._location = redact_url(url)
         self._pool_timeout_s = float(pool_timeout_s)
         self._retries = int(retries)
+        self._max_size = int(pool_size)
         self._state = _ThreadState()
         self._hooks: list[CommitHook] = []
         kwargs: dict[str, Any] = {
@@ -148,7 +150,6 @@ class PostgresStore:
             max_size=int(pool_size),
             kwargs=kwargs,
             timeout=self._pool_timeout_s,
-            check=ConnectionPool.check_connection,
             reconnect_timeout=max(60.0, connect_timeout_s),
             name="loopcore",
             open=False,
@@ -210,17 +211,22 @@ class PostgresStore:
         return conn
 
     def _begin(self, begin: str) -> psycopg.Connection[DictRow]:
-        """A pooled connection inside a fresh transaction (retries once on a stale connection)."""
-        for attempt in range(2):
+        """A pooled connection inside a fresh transaction.
+
+        Connections are not pinged when taken from the pool (that would cost a round
+        trip per transaction); one that died with the server fails at ``BEGIN``, is
+        dropped by the pool, and the next one is tried, so after a restart every
+        stale connection is replaced by the pool on its own.
+        """
+        for _ in range(self._max_size + 1):
             conn = self._getconn()
             try:
                 conn.execute(begin)
                 return conn
             except psycopg.OperationalError as exc:
-                self._pool.putconn(conn)
-                if attempt:
-                    raise self._error(exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._pool.putconn(conn)  # broken: the pool discards it and opens another
+                failure = exc
+        raise self._error(failure) from failure
 
     @staticmethod
     def _rollback(conn: psycopg.Connection[DictRow]) -> None:
