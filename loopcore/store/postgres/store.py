@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
+import structlog
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -57,7 +57,7 @@ T = TypeVar("T")
 JournalLine = tuple[str, str | None, str | None, int]
 CommitHook = Callable[[Sequence[JournalLine]], None]
 
-_log = logging.getLogger(__name__)
+_log = structlog.get_logger(__name__)
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 _TIMEOUTS = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -261,7 +261,7 @@ class PostgresStore:
             try:
                 hook(tuple(lines))
             except Exception:
-                _log.exception("a commit hook failed (the write is committed)")
+                _log.exception("commit_hook_failed", note="the write is committed")
 
     @contextmanager
     def _nested(self) -> Iterator[PgTx]:

@@ -166,7 +166,13 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None
 
 
 def test_commit_hooks_see_committed_journal_lines_only(pg: PostgresStore) -> None:
+    """A hook sees each committed write's journal lines; a failing hook fails nothing."""
     seen: list[tuple[str, str | None]] = []
+
+    def broken(lines: object) -> None:
+        raise RuntimeError("a broken publisher")
+
+    pg.add_commit_hook(broken)
     pg.add_commit_hook(lambda lines: seen.extend((k, p) for k, p, _, _ in lines))
     plan_id = PlanService(pg, FixedClock()).create("p", "g", [{"id": "t", "title": "t"}]).plan.id
     with pytest.raises(ValueError), pg.write() as tx:
