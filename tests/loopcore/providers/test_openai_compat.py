@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from loopcore.clock import FixedClock
-from loopcore.engine import RefineConfig, refine
 from loopcore.errors import InvalidInput, ProviderError
 from loopcore.evaluators.base import EvalContext, Evaluation
+from loopcore.loops.engine import RefineConfig, refine
+from loopcore.loops.stopping import StopConfig
 from loopcore.providers.base import Message
 from loopcore.providers.openai_compat import (
     OLLAMA_BASE_URL,
@@ -25,7 +26,6 @@ from loopcore.providers.openai_compat import (
     openrouter,
     parse_retry_after,
 )
-from loopcore.stopping import StopConfig
 from tests.loopcore.providers.chat_server import ChatServer, Reply, chat_reply, running_chat_server
 
 KEY = "sk-test-secret-4242"
