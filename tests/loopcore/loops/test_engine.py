@@ -105,7 +105,7 @@ async def run(
 # --- exit reasons ------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_quality_threshold_exit() -> None:
     """The loop stops at the first score that reaches the threshold."""
     r = await run(["score=0.5", "score=0.9", "score=1.0"], cfg())
@@ -113,14 +113,14 @@ async def test_quality_threshold_exit() -> None:
     assert (r.best_output, r.best_score, r.output) == ("score=0.9", 0.9, "score=0.9")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_min_iterations_keeps_going_after_a_pass() -> None:
     """With min_iterations 2, a first passing answer does not end the loop."""
     r = await run(["score=0.9", "score=0.95"], cfg(min_iterations=2))
     assert (r.exit_reason, len(r.iterations)) == ("quality_threshold", 2)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plateau_exit() -> None:
     """Three near-equal scores stop the loop with plateau."""
     r = await run(["score=0.5 a", "score=0.5 b", "score=0.505 c", "x"], cfg(no_progress_window=9))
@@ -128,7 +128,7 @@ async def test_plateau_exit() -> None:
     assert r.converged is False
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_no_progress_exit() -> None:
     """Scores that never beat the first stop after the window."""
     outs = ["score=0.6", "score=0.3", "score=0.5", "score=0.2", "score=0.9"]
@@ -136,14 +136,14 @@ async def test_no_progress_exit() -> None:
     assert (r.exit_reason, len(r.iterations), r.best_output) == ("no_progress", 4, "score=0.6")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_repeated_output_exit() -> None:
     """An answer repeated up to whitespace stops the loop."""
     r = await run(["score=0.4\nbody", "score=0.4   body ", "score=0.9"], cfg())
     assert (r.exit_reason, len(r.iterations)) == ("repeated_output", 2)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_custom_condition_exits() -> None:
     """A custom condition gives 'condition'; one named 'bayesian' gives 'bayesian'."""
     r1 = await run(["score=0.1"], cfg(), conditions=[Named("cost")])
@@ -151,7 +151,7 @@ async def test_custom_condition_exits() -> None:
     assert (r1.exit_reason, r2.exit_reason) == ("condition", "bayesian")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_max_iterations_exit() -> None:
     """Rising scores that never pass stop at max_iterations."""
     r = await run(["score=0.1", "score=0.3", "score=0.5", "score=0.7"], cfg(max_iterations=3))
@@ -159,7 +159,7 @@ async def test_max_iterations_exit() -> None:
     assert r.exit_detail == "reached max_iterations (3)"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_token_budget_exit() -> None:
     """The loop stops once the tokens spent reach max_tokens."""
     provider = ScriptedProvider(
@@ -170,7 +170,7 @@ async def test_token_budget_exit() -> None:
     assert [(i.prompt_tokens, i.completion_tokens) for i in r.iterations] == [(100, 50)] * 3
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_time_budget_with_fake_clock() -> None:
     """Each call takes 10 fake seconds; a 25 s budget stops after the third."""
     clock = FixedClock()
@@ -191,7 +191,7 @@ async def test_time_budget_with_fake_clock() -> None:
     assert [i.latency_s for i in r.iterations] == [10.0, 10.0, 10.0]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_time_budget_cuts_a_hung_call() -> None:
     """A call in flight when the budget runs out is cut; the best so far is returned."""
     provider = Stalling(["score=0.4"], stall_at=2)
@@ -200,7 +200,7 @@ async def test_time_budget_cuts_a_hung_call() -> None:
     assert "during iteration 2" in r.exit_detail
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_time_budget_on_first_call_raises() -> None:
     """No answer at all within the budget is a ProviderError naming timeout_s."""
     with pytest.raises(ProviderError, match=r"timeout_s=0\.1"):
@@ -210,7 +210,7 @@ async def test_time_budget_on_first_call_raises() -> None:
 # --- provider errors ---------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_provider_error_mid_loop_returns_best_so_far() -> None:
     """A failure after a good iteration ends the loop with 'error' and keeps the best."""
     r = await run(["score=0.6", "score=0.3", ProviderError("HTTP 503 three times")], cfg())
@@ -219,14 +219,14 @@ async def test_provider_error_mid_loop_returns_best_so_far() -> None:
     assert "iteration 3" in r.exit_detail
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_provider_error_on_first_iteration_propagates() -> None:
     """A failure before any answer is raised to the caller."""
     with pytest.raises(ProviderError, match="bad key"):
         await run([ProviderError("bad key")], cfg())
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_exhausted_script_mid_loop_is_an_error_exit() -> None:
     """The scripted provider running dry mid-loop ends the loop with 'error'."""
     r = await run(["score=0.2"], cfg())
@@ -234,7 +234,7 @@ async def test_exhausted_script_mid_loop_is_an_error_exit() -> None:
     assert "no output left" in r.exit_detail
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_provider_error_is_not_wrapped_when_cancel_is_watched() -> None:
     """With a cancel event, a provider error still arrives as itself, not an ExceptionGroup."""
     with pytest.raises(ProviderError, match="bad key"):
@@ -244,7 +244,7 @@ async def test_provider_error_is_not_wrapped_when_cancel_is_watched() -> None:
 # --- best_of, records, feedback ----------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_best_of_false_returns_last() -> None:
     """best_of=False returns the final answer; best_* still name the best one."""
     config = RefineConfig(stop=StopConfig(max_iterations=2), best_of=False)
@@ -253,14 +253,14 @@ async def test_best_of_false_returns_last() -> None:
     assert (r.best_output, r.best_score) == ("score=0.7", 0.7)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_best_of_prefers_earliest_of_equal_scores() -> None:
     """Among equal best scores, the earliest answer is the best."""
     r = await run(["score=0.7 first", "score=0.7 second"], cfg(max_iterations=2))
     assert r.output == "score=0.7 first"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_feedback_prompt_sent_on_second_iteration() -> None:
     """The second prompt carries the original, the previous answer and its deficiencies."""
     provider = ScriptedProvider(
@@ -284,7 +284,7 @@ def test_feedback_prompt_without_deficiencies() -> None:
     assert text.startswith("Do it.\n")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_records_keep_prompt_output_score_and_cost() -> None:
     """Every iteration keeps its prompt, output, score, deficiencies, tokens and latency."""
     provider = ScriptedProvider(["score=0.5\ntodo: more", "score=0.9"], tokens_per_call=(7, 3))
@@ -297,7 +297,7 @@ async def test_records_keep_prompt_output_score_and_cost() -> None:
     assert (r.total_tokens, r.provider) == (20, "scripted")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_on_iteration_sees_each_record() -> None:
     """on_iteration is awaited once per finished iteration, with the same records."""
     seen = Collector()
@@ -305,7 +305,7 @@ async def test_on_iteration_sees_each_record() -> None:
     assert tuple(seen.records) == r.iterations
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_system_prompt_and_call_options_reach_the_provider() -> None:
     """The system prompt leads every call; token cap and temperature are passed on."""
     provider = ScriptedProvider(["score=0.1", "score=0.95"])
@@ -316,7 +316,7 @@ async def test_system_prompt_and_call_options_reach_the_provider() -> None:
     assert (call.messages[0].content, call.max_tokens, call.temperature) == ("Be terse.", 64, 0.2)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_evaluator_gets_previous_and_baseline() -> None:
     """The context carries the goal, the previous evaluation and the first one."""
     ev = ScoreTag()
@@ -328,7 +328,7 @@ async def test_evaluator_gets_previous_and_baseline() -> None:
     assert (c3.previous.score, c3.baseline.score) == (0.2, 0.1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_given_context_is_kept_and_extended() -> None:
     """A caller's context keeps its fields; its own baseline is not overwritten."""
     ev = ScoreTag()
@@ -344,7 +344,7 @@ async def test_given_context_is_kept_and_extended() -> None:
 # --- cancellation ------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_cancel_event_between_iterations() -> None:
     """Setting the cancel event after an iteration returns a partial 'cancelled' result."""
     cancel = anyio.Event()
@@ -357,7 +357,7 @@ async def test_cancel_event_between_iterations() -> None:
     assert "after 1 finished iterations" in r.exit_detail
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_cancel_event_interrupts_a_call_in_flight() -> None:
     """Setting the event while the provider hangs cuts the call and returns the partial result."""
     cancel = anyio.Event()
@@ -366,7 +366,7 @@ async def test_cancel_event_interrupts_a_call_in_flight() -> None:
     assert (r.exit_reason, len(r.iterations), r.best_score) == ("cancelled", 1, 0.3)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_cancel_before_first_answer_gives_empty_result() -> None:
     """Cancelled before any answer: a consistent result with no iterations."""
     cancel = anyio.Event()
@@ -381,7 +381,7 @@ async def test_cancel_before_first_answer_gives_empty_result() -> None:
     )
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("watch", [False, True])
 async def test_task_cancellation_is_reraised(watch: bool) -> None:
     """Cancelling the caller's scope propagates (no result); on_iteration kept what finished."""
@@ -401,7 +401,7 @@ async def test_task_cancellation_is_reraised(watch: bool) -> None:
 # --- validation --------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_empty_prompt_is_invalid() -> None:
     """A blank prompt is an InvalidInput on 'prompt'."""
     with pytest.raises(InvalidInput) as err:
@@ -434,7 +434,7 @@ def test_refine_config_defaults() -> None:
     assert (c.best_of, c.stop, c.system_prompt, c.temperature) == (True, StopConfig(), None, None)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_with_a_regex_spec_from_the_factory() -> None:
     """A real regex evaluator's deficiencies are fed back and the fixed answer converges."""
     from loopcore.evaluators.factory import build_evaluator

@@ -29,7 +29,7 @@ def test_doctor_on_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not db.exists()
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_doctor_reports_counts_and_snippets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -46,7 +46,7 @@ async def test_doctor_reports_counts_and_snippets(
     assert "prompt scorer: pure Python (an editable install" in out
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plans_list_show_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """plans list shows the plan; show lists its tasks; export json is the whole plan."""
     plan_id = await _plan(tmp_path)
@@ -63,7 +63,7 @@ async def test_plans_list_show_export(tmp_path: Path, capsys: pytest.CaptureFixt
     assert [t["id"] for t in exported["tasks"]] == ["a", "b", "c"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plans_export_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """plans export --format md writes a Markdown document with the goal."""
     plan_id = await _plan(tmp_path)

@@ -21,7 +21,7 @@ async def _read(c: Client, uri: str) -> Any:
     return json.loads(getattr(result.contents[0], "text", ""))
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_resources_and_templates_are_listed(tmp_path: Path, mode: str) -> None:
     """The plan list is a resource; one plan, its journal and one loop are templates."""
@@ -36,7 +36,7 @@ async def test_resources_and_templates_are_listed(tmp_path: Path, mode: str) -> 
     }
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_read_plans_plan_and_journal(tmp_path: Path, mode: str) -> None:
     """The three plan resources are JSON documents about the same plan."""
@@ -50,7 +50,7 @@ async def test_read_plans_plan_and_journal(tmp_path: Path, mode: str) -> None:
     assert [e["kind"] for e in journal["entries"]] == ["created"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_read_loop(tmp_path: Path, mode: str) -> None:
     """The loop resource shows the loop's status and scores."""
@@ -62,7 +62,7 @@ async def test_read_loop(tmp_path: Path, mode: str) -> None:
     assert (loop["loop_id"], loop["status"], len(loop["scores"])) == (loop_id, "open", 1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_unknown_plan_resource_is_not_found(tmp_path: Path, mode: str) -> None:
     """Reading an unknown plan is a JSON-RPC invalid-params error naming the id."""
@@ -73,7 +73,7 @@ async def test_unknown_plan_resource_is_not_found(tmp_path: Path, mode: str) -> 
     assert "pl_nope" in info.value.error.message
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_listen_stream_hears_a_plan_change(tmp_path: Path) -> None:
     """A 2026-07-28 listen stream subscribed to a plan hears when a task is claimed."""
     async with Client(build_server(make_settings(tmp_path))) as c:
@@ -86,7 +86,7 @@ async def test_listen_stream_hears_a_plan_change(tmp_path: Path) -> None:
     assert event == ResourceUpdated(uri=uri)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_legacy_subscriber_hears_a_loop_change(tmp_path: Path) -> None:
     """A handshake-era client subscribed with resources/subscribe is notified of a loop step."""
     got: list[str] = []
@@ -109,7 +109,7 @@ async def test_legacy_subscriber_hears_a_loop_change(tmp_path: Path) -> None:
     assert got == [uri]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_prompts_are_listed_and_rendered(tmp_path: Path, mode: str) -> None:
     """The two workflow prompts are listed and render with their argument."""

@@ -65,7 +65,7 @@ def text_of(result: Any) -> str:
     return str(result.content[0].text)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_legacy_client_with_sampling_is_available() -> None:
     """A legacy-handshake client that declares sampling can be sampled mid-call."""
     async with Client(
@@ -75,7 +75,7 @@ async def test_legacy_client_with_sampling_is_available() -> None:
     assert r.structured_content == {"available": True, "reason": "the host offers sampling"}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_client_without_sampling_is_not_available() -> None:
     """No sampling callback, no capability: unavailable, and the reason says so."""
     async with Client(probe_server(Settings()), mode="legacy") as c:
@@ -86,7 +86,7 @@ async def test_client_without_sampling_is_not_available() -> None:
     }
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_modern_era_has_no_back_channel_for_sampling() -> None:
     """On 2026-07-28 the capability is declared but a tool cannot push a request (observed)."""
     async with Client(
@@ -99,7 +99,7 @@ async def test_modern_era_has_no_back_channel_for_sampling() -> None:
     assert "2026-07-28" in r.structured_content["reason"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_sampling_provider_returns_the_hosts_answer() -> None:
     """complete() sends one createMessage and returns the text and the reported model."""
     host = HostModel(["hello there"], model="claude-test")
@@ -112,7 +112,7 @@ async def test_sampling_provider_returns_the_hosts_answer() -> None:
     }
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_sampling_request_carries_system_prompt_and_options() -> None:
     """System messages become systemPrompt; the cap and temperature are passed through."""
     host = HostModel(["ok"])
@@ -124,7 +124,7 @@ async def test_sampling_request_carries_system_prompt_and_options() -> None:
     assert (params.max_tokens, params.temperature) == (50, 0.3)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_host_refusal_is_a_provider_error() -> None:
     """A host that answers the sampling request with an error gives a ProviderError."""
     host = HostModel(["x"], error="user rejected sampling")
@@ -134,7 +134,7 @@ async def test_host_refusal_is_a_provider_error() -> None:
     assert "refused or failed the sampling request: user rejected sampling" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_non_text_answer_is_a_provider_error() -> None:
     """An image answer cannot feed a text loop: ProviderError naming the content type."""
 
@@ -150,7 +150,7 @@ async def test_non_text_answer_is_a_provider_error() -> None:
     assert "answered with image content, not text" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_auto_prefers_host_sampling_when_available() -> None:
     """auto picks sampling on a legacy client that offers it, even with a provider configured."""
     settings = Settings(provider_base_url="http://127.0.0.1:9/v1", provider_model="m")
@@ -160,7 +160,7 @@ async def test_auto_prefers_host_sampling_when_available() -> None:
     assert r.structured_content == {"kind": "sampling", "text": "from host", "model": "host-model"}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_auto_falls_back_to_the_configured_http_provider() -> None:
     """Without sampling, auto uses the configured OpenAI-compatible endpoint (real HTTP)."""
     with running_chat_server() as chat:
@@ -176,7 +176,7 @@ async def test_auto_falls_back_to_the_configured_http_provider() -> None:
     assert chat.seen[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_no_provider_error_points_to_the_agent_driven_tools() -> None:
     """Neither sampling nor a configured provider: the error names both ways out."""
     async with Client(probe_server(Settings()), mode="legacy") as c:
@@ -188,7 +188,7 @@ async def test_no_provider_error_points_to_the_agent_driven_tools() -> None:
     assert "loop_start, then loop_step" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_explicit_sampling_without_capability_is_refused() -> None:
     """provider='sampling' does not fall back to the configured provider."""
     settings = Settings(provider_base_url="http://127.0.0.1:9/v1", provider_model="m")
@@ -198,7 +198,7 @@ async def test_explicit_sampling_without_capability_is_refused() -> None:
     assert "provider='sampling' was asked for, but the host did not offer sampling" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_explicit_configured_skips_host_sampling() -> None:
     """provider='configured' without settings is refused even when the host could sample."""
     host = HostModel(["x"])

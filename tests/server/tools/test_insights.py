@@ -24,7 +24,7 @@ def obs(task_type: str = "code", model: str = "m1", *, converged: bool = True) -
     )
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_suggest_config_before_any_loop_gives_the_defaults(tmp_path: Path) -> None:
     """No loop observed: the defaults, based on 0 loops, no prior rows."""
     with served(tmp_path) as (srv, _):
@@ -37,7 +37,7 @@ async def test_suggest_config_before_any_loop_gives_the_defaults(tmp_path: Path)
     assert "no loops observed" in out["rationale"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_suggest_config_after_loops_closed_with_loop_end(tmp_path: Path) -> None:
     """Five agent-driven loops closed with loop_end turn the defaults into a learned config."""
     with served(tmp_path) as (srv, _):
@@ -61,7 +61,7 @@ async def test_suggest_config_after_loops_closed_with_loop_end(tmp_path: Path) -
     assert [(p["model"], p["loops"], p["converged"]) for p in out["priors"]] == [("", 5, 5)]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_suggest_config_counts_refine_loops(tmp_path: Path) -> None:
     """Loops run by refine are learned too, under the host's model."""
     host = HostModel(["alpha", "alpha beta"], model="host-m")
@@ -76,7 +76,7 @@ async def test_suggest_config_counts_refine_loops(tmp_path: Path) -> None:
     assert [(p["model"], p["loops"]) for p in out["priors"]] == [("host-m", 1)]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_suggest_config_keeps_the_callers_threshold(tmp_path: Path) -> None:
     """The threshold is the caller's, never learned."""
     with served(tmp_path) as (srv, store):
@@ -88,7 +88,7 @@ async def test_suggest_config_keeps_the_callers_threshold(tmp_path: Path) -> Non
     assert out is not None and (out["quality_threshold"], out["source"]) == (0.7, "prior")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_suggest_config_rejects_a_bad_task_type(tmp_path: Path) -> None:
     """task_type is a short label."""
     with served(tmp_path) as (srv, _):

@@ -32,7 +32,7 @@ def out_of(result: Any) -> dict[str, Any]:
 # ---- heuristic, history ------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_default_is_the_heuristic_score(tmp_path: Path) -> None:
     """Without options intercept returns the deterministic heuristic score, nothing asked."""
     user = User()
@@ -54,7 +54,7 @@ async def test_default_is_the_heuristic_score(tmp_path: Path) -> None:
     assert user.seen == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_history_keeps_the_hash_not_the_text_by_default(tmp_path: Path) -> None:
     """The stored intercept has the prompt's hash and score; the text only when opted in."""
     with served(tmp_path) as (srv, store):
@@ -72,7 +72,7 @@ async def test_history_keeps_the_hash_not_the_text_by_default(tmp_path: Path) ->
     assert out["prompt_stored"] is False
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_prompt_text_is_stored_when_the_setting_is_on(tmp_path: Path) -> None:
     """With store_prompts (LOOPCORE_STORE_PROMPTS) the text itself is kept."""
     with served(tmp_path, store_prompts=True) as (srv, store):
@@ -84,7 +84,7 @@ async def test_prompt_text_is_stored_when_the_setting_is_on(tmp_path: Path) -> N
     assert out["prompt_stored"] is True
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_task_gets_the_prompt_score(tmp_path: Path) -> None:
     """With plan_id and task_id the score is recorded on that task."""
     with served(tmp_path) as (srv, _):
@@ -103,7 +103,7 @@ async def test_plan_task_gets_the_prompt_score(tmp_path: Path) -> None:
     assert status["tasks"][0]["prompt_score"] == out["score"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_id_without_task_id_is_refused(tmp_path: Path) -> None:
     """plan_id and task_id go together."""
     with served(tmp_path) as (srv, _):
@@ -112,7 +112,7 @@ async def test_plan_id_without_task_id_is_refused(tmp_path: Path) -> None:
     assert r.is_error and "task_id" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_prompt_stats_summarise_the_window(tmp_path: Path) -> None:
     """prompt_stats counts the recent intercepts, their mean and their grades."""
     with served(tmp_path) as (srv, _):
@@ -127,7 +127,7 @@ async def test_prompt_stats_summarise_the_window(tmp_path: Path) -> None:
     assert len(st["weakest"]) == 3
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("window", [0, 1001])
 async def test_prompt_stats_window_is_bounded(tmp_path: Path, window: int) -> None:
     """window must be 1..1000."""
@@ -137,7 +137,7 @@ async def test_prompt_stats_window_is_bounded(tmp_path: Path, window: int) -> No
     assert r.is_error and "window" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_feedback_is_stored_apart_from_the_priors(tmp_path: Path) -> None:
     """A rating lands in its own table; the loop priors stay empty."""
     with served(tmp_path) as (srv, store):
@@ -160,7 +160,7 @@ async def test_feedback_is_stored_apart_from_the_priors(tmp_path: Path) -> None:
     assert (iterations, outcomes, sug["based_on_loops"]) == ([], [], 0)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_feedback_on_an_unknown_intercept_is_not_found(tmp_path: Path) -> None:
     """An unknown history id is a not-found error."""
     with served(tmp_path) as (srv, _):
@@ -169,7 +169,7 @@ async def test_feedback_on_an_unknown_intercept_is_not_found(tmp_path: Path) -> 
     assert r.is_error and "not found" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("rating", [0, 6])
 async def test_feedback_rating_is_bounded(tmp_path: Path, rating: int) -> None:
     """rating must be 1..5."""
@@ -182,7 +182,7 @@ async def test_feedback_rating_is_bounded(tmp_path: Path, rating: int) -> None:
 # ---- elicitation -------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_accepted_answers_are_folded_and_scored_again(tmp_path: Path, mode: str) -> None:
     """The user answers the top questions: improved_prompt holds them and scores higher."""
@@ -198,7 +198,7 @@ async def test_accepted_answers_are_folded_and_scored_again(tmp_path: Path, mode
     assert out["improved"]["history_id"] != out["history_id"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("action", ["decline", "cancel"])
 async def test_declined_or_cancelled_returns_the_questions(
@@ -214,7 +214,7 @@ async def test_declined_or_cancelled_returns_the_questions(
     assert out["improved_prompt"] is None and out["questions"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_host_without_elicitation_gets_the_questions(tmp_path: Path, mode: str) -> None:
     """No elicitation capability: nothing is sent, the questions come back with a note."""
@@ -226,7 +226,7 @@ async def test_host_without_elicitation_gets_the_questions(tmp_path: Path, mode:
     assert out["questions"] and out["improved_prompt"] is None
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_empty_answers_leave_the_prompt_as_it_was(tmp_path: Path) -> None:
     """Accepting with every field empty is reported as such; no improved prompt."""
     user = User(answer="   ")
@@ -236,7 +236,7 @@ async def test_empty_answers_leave_the_prompt_as_it_was(tmp_path: Path) -> None:
     assert (out["elicitation"], out["improved_prompt"]) == ("empty", None)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_improved_prompt_score_goes_on_the_task(tmp_path: Path) -> None:
     """With answers and a plan task, the task carries the improved prompt's score."""
     with served(tmp_path) as (srv, _):
@@ -254,7 +254,7 @@ async def test_improved_prompt_score_goes_on_the_task(tmp_path: Path) -> None:
 # ---- model judge -------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_model_judge_through_host_sampling(tmp_path: Path, mode: str) -> None:
     """A host model that answers the rubric is combined with the heuristic, in both eras."""
@@ -270,7 +270,7 @@ async def test_model_judge_through_host_sampling(tmp_path: Path, mode: str) -> N
     assert len(host.seen) == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_nonsense_judge_answer_keeps_the_heuristic(tmp_path: Path, mode: str) -> None:
     """An answer that is not the rubric's JSON falls back with a note, never an error."""
@@ -283,7 +283,7 @@ async def test_nonsense_judge_answer_keeps_the_heuristic(tmp_path: Path, mode: s
     assert "did not follow the rubric" in out["judge_note"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_judge_without_sampling_or_provider_keeps_the_heuristic(
     tmp_path: Path, mode: str
@@ -297,7 +297,7 @@ async def test_judge_without_sampling_or_provider_keeps_the_heuristic(
     assert "heuristic score stands" in out["judge_note"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_host_refusing_to_sample_keeps_the_heuristic(tmp_path: Path) -> None:
     """Legacy host that refuses the sampling request: heuristic with a note."""
     host = HostModel([GOOD_RUBRIC], error="user said no")
@@ -307,7 +307,7 @@ async def test_host_refusing_to_sample_keeps_the_heuristic(tmp_path: Path) -> No
     assert out["judge"] == "heuristic" and "user said no" in out["judge_note"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_model_judge_through_the_configured_provider(tmp_path: Path) -> None:
     """Without host sampling, the configured HTTP provider answers the rubric."""
     with running_chat_server() as chat:
@@ -320,7 +320,7 @@ async def test_model_judge_through_the_configured_provider(tmp_path: Path) -> No
     assert chat.seen[0].body["temperature"] == 0.0
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_judge_and_questions_together(tmp_path: Path, mode: str) -> None:
     """judge=model and ask_user=true in one call: both run, in either era."""
@@ -333,7 +333,7 @@ async def test_judge_and_questions_together(tmp_path: Path, mode: str) -> None:
     assert (len(host.seen), len(user.seen)) == (1, 1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_modern_host_refusing_the_sampling_round_aborts_on_the_client(tmp_path: Path) -> None:
     """Observed SDK behaviour on 2026-07-28: a sampling callback that answers an error makes
     the client's input-required driver raise MCPError before the server sees a reply, so the

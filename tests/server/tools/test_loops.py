@@ -19,7 +19,7 @@ async def _start(c: Client, **extra: Any) -> str:
     return str(res["loop_id"])
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_start_returns_id_config_and_guidance(tmp_path: Path, mode: str) -> None:
     """loop_start answers a loop id, the stopping config in force and what to do next."""
@@ -34,7 +34,7 @@ async def test_start_returns_id_config_and_guidance(tmp_path: Path, mode: str) -
     assert "loop_step" in res["guidance"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_start_refuses_an_invalid_spec(tmp_path: Path, mode: str) -> None:
     """An invalid evaluator spec is refused at loop_start, naming the field."""
@@ -45,7 +45,7 @@ async def test_start_refuses_an_invalid_spec(tmp_path: Path, mode: str) -> None:
     assert "evaluator" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_start_refuses_max_iterations_over_100(tmp_path: Path, mode: str) -> None:
     """max_iterations is bounded to 1..100."""
@@ -54,7 +54,7 @@ async def test_start_refuses_max_iterations_over_100(tmp_path: Path, mode: str) 
     assert "max_iterations" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_step_continues_then_stops_at_threshold(tmp_path: Path, mode: str) -> None:
     """A short output continues with feedback; a good one stops with the best output."""
@@ -69,7 +69,7 @@ async def test_step_continues_then_stops_at_threshold(tmp_path: Path, mode: str)
     assert second["best_output"] == "one two three four five"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_step_after_stop_is_a_conflict(tmp_path: Path, mode: str) -> None:
     """A stopped loop takes no more steps and says to call loop_end."""
@@ -81,7 +81,7 @@ async def test_step_after_stop_is_a_conflict(tmp_path: Path, mode: str) -> None:
     assert "loop_end" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_step_refuses_an_unknown_loop(tmp_path: Path, mode: str) -> None:
     """An unknown loop id is not found."""
@@ -90,7 +90,7 @@ async def test_step_refuses_an_unknown_loop(tmp_path: Path, mode: str) -> None:
     assert "not found" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_step_refuses_negative_tokens(tmp_path: Path, mode: str) -> None:
     """tokens_used cannot be negative."""
@@ -100,7 +100,7 @@ async def test_step_refuses_negative_tokens(tmp_path: Path, mode: str) -> None:
     assert "tokens_used" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_end_is_idempotent(tmp_path: Path, mode: str) -> None:
     """A second loop_end returns the same summary."""
@@ -113,7 +113,7 @@ async def test_end_is_idempotent(tmp_path: Path, mode: str) -> None:
     assert (first["status"], first["converged"], len(first["scores"])) == ("closed", False, 1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_end_refuses_an_unknown_loop(tmp_path: Path, mode: str) -> None:
     """loop_end on an unknown id is not found."""
@@ -122,7 +122,7 @@ async def test_end_refuses_an_unknown_loop(tmp_path: Path, mode: str) -> None:
     assert "not found" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_end_records_best_score_on_the_plan_task(tmp_path: Path, mode: str) -> None:
     """A loop tied to a plan task records its best score there when it ends."""
@@ -136,7 +136,7 @@ async def test_end_records_best_score_on_the_plan_task(tmp_path: Path, mode: str
     assert (status["tasks"][0]["status"], status["tasks"][0]["output_score"]) == ("done", 1.0)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_status_shows_scores_and_state(tmp_path: Path, mode: str) -> None:
     """loop_status shows an open loop's scores and its last feedback."""
@@ -148,7 +148,7 @@ async def test_status_shows_scores_and_state(tmp_path: Path, mode: str) -> None:
     assert "too short" in status["note"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_open_loop_resumes_after_a_restart(tmp_path: Path, mode: str) -> None:
     """A loop left open is listed by stats and takes its next step after a new server starts."""
@@ -163,7 +163,7 @@ async def test_open_loop_resumes_after_a_restart(tmp_path: Path, mode: str) -> N
     assert (step["iteration"], step["decision"]) == (2, "stop")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_stats_counts_this_project(tmp_path: Path, mode: str) -> None:
     """stats counts plans, tasks and loops by status for the project."""

@@ -30,7 +30,7 @@ class User:
         return ElicitResult(action=self.action)  # type: ignore[arg-type]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_list_pages_newest_first(tmp_path: Path, mode: str) -> None:
     """Plans come newest first, a page at a time, with a cursor for the rest."""
@@ -43,7 +43,7 @@ async def test_list_pages_newest_first(tmp_path: Path, mode: str) -> None:
     assert rest["next_cursor"] is None
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_list_refuses_a_forged_cursor(tmp_path: Path, mode: str) -> None:
     """A cursor that plan_list did not hand out is refused."""
@@ -52,7 +52,7 @@ async def test_list_refuses_a_forged_cursor(tmp_path: Path, mode: str) -> None:
     assert "cursor" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_list_refuses_a_limit_over_100(tmp_path: Path, mode: str) -> None:
     """limit is bounded to 1..100."""
@@ -61,7 +61,7 @@ async def test_list_refuses_a_limit_over_100(tmp_path: Path, mode: str) -> None:
     assert "limit" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_list_is_per_project(tmp_path: Path, mode: str) -> None:
     """Two projects sharing one database see only their own plans."""
@@ -72,7 +72,7 @@ async def test_list_is_per_project(tmp_path: Path, mode: str) -> None:
     assert listed["plans"] == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_explain_tells_why_confidence_moved(tmp_path: Path, mode: str) -> None:
     """The journal reads as sentences: the creation, the score, the replan flag."""
@@ -86,7 +86,7 @@ async def test_explain_tells_why_confidence_moved(tmp_path: Path, mode: str) -> 
     assert "replan needed" in ex["summary"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_explain_refuses_an_unknown_plan(tmp_path: Path, mode: str) -> None:
     """plan_explain on an unknown id is not found."""
@@ -95,7 +95,7 @@ async def test_explain_refuses_an_unknown_plan(tmp_path: Path, mode: str) -> Non
     assert "not found" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_archived_plan_is_read_only(tmp_path: Path, mode: str) -> None:
     """An archived plan is kept and listed as archived, and refuses new scores."""
@@ -109,7 +109,7 @@ async def test_archived_plan_is_read_only(tmp_path: Path, mode: str) -> None:
     assert [p["plan_id"] for p in archived["plans"]] == [plan_id]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_without_elicitation_needs_confirm(tmp_path: Path, mode: str) -> None:
     """A host that cannot ask the user gets an error asking for confirm=true; the plan stays."""
@@ -121,7 +121,7 @@ async def test_delete_without_elicitation_needs_confirm(tmp_path: Path, mode: st
     assert still["plan_id"] == plan_id
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_with_confirm_deletes(tmp_path: Path, mode: str) -> None:
     """confirm=true deletes on a host without elicitation; the id is then unknown."""
@@ -133,7 +133,7 @@ async def test_delete_with_confirm_deletes(tmp_path: Path, mode: str) -> None:
     assert "not found" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_asks_the_user_and_deletes_on_yes(tmp_path: Path, mode: str) -> None:
     """With elicitation the user is asked (naming the plan) and a yes deletes it."""
@@ -149,7 +149,7 @@ async def test_delete_asks_the_user_and_deletes_on_yes(tmp_path: Path, mode: str
     assert listed["plans"] == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_keeps_the_plan_when_the_user_declines(tmp_path: Path, mode: str) -> None:
     """A declined elicitation keeps the plan, even with confirm=true."""
@@ -164,7 +164,7 @@ async def test_delete_keeps_the_plan_when_the_user_declines(tmp_path: Path, mode
     assert still["plan_id"] == plan_id
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_keeps_the_plan_when_the_user_says_no(tmp_path: Path, mode: str) -> None:
     """An accepted form answering delete=false keeps the plan."""
@@ -177,7 +177,7 @@ async def test_delete_keeps_the_plan_when_the_user_says_no(tmp_path: Path, mode:
     assert (res["deleted"], res["message"]) == (False, "kept: the user said no")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_delete_of_an_unknown_plan_is_not_found(tmp_path: Path, mode: str) -> None:
     """Deleting an unknown id is not found, and the user is not asked."""

@@ -11,7 +11,7 @@ from server.app import build_server
 from tests.server.helpers import ERAS, err, make_settings, new_plan, ok
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_returns_id_tasks_and_ready(tmp_path: Path, mode: str) -> None:
     """A new plan lists its tasks and only the task without dependencies is ready."""
@@ -23,7 +23,7 @@ async def test_create_returns_id_tasks_and_ready(tmp_path: Path, mode: str) -> N
     assert (plan["confidence"], plan["threshold"], plan["needs_replan"]) == (1.0, 0.72, False)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_refuses_a_cycle(tmp_path: Path, mode: str) -> None:
     """Tasks that depend on each other in a circle are refused, naming the cycle."""
@@ -36,7 +36,7 @@ async def test_create_refuses_a_cycle(tmp_path: Path, mode: str) -> None:
     assert "cycle" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_refuses_an_unknown_dependency(tmp_path: Path, mode: str) -> None:
     """A dependency on a task id that is not in the plan is refused, naming it."""
@@ -46,7 +46,7 @@ async def test_create_refuses_an_unknown_dependency(tmp_path: Path, mode: str) -
     assert "ghost" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_refuses_a_threshold_above_one(tmp_path: Path, mode: str) -> None:
     """confidence_threshold must lie in [0, 1]."""
@@ -56,7 +56,7 @@ async def test_create_refuses_a_threshold_above_one(tmp_path: Path, mode: str) -
     assert "confidence_threshold" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_refuses_an_empty_task_list(tmp_path: Path, mode: str) -> None:
     """A plan needs at least one task."""
@@ -65,7 +65,7 @@ async def test_create_refuses_an_empty_task_list(tmp_path: Path, mode: str) -> N
     assert "tasks" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_create_refuses_a_bad_acceptance_spec(tmp_path: Path, mode: str) -> None:
     """An invalid acceptance spec is refused at creation, naming the task's field."""
@@ -75,7 +75,7 @@ async def test_create_refuses_a_bad_acceptance_spec(tmp_path: Path, mode: str) -
     assert "acceptance" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_next_task_claims_in_order_then_blocks(tmp_path: Path, mode: str) -> None:
     """The first ready task is claimed; a second agent then finds nothing ready."""
@@ -89,7 +89,7 @@ async def test_next_task_claims_in_order_then_blocks(tmp_path: Path, mode: str) 
     assert "a" in second["reason"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_next_task_refuses_an_unknown_plan(tmp_path: Path, mode: str) -> None:
     """An unknown plan id is not found, never "complete"."""
@@ -98,7 +98,7 @@ async def test_next_task_refuses_an_unknown_plan(tmp_path: Path, mode: str) -> N
     assert "not found" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_next_task_refuses_a_bad_lease(tmp_path: Path, mode: str) -> None:
     """lease_s must be positive."""
@@ -108,7 +108,7 @@ async def test_next_task_refuses_a_bad_lease(tmp_path: Path, mode: str) -> None:
     assert "lease_s" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_record_output_scores_and_completes(tmp_path: Path, mode: str) -> None:
     """An output passing the acceptance spec makes the task done and the next one ready."""
@@ -125,7 +125,7 @@ async def test_record_output_scores_and_completes(tmp_path: Path, mode: str) -> 
     assert status["counts"]["done"] == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_low_score_fails_task_and_flags_replan(tmp_path: Path, mode: str) -> None:
     """A score under the threshold fails the task and flags the plan for a replan."""
@@ -137,7 +137,7 @@ async def test_low_score_fails_task_and_flags_replan(tmp_path: Path, mode: str) 
     assert rec["needs_replan"] is True
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_zero_is_a_real_score(tmp_path: Path, mode: str) -> None:
     """An output score of 0.0 is recorded as a score, not as "unscored"."""
@@ -148,7 +148,7 @@ async def test_zero_is_a_real_score(tmp_path: Path, mode: str) -> None:
     assert rec["confidence"] == 0.0
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_record_without_anything_is_refused(tmp_path: Path, mode: str) -> None:
     """plan_record with no score and no output says what to pass."""
@@ -158,7 +158,7 @@ async def test_record_without_anything_is_refused(tmp_path: Path, mode: str) -> 
     assert "nothing to record" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_record_refuses_a_score_out_of_range(tmp_path: Path, mode: str) -> None:
     """Scores must lie in [0, 1]."""
@@ -170,7 +170,7 @@ async def test_record_refuses_a_score_out_of_range(tmp_path: Path, mode: str) ->
     assert "output_score" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_block_policy_refuses_work_until_replan(tmp_path: Path, mode: str) -> None:
     """Under replan_policy=block a plan below threshold hands out no work until replanned."""
@@ -200,7 +200,7 @@ async def test_block_policy_refuses_work_until_replan(tmp_path: Path, mode: str)
     assert nxt["task"]["id"] == "a2"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_replan_refuses_an_unknown_update(tmp_path: Path, mode: str) -> None:
     """Updating a task that is not in the plan is refused and nothing changes."""
@@ -214,7 +214,7 @@ async def test_replan_refuses_an_unknown_update(tmp_path: Path, mode: str) -> No
     assert [t["id"] for t in status["tasks"]] == ["a", "b", "c"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_update_task_retries_a_failed_task(tmp_path: Path, mode: str) -> None:
     """Setting a failed task back to pending makes it ready again, with notes kept."""
@@ -231,7 +231,7 @@ async def test_update_task_retries_a_failed_task(tmp_path: Path, mode: str) -> N
     assert status["ready"] == ["a"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_update_task_refuses_an_unknown_status(tmp_path: Path, mode: str) -> None:
     """Only the five task statuses are accepted."""
@@ -243,7 +243,7 @@ async def test_update_task_refuses_an_unknown_status(tmp_path: Path, mode: str) 
     assert "status" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_status_is_compact_unless_verbose(tmp_path: Path, mode: str) -> None:
     """plan_status lists tasks only with verbose=true."""
@@ -256,7 +256,7 @@ async def test_status_is_compact_unless_verbose(tmp_path: Path, mode: str) -> No
     assert compact["counts"]["pending"] == 3
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_status_refuses_a_malformed_id(tmp_path: Path, mode: str) -> None:
     """A plan id with characters outside the id pattern is refused by validation."""

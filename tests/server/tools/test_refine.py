@@ -34,7 +34,7 @@ def text_of(result: Any) -> str:
     return str(result.content[0].text)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_runs_on_host_sampling_until_the_threshold(tmp_path: Path) -> None:
     """Legacy client with sampling: two answers, the second passes; the result says sampling."""
     host = HostModel(["alpha beta", "alpha beta gamma delta epsilon"], model="host-m")
@@ -58,7 +58,7 @@ async def test_refine_runs_on_host_sampling_until_the_threshold(tmp_path: Path) 
     assert out["tokens_reported"] is False
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_feedback_of_the_first_attempt_reaches_the_second_request(tmp_path: Path) -> None:
     """The second sampling request carries the previous answer and its deficiencies."""
     host = HostModel(["alpha beta", "alpha beta gamma delta epsilon"])
@@ -69,7 +69,7 @@ async def test_feedback_of_the_first_attempt_reaches_the_second_request(tmp_path
     assert "alpha beta" in second and "missing required pattern 'gamma'" in second
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_reports_progress_per_iteration(tmp_path: Path) -> None:
     """One progress notification per iteration, out of the loop's iteration budget."""
     host = HostModel(["alpha", "alpha beta", "alpha beta gamma delta epsilon"])
@@ -84,7 +84,7 @@ async def test_refine_reports_progress_per_iteration(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_uses_the_configured_http_provider_without_sampling(tmp_path: Path) -> None:
     """2026-07-28 client, provider configured: the loop runs over real HTTP, tokens counted."""
     with running_chat_server() as chat:
@@ -106,7 +106,7 @@ async def test_refine_uses_the_configured_http_provider_without_sampling(tmp_pat
     assert chat.seen[0].body["model"] == "served-model"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_without_any_provider_points_to_loop_tools(tmp_path: Path) -> None:
     """No sampling, nothing configured: an error naming the settings and loop_start/loop_step."""
     with served(tmp_path) as (srv, _):
@@ -118,7 +118,7 @@ async def test_refine_without_any_provider_points_to_loop_tools(tmp_path: Path) 
     assert "LOOPCORE_PROVIDER_BASE_URL" in text and "loop_start, then loop_step" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_sampling_on_a_modern_session_is_refused_with_the_reason(tmp_path: Path) -> None:
     """provider='sampling' on 2026-07-28: the error says mid-call sampling needs legacy."""
     with served(tmp_path) as (srv, _):
@@ -128,7 +128,7 @@ async def test_sampling_on_a_modern_session_is_refused_with_the_reason(tmp_path:
     assert "mid-call sampling needs the legacy handshake" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_a_bad_evaluator_spec_is_reported_before_any_model(tmp_path: Path) -> None:
     """An unknown evaluator type is an invalid-input error; the host is never asked."""
     host = HostModel(["x"])
@@ -140,7 +140,7 @@ async def test_a_bad_evaluator_spec_is_reported_before_any_model(tmp_path: Path)
     assert host.seen == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_timeout_above_the_bound_is_rejected(tmp_path: Path) -> None:
     """timeout_s is bounded at 600 seconds."""
     with served(tmp_path) as (srv, _):
@@ -150,7 +150,7 @@ async def test_timeout_above_the_bound_is_rejected(tmp_path: Path) -> None:
     assert "timeout_s" in text_of(r) and "600" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_a_provider_slower_than_the_time_limit_is_cut(tmp_path: Path) -> None:
     """A first answer later than timeout_s ends the call with a provider error saying so."""
     with running_chat_server() as chat:
@@ -163,7 +163,7 @@ async def test_a_provider_slower_than_the_time_limit_is_cut(tmp_path: Path) -> N
     assert "no answer within the loop's time budget (timeout_s=0.5)" in text_of(r)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_finished_loops_are_recorded_for_the_priors(tmp_path: Path) -> None:
     """A finished refine lands in the priors under its task type and the host's model."""
     host = HostModel(["alpha beta gamma delta epsilon"], model="host-m")
@@ -177,7 +177,7 @@ async def test_finished_loops_are_recorded_for_the_priors(tmp_path: Path) -> Non
     ]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_cancelled_call_stops_and_teaches_nothing(tmp_path: Path) -> None:
     """The client cancels mid-loop: the server drops its pending sampling request, records
     nothing, and the session goes on."""
@@ -213,7 +213,7 @@ async def test_cancelled_call_stops_and_teaches_nothing(tmp_path: Path) -> None:
     assert after.structured_content is not None and after.structured_content["based_on_loops"] == 0
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_learned_priors_stop_a_hopeless_loop_early(tmp_path: Path) -> None:
     """After loops of this kind never converged, the Bayesian exit stops at iteration 2."""
     host = HostModel(["alpha", "alpha beta", "alpha beta gamma"])

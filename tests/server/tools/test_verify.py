@@ -11,7 +11,7 @@ from server.app import build_server
 from tests.server.helpers import ERAS, REGEX_DEF, err, make_settings, new_plan, ok
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_passing_output_scores_one(tmp_path: Path, mode: str) -> None:
     """An output matching every required pattern passes with score 1."""
@@ -20,7 +20,7 @@ async def test_passing_output_scores_one(tmp_path: Path, mode: str) -> None:
     assert (res["score"], res["passed"], res["deficiencies"]) == (1.0, True, [])
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_failing_output_lists_deficiencies(tmp_path: Path, mode: str) -> None:
     """An output missing a required pattern fails and the feedback names the pattern."""
@@ -31,7 +31,7 @@ async def test_failing_output_lists_deficiencies(tmp_path: Path, mode: str) -> N
     assert "def" in res["feedback"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_unknown_evaluator_type_names_the_field(tmp_path: Path, mode: str) -> None:
     """An unknown spec type is an invalid-input error listing the known types."""
@@ -42,7 +42,7 @@ async def test_unknown_evaluator_type_names_the_field(tmp_path: Path, mode: str)
     assert "regex" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_evaluator_required_without_a_task(tmp_path: Path, mode: str) -> None:
     """Without plan and task ids the evaluator spec is required."""
@@ -51,7 +51,7 @@ async def test_evaluator_required_without_a_task(tmp_path: Path, mode: str) -> N
     assert "evaluator" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_plan_id_without_task_id_is_refused(tmp_path: Path, mode: str) -> None:
     """plan_id and task_id go together."""
@@ -62,7 +62,7 @@ async def test_plan_id_without_task_id_is_refused(tmp_path: Path, mode: str) -> 
     assert "task_id" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_oversized_output_is_refused_with_its_limit(tmp_path: Path, mode: str) -> None:
     """An output over 200,000 characters is rejected by the schema, naming the limit."""
@@ -71,7 +71,7 @@ async def test_oversized_output_is_refused_with_its_limit(tmp_path: Path, mode: 
     assert "200000" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_task_acceptance_spec_is_used_and_score_recorded(tmp_path: Path, mode: str) -> None:
     """With plan and task ids and no evaluator, the task's spec scores and the score lands."""
@@ -88,7 +88,7 @@ async def test_task_acceptance_spec_is_used_and_score_recorded(tmp_path: Path, m
     assert status["tasks"][0]["status"] == "pending"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_task_without_acceptance_needs_an_evaluator(tmp_path: Path, mode: str) -> None:
     """A task with no acceptance spec cannot be verified without an evaluator."""
@@ -99,7 +99,7 @@ async def test_task_without_acceptance_needs_an_evaluator(tmp_path: Path, mode: 
     assert "evaluator" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_unknown_task_is_not_found(tmp_path: Path, mode: str) -> None:
     """An unknown task id is a not-found error, never a silent pass."""
@@ -114,7 +114,7 @@ async def test_unknown_task_is_not_found(tmp_path: Path, mode: str) -> None:
     assert "zz" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_session_works_after_an_error(tmp_path: Path, mode: str) -> None:
     """A failed call leaves the session usable for the next one."""

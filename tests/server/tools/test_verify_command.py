@@ -88,7 +88,7 @@ def _task(acceptance: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"id": "t", "title": "Make the tests pass", "acceptance": acceptance}]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_without_output_runs_the_command_and_passes(
     tmp_path: Path, project: Path
 ) -> None:
@@ -101,7 +101,7 @@ async def test_plan_record_without_output_runs_the_command_and_passes(
     assert res["evaluation"]["details"]["passed"] == 3
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_without_output_records_failures(tmp_path: Path, project: Path) -> None:
     """Two broken functions: the task fails and the deficiencies name both failing tests."""
     _break(project, "add", "mul")
@@ -114,7 +114,7 @@ async def test_plan_record_without_output_records_failures(tmp_path: Path, proje
     assert [d.split(" - ")[0] for d in named] == [f"failing: {ADD}", f"failing: {MUL}"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_tracks_the_tasks_failing_tests_across_records_and_a_restart(
     tmp_path: Path, project: Path
 ) -> None:
@@ -132,7 +132,7 @@ async def test_plan_record_tracks_the_tasks_failing_tests_across_records_and_a_r
     assert f"regression: newly failing: {NEG}" in res["evaluation"]["deficiencies"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_runs_the_command_part_of_a_composite_acceptance(
     tmp_path: Path, project: Path
 ) -> None:
@@ -146,7 +146,7 @@ async def test_plan_record_runs_the_command_part_of_a_composite_acceptance(
     assert res["evaluation"]["sub_scores"] == {"0:command": 1.0, "1:regex": 1.0}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_with_nothing_and_no_command_acceptance_is_refused(
     tmp_path: Path, project: Path
 ) -> None:
@@ -160,7 +160,7 @@ async def test_plan_record_with_nothing_and_no_command_acceptance_is_refused(
     assert status["tasks"][0]["output_score"] is None
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_loop_step_keeps_the_baseline_failing_set_across_steps_and_a_restart(
     tmp_path: Path, project: Path
 ) -> None:
@@ -183,7 +183,7 @@ async def test_loop_step_keeps_the_baseline_failing_set_across_steps_and_a_resta
     assert f"regression: newly failing: {NEG}" in third["feedback"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_loop_step_without_output_needs_a_command_evaluator(
     tmp_path: Path, project: Path
 ) -> None:
@@ -197,7 +197,7 @@ async def test_loop_step_without_output_needs_a_command_evaluator(
     assert status["scores"] == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_verify_output_runs_an_allowlisted_command_spec(
     tmp_path: Path, project: Path
 ) -> None:
@@ -212,7 +212,7 @@ async def test_verify_output_runs_an_allowlisted_command_spec(
     )
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_program_not_on_the_allowlist_is_a_clear_tool_error(
     tmp_path: Path, project: Path
 ) -> None:
@@ -224,7 +224,7 @@ async def test_program_not_on_the_allowlist_is_a_clear_tool_error(
     assert "LOOPCORE_ALLOW_COMMANDS does not name it" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_commands_are_off_when_the_allowlist_is_empty(tmp_path: Path, project: Path) -> None:
     """With no allowlist, verify_output and plan_record both refuse to run the command."""
     async with Client(build_server(_settings(tmp_path, project, allow=frozenset()))) as c:
@@ -237,7 +237,7 @@ async def test_commands_are_off_when_the_allowlist_is_empty(tmp_path: Path, proj
     assert status["tasks"][0]["status"] == "pending"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_an_argument_escaping_the_project_root_is_refused(
     tmp_path: Path, project: Path
 ) -> None:
@@ -249,7 +249,7 @@ async def test_an_argument_escaping_the_project_root_is_refused(
     assert "is a path outside the project root" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_verify_output_on_a_task_compares_with_the_tasks_recorded_runs(
     tmp_path: Path, project: Path
 ) -> None:
@@ -264,7 +264,7 @@ async def test_verify_output_on_a_task_compares_with_the_tasks_recorded_runs(
     assert res["task"]["status"] == "failed"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_verify_output_without_output_needs_a_command_spec(
     tmp_path: Path, project: Path
 ) -> None:
@@ -274,7 +274,7 @@ async def test_verify_output_without_output_needs_a_command_spec(
     assert "output: must not be empty" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_a_spec_cannot_read_the_servers_own_secrets(tmp_path: Path, project: Path) -> None:
     """Naming LOOPCORE_PROVIDER_API_KEY in a spec's env passes nothing: the key never comes back."""
     secret_env = {**ENV, "LOOPCORE_PROVIDER_API_KEY": "sk-do-not-leak"}
