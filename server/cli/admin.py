@@ -14,18 +14,11 @@ from typing import TextIO
 
 from loopcore import __version__
 from loopcore.history import HistoryService
-from loopcore.intercept import scorer_build
 from loopcore.plans.export import iso
 from loopcore.plans.service import PlanService
 from loopcore.store import default_db_path, open_store
 from server.cli.install import HOSTS, build_entry, server_command
 from server.settings import ENV_VARS, Settings
-
-_SCORER_BUILDS = {
-    "mypyc": "compiled with mypyc",
-    "python": "pure Python (an editable install, or no C compiler at build time; "
-    "a regular `pip install .` compiles it)",
-}
 
 __all__ = ["run_doctor", "run_plans"]
 
@@ -132,6 +125,5 @@ def run_doctor(settings: Settings, out: TextIO) -> int:
     out.write(f"tools: {settings.tools}   log level: {settings.log_level}\n")
     out.write(f"commands allowed: {', '.join(sorted(settings.allow_commands)) or 'none'}\n")
     out.write(f"settings: {', '.join(ENV_VARS.values())}\n")
-    out.write(f"prompt scorer: {_SCORER_BUILDS[scorer_build()]}\n")
     _snippets(settings, out)
     return 0
