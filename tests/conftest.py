@@ -1,4 +1,4 @@
-"""Session fixtures shared by every test directory: the throwaway PostgreSQL cluster.
+"""Fixtures for the whole suite: the throwaway PostgreSQL cluster, and async tests on asyncio.
 
 ``pg_cluster`` starts one cluster per test session (``tests/pg_cluster.py``) with a
 migrated template database; ``pg_url`` gives each test a fresh database copied from
@@ -70,3 +70,9 @@ def pg_empty_url(pg_cluster: Cluster) -> Iterator[str]:
     name = pg_cluster.create_database()
     yield pg_cluster.url(name)
     pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Every ``@pytest.mark.anyio`` test runs on asyncio (the SDK's own loop)."""
+    return "asyncio"

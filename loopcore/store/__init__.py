@@ -10,7 +10,7 @@ from __future__ import annotations
 from loopcore.store.postgres import PostgresStore, is_postgres_url
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.restore import PoolOptions, RestoreReport, default_db_path, open_store
-from loopcore.store.sqlite import SqliteStore
+from loopcore.store.sqlite.store import SqliteStore
 
 __all__ = [
     "PoolOptions",

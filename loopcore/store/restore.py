@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import platformdirs
 
@@ -12,7 +12,7 @@ from loopcore.clock import Clock, system_clock
 from loopcore.store.postgres import PgTx, PostgresStore, is_postgres_url
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import Task, UsageCounts
-from loopcore.store.sqlite import DEFAULT_BUSY_TIMEOUT_MS, SqliteStore, SqliteTx
+from loopcore.store.sqlite.store import DEFAULT_BUSY_TIMEOUT_MS, SqliteStore, SqliteTx
 
 if TYPE_CHECKING:
 
@@ -78,18 +78,39 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("loopcore", appauthor=False)) / "loopcore.db"
 
 
+@overload
+def open_store(
+    path: Path | None = None,
+    clock: Clock = system_clock,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    pool: PoolOptions | None = None,
+) -> tuple[SqliteStore, RestoreReport]: ...
+
+
+@overload
 def open_store(
     path: str | Path | None = None,
     clock: Clock = system_clock,
     *,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     pool: PoolOptions | None = None,
-) -> tuple[Store, RestoreReport]:
+) -> tuple[SqliteStore | PostgresStore, RestoreReport]: ...
+
+
+def open_store(
+    path: str | Path | None = None,
+    clock: Clock = system_clock,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    pool: PoolOptions | None = None,
+) -> tuple[SqliteStore | PostgresStore, RestoreReport]:
     """Open (creating if needed) and migrate the database, then restore state.
 
-    ``path`` is a SQLite file, or a ``postgresql://`` URL for the PostgreSQL store
-    (``pool`` sizes its connection pool). Restoring returns expired leases to
-    pending (journalled) and counts the plans and loops there are to resume.
+    ``path`` is a SQLite file, or a ``postgresql://`` URL (a ``str``) for the
+    PostgreSQL store (``pool`` sizes its connection pool); a ``Path`` is always
+    SQLite. Restoring returns expired leases to pending (journalled) and counts
+    the plans and loops there are to resume.
 
     Raises:
         StoreError: the database cannot be used, or its schema is newer than this code.

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from loopcore.observations import LoopObservation
-from loopcore.plans import PlanLimits, PlanService
-from loopcore.store import SqliteStore, open_store
+from loopcore.plans.service import PlanLimits, PlanService
+from loopcore.store import Store, open_store
+from loopcore.store.observations import LoopObservation
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 8
@@ -105,7 +105,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def overlapping_claims(store: SqliteStore, plan_id: str) -> list[str]:
+def overlapping_claims(store: Store, plan_id: str) -> list[str]:
     """Tasks claimed while another agent still held them, read from the journal."""
     holder: dict[str, str | None] = defaultdict(lambda: None)
     bad: list[str] = []

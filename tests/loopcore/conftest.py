@@ -17,8 +17,8 @@ from psycopg.rows import tuple_row
 
 from loopcore.clock import FixedClock
 from loopcore.history import HistoryService
-from loopcore.loops import LoopService
-from loopcore.plans import PlanService
+from loopcore.loops.sessions import LoopService
+from loopcore.plans.service import PlanService
 from loopcore.store import PostgresStore, Store, open_store
 
 

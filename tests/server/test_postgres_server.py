@@ -19,7 +19,7 @@ from tests.server.helpers import make_settings, new_plan, ok
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_tools_work_on_postgres_in_process(tmp_path: Path, pg_url: str) -> None:
     settings = make_settings(tmp_path, db=pg_url, db_pool_size=2)
     async with Client(build_server(settings)) as c:
@@ -33,7 +33,7 @@ async def test_tools_work_on_postgres_in_process(tmp_path: Path, pg_url: str) ->
 
 
 @pytest.mark.slow
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_serve_over_stdio_with_a_postgres_url(tmp_path: Path, pg_url: str) -> None:
     params = StdioServerParameters(
         command=str(BIN / "loopcore"),
@@ -49,7 +49,7 @@ async def test_serve_over_stdio_with_a_postgres_url(tmp_path: Path, pg_url: str)
 
 
 @pytest.mark.slow
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_losing_the_database_gives_tool_errors_and_the_server_recovers(
     tmp_path: Path,
 ) -> None:

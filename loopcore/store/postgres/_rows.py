@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from loopcore.observations import IterationStats, OutcomeStats
 from loopcore.stats import Welford
 from loopcore.store._json import dumps, loads_map, loads_strs
+from loopcore.store.observations import IterationStats, OutcomeStats
 from loopcore.store.records import (
     InterceptRecord,
     JournalEntry,

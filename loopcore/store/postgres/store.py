@@ -37,7 +37,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from loopcore.errors import LoopcoreError, StoreError
-from loopcore.observations import IterationStats, LoopObservation, OutcomeStats
+from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
 from loopcore.store.postgres.schema import MIGRATIONS, PgMigration, current_version, migrate
 from loopcore.store.postgres.tx_other import PgHistorySql, PgLoopSql, PgPriorSql
 from loopcore.store.postgres.tx_plans import PgPlanSql

@@ -9,14 +9,14 @@ import psycopg
 from psycopg.rows import DictRow
 
 from loopcore.errors import StoreError
-from loopcore.observations import (
+from loopcore.store._json import dumps
+from loopcore.store.observations import (
     IterationStats,
     LoopObservation,
     OutcomeStats,
     fold_iteration,
     fold_outcome,
 )
-from loopcore.store._json import dumps
 from loopcore.store.postgres._rows import (
     intercept_from_row,
     iteration_from_row,

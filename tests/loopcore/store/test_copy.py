@@ -51,7 +51,7 @@ def _counts(where: str | Path) -> dict[str, int]:
     store, _ = open_store(where, FixedClock())
     try:
         with store.read() as tx:
-            return table_counts(tx)  # type: ignore[arg-type]
+            return table_counts(tx)
     finally:
         store.close()
 
