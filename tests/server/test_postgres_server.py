@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -16,7 +17,7 @@ from server.settings import Settings, SettingsError
 from tests.pg_cluster import Cluster, find_bin
 from tests.server.helpers import make_settings, new_plan, ok
 
-BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.anyio
@@ -35,17 +36,26 @@ async def test_tools_work_on_postgres_in_process(tmp_path: Path, pg_url: str) ->
 @pytest.mark.slow
 @pytest.mark.anyio
 async def test_serve_over_stdio_with_a_postgres_url(tmp_path: Path, pg_url: str) -> None:
+    # PYTHONPATH makes the subprocess import this checkout (not another editable install).
+    main = "import sys; from server.cli import main; sys.exit(main())"
     params = StdioServerParameters(
-        command=str(BIN / "loopcore"),
-        args=["serve", "--db", pg_url, "--project", "stdio"],
-        env={"HOME": str(tmp_path), "LOOPCORE_DB_POOL_SIZE": "2"},
+        command=sys.executable,
+        args=["-c", main, "serve", "--db", pg_url, "--project", "stdio"],
+        env={"HOME": str(tmp_path), "LOOPCORE_DB_POOL_SIZE": "2", "PYTHONPATH": str(ROOT)},
         cwd=tmp_path,
     )
     async with Client(params, mode="legacy") as c:
         plan_id = await new_plan(c)
         claimed = await ok(c, "plan_next_task", {"plan_id": plan_id, "agent": "s"})
     assert claimed["task"]["id"] == "a"
-    assert list(tmp_path.glob("**/*.db")) == []
+    assert list(tmp_path.iterdir()) == []  # nothing was written beside the server
+    with psycopg.connect(pg_url) as conn:  # the plan and its claim are in PostgreSQL
+        row = conn.execute(
+            "SELECT p.project, t.claimed_by FROM plans p JOIN tasks t ON t.plan_id = p.id "
+            "WHERE p.id = %s AND t.id = 'a'",
+            (plan_id,),
+        ).fetchone()
+    assert row == ("stdio", "s")
 
 
 @pytest.mark.slow

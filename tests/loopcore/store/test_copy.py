@@ -144,7 +144,9 @@ def test_the_cli_verb_copies_and_prints_the_counts(tmp_path: Path, pg_url: str) 
     store, _ = open_store(src, FixedClock())
     _fill(store)
     store.close()
-    argv = [sys.executable, "-m", "server.cli", "db", "copy", str(src), pg_url]
+    # `-c` from the repository root imports this checkout's code (not another editable install).
+    main = "import sys; from server.cli import main; sys.exit(main())"
+    argv = [sys.executable, "-c", main, "db", "copy", str(src), pg_url]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert (
