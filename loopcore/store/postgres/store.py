@@ -243,18 +243,32 @@ class PostgresStore:
         state.tx, state.depth, state.writing = tx, 1, writing
         try:
             yield tx
-            conn.execute("COMMIT")
         except psycopg.Error as exc:
             self._rollback(conn)
             raise self._error(exc) from exc
         except BaseException:
             self._rollback(conn)
             raise
+        else:
+            self._commit(conn)
         finally:
             state.tx, state.depth, state.writing = None, 0, False
             self._pool.putconn(conn)
         if tx.appended:
             self._notify(tx.appended)
+
+    def _commit(self, conn: psycopg.Connection[DictRow]) -> None:
+        try:
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            if conn.broken or conn.closed:  # the server may have committed before the cut
+                raise StoreError(
+                    f"lost the connection to the PostgreSQL database {self._location} while "
+                    f"committing ({str(exc).strip()}): the write may or may not have been "
+                    "applied; read the current state before trying again"
+                ) from exc
+            self._rollback(conn)
+            raise self._error(exc) from exc
 
     def _notify(self, lines: Sequence[JournalLine]) -> None:
         for hook in self._hooks:

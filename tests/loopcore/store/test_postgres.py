@@ -213,3 +213,18 @@ def test_losing_the_database_gives_store_errors_and_the_store_recovers_without_a
         store.close()
     finally:
         cluster.destroy()
+
+
+def test_a_connection_cut_before_commit_is_a_clear_error_and_the_next_write_works(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    """The backend is terminated inside the transaction: COMMIT fails, the outcome is named."""
+    plans = PlanService(pg, FixedClock())
+    plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
+    unknown = r"while committing .*may or may not have been applied"
+    with pytest.raises(StoreError, match=unknown), pg.write() as tx:
+        tx.append_journal("cut", at=1.0, project="p", plan_id=plan_id)
+        with psycopg.connect(pg_url, autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", (tx._conn.info.backend_pid,))
+    assert plans.next_task(plan_id, agent="x").kind == "task"  # a fresh connection
+    assert "cut" not in [e.kind for e in plans.journal(plan_id)]  # it was not committed
