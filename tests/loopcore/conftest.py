@@ -29,14 +29,6 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    """Where a test opens (and reopens) its own store: a SQLite file or a PostgreSQL URL."""
-    if request.param == "postgres":
-        return str(request.getfixturevalue("pg_url"))
-    return tmp_path / "reopened.db"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
     """A migrated store: a temporary SQLite file, or a fresh PostgreSQL database."""
     if request.param == "postgres":
