@@ -125,17 +125,33 @@ _KINDS: dict[str, str] = {
         "problem is|issue is|cause is|problem lies|issue lies|problem seems|comes from|"
         "originates"
     ),
+    # Choices left to the implementer: options, "whether", a question back to the reader.
+    # Listed before "hedge" so "not sure whether" is a decision, "not sure" a hedge.
+    "decision": (
+        "i wonder if|i wonder whether|wondering if|wondering whether|not sure if|"
+        "not sure whether|not sure what|not sure how|i'm not sure if|i'm not sure whether|"
+        "don't know if|don't know whether|do not know if|do not know whether|"
+        "i don't know if|i don't know whether|i do not know if|i do not know whether|"
+        "whether to|whether we|whether it|should we|do we want|would it make sense|"
+        "does it make sense|or should|or maybe|or perhaps|either|alternatively|"
+        "another option|one option|option @num|we could|one could|could also|up to you|"
+        "open to|any thoughts|any ideas|what do you think|any of the following|"
+        "one of the following|is @this a bug|is @this intended|is @this expected|"
+        "is @this desired|is @this correct|is @this by design|design decision|debatable"
+    ),
+    # Doubt about facts (the cause, what happens): milder than a choice left open.
     "hedge": (
         "maybe|perhaps|possibly|probably|might|i think|i guess|i believe|i suspect|not sure|"
         "unsure|i wonder|wondering|i don't know|don't know|i do not know|do not know|no idea|"
         "not certain|uncertain|somehow|kind of|sort of|or something|something like|if possible|"
-        "could be|it would be nice|nice to have|any ideas|any thoughts|what do you think|"
-        "not clear|unclear|correct me if|hard to say|i'm not sure|it seems|seems like|"
-        "i don't think|we could|one could|either|alternatively|another option|one option|"
-        "option @num|any of the following|one of the following|is @this a bug|is @this intended|"
-        "is @this expected|is @this desired|is @this correct|is @this by design|should we|"
-        "do we want|would it make sense|does it make sense|open to|imho|in my opinion|i feel|"
-        "personally|i'd argue"
+        "could be|it would be nice|nice to have|not clear|unclear|correct me if|hard to say|"
+        "i'm not sure|it seems|seems like|i don't think|"
+        "imho|in my opinion|i feel|personally|i'd argue"
+    ),
+    # The text says two things pull against each other.
+    "contradiction": (
+        "contradict|contradicts|contradictory|contradiction|conflicting|conflicts with|"
+        "conflict with|inconsistent|inconsistency|on the other hand|but also|at the same time"
     ),
     "elsewhere": (
         "as discussed|as we discussed|as talked about|as we talked about|as agreed|as we agreed|"
@@ -157,6 +173,13 @@ _KINDS: dict[str, str] = {
         "crash|crashes|crashed|bug|bugs|broken|breaks|wrong|wrongly|incorrect|incorrectly|"
         "doesn't work|doesnt work|does not work|not working|unexpected|unexpectedly|raises|"
         "hang|hangs|segfault|not respected|ignored"
+    ),
+    # A change of degree: something is or should be faster, smaller, leaner. Measurable, so
+    # the request wants the measurement (how slow now, on what, what target).
+    "comparative": (
+        "faster|quicker|speed up|speedup|speed it up|more efficient|more performant|"
+        "less memory|smaller|slow|slower|too slow|slowness|slowdown|performance|latency|"
+        "takes too long|takes forever|memory usage|memory leak"
     ),
     "observed": (
         "currently|actual|actually|instead|i get|i got|we get|returns|results in|result in|"

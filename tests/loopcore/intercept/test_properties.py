@@ -50,3 +50,10 @@ def test_a_prompt_said_twice_scores_the_same(prompt: str) -> None:
     """Echoing a prompt without code fences changes nothing (a second copy can close a fence)."""
     assume("```" not in prompt and "~~~" not in prompt)
     assert score_prompt(f"{prompt}\n{prompt}").score == score_prompt(prompt).score
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_reproducibility_is_never_a_free_one(prompt: str) -> None:
+    """Reproducibility is read from evidence, each piece partial: no text reaches 1.0."""
+    assert score_prompt(prompt).dimensions["reproducibility"] < 1.0
