@@ -95,17 +95,26 @@ def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code:
     """
     if not code:
         return 0
-    code_words = set(tokens(code))
     # One name read as two kinds (``parse()`` a call, ``parse`` a word) counts once.
     names = {name.strip("`").removesuffix("()") for kind in _CODE_KINDS for name in anchors[kind]}
-    found = 0
+    in_prose = []
     for bare in names:
-        if len(bare) <= 2:
-            continue
-        parts = [bare.lower()] if bare.isidentifier() else tokens(bare)
-        if parts and all(p in prose_words and p in code_words for p in parts):
-            found += 1
-    return found
+        if len(bare) > 2:
+            parts = _parts(bare)
+            if parts and all(p in prose_words for p in parts):
+                in_prose.append(parts)
+    if not in_prose:
+        return 0
+    code_words = set(tokens(code))
+    return sum(all(p in code_words for p in parts) for parts in in_prose)
+
+
+def _parts(name: str) -> list[str]:
+    """The words ``tokens`` would read in a name: split at dots and slashes, lower-cased."""
+    parts = name.lower().replace("/", ".").split(".")
+    if all(p.isidentifier() for p in parts if p):
+        return [p for p in parts if p]
+    return tokens(name)
 
 
 def listed_features(prose: str, asks: Set[tuple[str, str]]) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client, MCPError
 
-from loopcore.intercept import prompt_hash, score_prompt
+from loopcore.intercept import DIMENSIONS, prompt_hash, score_prompt
 from tests.loopcore.providers.chat_server import chat_reply, running_chat_server
 from tests.server.prompt_helpers import GOOD_RUBRIC, MODES, HostModel, User, served
 
@@ -343,3 +343,21 @@ async def test_modern_host_refusing_the_sampling_round_aborts_on_the_client(tmp_
         async with Client(srv, mode="2026-07-28", sampling_callback=host) as c:
             with pytest.raises(MCPError, match="user said no"):
                 await c.call_tool("intercept", {"prompt": VAGUE, "judge": "model"})
+
+
+@pytest.mark.asyncio
+async def test_a_multi_feature_request_decomposes_with_named_dimensions(tmp_path: Path) -> None:
+    """Over the protocol: several features route to decompose; clarity, not ambiguity; no
+    question about a product name."""
+    prompt = (
+        "Build a user auth system with signup, login, password reset, OAuth via Google and "
+        "GitHub, admin dashboard..."
+    )
+    with served(tmp_path) as (srv, _):
+        async with Client(srv) as c:
+            out = out_of(await c.call_tool("intercept", {"prompt": prompt}))
+    assert out["route"] == "decompose"
+    assert list(out["dimensions"]) == list(DIMENSIONS)
+    assert "clarity" in out["dimensions"] and "ambiguity" not in out["dimensions"]
+    assert out["questions"][0]["blank"] == "scope"
+    assert not any("`GitHub`" in q["text"] for q in out["questions"])
