@@ -107,9 +107,10 @@ _KINDS: dict[str, str] = {
         "i propose|propose|proposed|proposal|proposing|suggest|suggested|suggests|suggestion|"
         "fix is|fix would be|fixed by|could be fixed|can be fixed|should be fixed|"
         "could be changed|can be changed|should be changed|could be replaced|should be replaced|"
-        "could be solved|can be solved|patch|pull request|pr @num|diff|we should|add a @opt|"
-        "add an @opt|add the @opt|add a new @opt|add new @opt|add @opt|change @any to|"
-        "replace @any with"
+        "could be solved|can be solved|can be dropped|could be dropped|can be removed|"
+        "could be removed|can be simplified|could be simplified|can be replaced|patch|"
+        "pull request|pr @num|diff|we should|add a @opt|add an @opt|add the @opt|"
+        "add a new @opt|add new @opt|add @opt|change @any to|replace @any with"
     ),
     "expected": (
         "expect|expected|expects|expectation|would expect|ought to|instead of|rather than|"
@@ -118,7 +119,8 @@ _KINDS: dict[str, str] = {
         "it would be good if|it would be better if|used to|worked in|worked before|worked with|"
         "worked until|worked fine|worked correctly|changed in|regression|previously|"
         "@modal @bverb|@modal @mod @bverb|needs to @bverb|need to @bverb|has to @bverb|"
-        "have to @bverb"
+        "have to @bverb|supposed to|meant to|intended to|solution you'd like|"
+        "the correct|is correct|the right result|the right value|true value"
     ),
     "diagnosis": (
         "caused by|is due to|because of|root cause|culprit|reason is|happens because|"

@@ -187,7 +187,7 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
         "desired": 1.0 if desired else 0.0,
         "only_observed": 1.0 if failure and not desired else 0.0,
         "grounded": float(grounded_names(anchors, scan.words, text.code)),
-        "features_listed": float(listed_features(text.prose, scan.asks)),
+        "features_listed": float(listed_features(text.prose, scan.words)),
         "comparative": 1.0 if cues["comparative"] else 0.0,
         "proposal": 1.0 if cues["proposal"] else 0.0,
         "tests": 1.0 if cues["tests"] or _names_test(text.full) else 0.0,

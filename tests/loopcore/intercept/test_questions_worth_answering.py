@@ -76,6 +76,17 @@ def test_a_bulleted_feature_list_routes_to_decompose() -> None:
     assert result.route == "decompose"
 
 
+def test_a_feature_list_after_a_request_lead_routes_to_decompose() -> None:
+    """ "We need to create X with: a, b, c and d" lists four features too."""
+    prompt = (
+        "We need to create a sales dashboard with: charts of daily sales, a table of orders, "
+        "CSV export and filters by user"
+    )
+    result = score_prompt(prompt)
+    assert result.features["features_listed"] == 4
+    assert result.route == "decompose"
+
+
 @pytest.mark.parametrize(
     "prompt",
     [
@@ -86,6 +97,9 @@ def test_a_bulleted_feature_list_routes_to_decompose() -> None:
         "- pick the CSV format\n- press save twice",
         # One feature with three details.
         "Add a --retries flag to the fetch command",
+        # A numbered list under a line that is no build request ("scaffold" inside a name).
+        "A reduced example from pyscaffold's code base:\n1. make a file.py with aliases\n"
+        "2. build the html docs\n3. open the alias page\n4. compare both outputs",
     ],
 )
 def test_one_task_is_not_decomposed(prompt: str) -> None:
