@@ -76,6 +76,13 @@ _BULLET = re.compile(r"(?:[-*+\u2022]|\d{1,2}[.)])\s+\S")
 _MIN_ITEMS = 4
 # Words that may come before the build verb of a request ("please build", "we need to add").
 _LEADS = _words("please i we want need needs to would like i'd let's lets you can could also and")
+# A sentence (at a line start or after ". ") that opens with a build verb, after at most
+# words of request; the match runs to the line end.
+_REQUEST = re.compile(
+    rf"(?:^|(?<=\. ))[ \t]*(?:(?:{'|'.join(sorted(map(re.escape, _LEADS)))})[ \t]+)*"
+    rf"(?:{'|'.join(sorted(BUILD_VERBS))})\b[^\n]*",
+    re.MULTILINE,
+)
 # Kinds of anchor that name code as written (a call, a dotted path, a snake_case name...).
 _CODE_KINDS = ("call", "dotted", "snake", "const", "camel", "backtick", "path", "line")
 # Kinds preferred when quoting a name back in a question, best first. CamelCase only
@@ -157,40 +164,35 @@ def listed_features(prose: str, words: Set[str]) -> int:
     """
     if BUILD_VERBS.isdisjoint(words):  # ``words``: the prose's words, lower-cased
         return 0
+    low = prose.lower()
     best = 0
-    lines = prose.lower().split("\n")
-    read_to = 0  # bullets before this line were read under an earlier heading line
-    for n, line in enumerate(lines):
-        if not any(verb in line for verb in BUILD_VERBS):
-            continue
-        if line.rstrip().endswith(":") and n >= read_to and _opens_with_build(line):
+    read_to = 0  # bullets before this offset were read under an earlier heading line
+    # Only sentences that open with a build request are visited (found at C speed).
+    for m in _REQUEST.finditer(low):
+        rest = m.group(0)  # from the sentence start to the line end
+        sentence = rest.split(". ", 1)[0]
+        at = min((i for i in (sentence.find(o) for o in _LIST_OPENERS) if i >= 0), default=-1)
+        if at >= 0:
+            tail = sentence[at:].split(":", 1)[-1]
+            for opener in _LIST_OPENERS:
+                tail = tail.removeprefix(opener)
+            items = _ITEM_SPLIT.split(tail.rstrip(" .!…"))
+            # "a, b and c": the last comma-separated part may hold two items.
+            items[-1:] = _LAST_SPLIT.split(f" {items[-1].strip()} ")
+            best = max(best, _count_items(items))
+        if rest.rstrip().endswith(":") and m.start() >= read_to:
             bullets = []
-            read_to = n + 1
-            while read_to < len(lines) and _BULLET.match(lines[read_to].strip()):
-                bullets.append(lines[read_to].strip().lstrip("-*+\u2022 0123456789.)"))
-                read_to += 1
+            read_to = m.end() + 1
+            while read_to < len(low):
+                end = low.find("\n", read_to)
+                end = len(low) if end < 0 else end
+                line = low[read_to:end].strip()
+                if not _BULLET.match(line):
+                    break
+                bullets.append(line.lstrip("-*+\u2022 0123456789.)"))
+                read_to = end + 1
             best = max(best, _count_items(bullets))
-        for sentence in line.split(". "):
-            at = min((i for i in (sentence.find(o) for o in _LIST_OPENERS) if i >= 0), default=-1)
-            if at >= 0 and _opens_with_build(sentence[:at]):
-                tail = sentence[at:].split(":", 1)[-1]
-                for opener in _LIST_OPENERS:
-                    tail = tail.removeprefix(opener)
-                items = _ITEM_SPLIT.split(tail.rstrip(" .!…"))
-                # "a, b and c": the last comma-separated part may hold two items.
-                items[-1:] = _LAST_SPLIT.split(f" {items[-1].strip()} ")
-                best = max(best, _count_items(items))
     return best
-
-
-def _opens_with_build(text: str) -> bool:
-    """Whether ``text`` opens with a build verb, after at most a few words of request."""
-    for word in text.split():
-        if word in BUILD_VERBS:
-            return True
-        if word not in _LEADS:
-            return False
-    return False
 
 
 def _count_items(items: list[str]) -> int:

@@ -178,6 +178,10 @@ def split_text(text: str, *, seen: set[str] | None = None) -> Text:
         ) or (stripped[0] in ">$I" and stripped.startswith(_SESSION)):
             # Code is not prose: it is read for names of code, not for cue phrases.
             heading = False  # code is something under a heading
+            # A word run together with itself (">>> >>>") is the same line: padding must
+            # not make a second code line.
+            words = key.split()
+            key = " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1])
             if key not in code_lines:
                 code_lines.add(key)
                 if key not in seen:
