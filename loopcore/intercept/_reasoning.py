@@ -37,8 +37,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Set
 
-from loopcore.intercept._phrases import tokens
-
 __all__ = [
     "BUILD_VERBS",
     "PROPER_NOUNS",
@@ -76,13 +74,10 @@ _BULLET = re.compile(r"(?:[-*+\u2022]|\d{1,2}[.)])\s+\S")
 _MIN_ITEMS = 4
 # Words that may come before the build verb of a request ("please build", "we need to add").
 _LEADS = _words("please i we want need needs to would like i'd let's lets you can could also and")
-# A sentence (at a line start or after ". ") that opens with a build verb, after at most
-# words of request; the match runs to the line end.
-_REQUEST = re.compile(
-    rf"(?:^|(?<=\. ))[ \t]*(?:(?:{'|'.join(sorted(map(re.escape, _LEADS)))})[ \t]+)*"
-    rf"(?:{'|'.join(sorted(BUILD_VERBS))})\b[^\n]*",
-    re.MULTILINE,
-)
+# A build verb as a word of prose, followed by a space ("set-cookie:" is no request).
+_BUILD_WORD = re.compile(rf"(?<![\w-])(?:{'|'.join(sorted(BUILD_VERBS))})(?=[ \t])")
+# Names checked against the quoted code at most: the feature saturates long before.
+_MAX_GROUNDED_CHECKS = 32
 # Kinds of anchor that name code as written (a call, a dotted path, a snake_case name...).
 _CODE_KINDS = ("call", "dotted", "snake", "const", "camel", "backtick", "path", "line")
 # Kinds preferred when quoting a name back in a question, best first. CamelCase only
@@ -117,9 +112,10 @@ def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code:
     verified (0.546); (-) in lite (0.427), whose selection kept short,
     self-contained issues (length and code are (-) there too).
 
-    A name is compared word by word (``tokens``: lower-cased, split at dots,
-    slashes and brackets) against the words of the prose and of the code, so
-    each look-up is a set membership and the work stays linear in the text.
+    A name is compared word by word (lower-cased, split at dots and slashes)
+    against the words of the prose, a set look-up each; the few named in the
+    prose are then looked for in the code as written (at most 32: the feature
+    saturates long before), so the work stays linear in the text.
     """
     if not code:
         return 0
@@ -128,21 +124,12 @@ def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code:
     in_prose = []
     for bare in names:
         if len(bare) > 2:
-            parts = _parts(bare)
-            if parts and all(p in prose_words for p in parts):
-                in_prose.append(parts)
-    if not in_prose:
-        return 0
-    code_words = set(tokens(code))
-    return sum(all(p in code_words for p in parts) for parts in in_prose)
-
-
-def _parts(name: str) -> list[str]:
-    """The words ``tokens`` would read in a name: split at dots and slashes, lower-cased."""
-    parts = name.lower().replace("/", ".").split(".")
-    if all(p.isidentifier() for p in parts if p):
-        return [p for p in parts if p]
-    return tokens(name)
+            parts = bare.lower().replace("/", ".").split(".")
+            if all(p in prose_words for p in parts if p):
+                in_prose.append(bare)
+    in_prose.sort()  # the cap below must not depend on set order
+    # A substring search of the code per name named in the prose (few, and capped).
+    return sum(bare in code for bare in in_prose[:_MAX_GROUNDED_CHECKS])
 
 
 def listed_features(prose: str, words: Set[str]) -> int:
@@ -167,9 +154,15 @@ def listed_features(prose: str, words: Set[str]) -> int:
     low = prose.lower()
     best = 0
     read_to = 0  # bullets before this offset were read under an earlier heading line
-    # Only sentences that open with a build request are visited (found at C speed).
-    for m in _REQUEST.finditer(low):
-        rest = m.group(0)  # from the sentence start to the line end
+    # Only the few build verbs are visited, and only those opening their sentence count.
+    for m in _BUILD_WORD.finditer(low):
+        dot = low.rfind(". ", 0, m.start())
+        start = max(low.rfind("\n", 0, m.start()) + 1, dot + 2 if dot >= 0 else 0)
+        if not _LEADS.issuperset(low[start : m.start()].split()):
+            continue
+        line_end = low.find("\n", m.start())
+        line_end = len(low) if line_end < 0 else line_end
+        rest = low[m.start() : line_end]  # from the verb to the line end
         sentence = rest.split(". ", 1)[0]
         at = min((i for i in (sentence.find(o) for o in _LIST_OPENERS) if i >= 0), default=-1)
         if at >= 0:
@@ -182,7 +175,7 @@ def listed_features(prose: str, words: Set[str]) -> int:
             best = max(best, _count_items(items))
         if rest.rstrip().endswith(":") and m.start() >= read_to:
             bullets = []
-            read_to = m.end() + 1
+            read_to = line_end + 1
             while read_to < len(low):
                 end = low.find("\n", read_to)
                 end = len(low) if end < 0 else end

@@ -97,6 +97,9 @@ def test_a_feature_list_after_a_request_lead_routes_to_decompose() -> None:
         "- pick the CSV format\n- press save twice",
         # One feature with three details.
         "Add a --retries flag to the fetch command",
+        # A header line is no request ("set" in "Set-Cookie").
+        "The response has\nSet-Cookie: messages=x; HttpOnly; Path=/; SameSite=Lax\n"
+        "and the message is lost",
         # A numbered list under a line that is no build request ("scaffold" inside a name).
         "A reduced example from pyscaffold's code base:\n1. make a file.py with aliases\n"
         "2. build the html docs\n3. open the alias page\n4. compare both outputs",
