@@ -76,6 +76,8 @@ _MIN_ITEMS = 4
 _LEADS = _words("please i we want need needs to would like i'd let's lets you can could also and")
 # A build verb as a word of prose, followed by a space ("set-cookie:" is no request).
 _BUILD_WORD = re.compile(rf"(?<![\w-])(?:{'|'.join(sorted(BUILD_VERBS))})(?=[ \t])")
+_LEAD_WINDOW = 48  # characters of request words that may come before the build verb
+_SENTENCE_MAX = 600  # characters of a request sentence read after its build verb
 # Names checked against the quoted code at most: the feature saturates long before.
 _MAX_GROUNDED_CHECKS = 32
 # Kinds of anchor that name code as written (a call, a dotted path, a snake_case name...).
@@ -108,8 +110,8 @@ def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code:
     in a snippet, a traceback or a quoted source line shows the place exists
     and how it is reached, so the agent can go there instead of guessing.
     Names only in prose may be misremembered or invented; names only in code
-    are not pointed at. Checked: (+) on the random rows (AUC 0.592) and in
-    verified (0.546); (-) in lite (0.427), whose selection kept short,
+    are not pointed at. Checked: (+) on the random rows (AUC 0.601) and in
+    verified (0.534); (-) in lite (0.434), whose selection kept short,
     self-contained issues (length and code are (-) there too).
 
     A name is compared word by word (lower-cased, split at dots and slashes)
@@ -156,13 +158,19 @@ def listed_features(prose: str, words: Set[str]) -> int:
     read_to = 0  # bullets before this offset were read under an earlier heading line
     # Only the few build verbs are visited, and only those opening their sentence count.
     for m in _BUILD_WORD.finditer(low):
-        dot = low.rfind(". ", 0, m.start())
-        start = max(low.rfind("\n", 0, m.start()) + 1, dot + 2 if dot >= 0 else 0)
-        if not _LEADS.issuperset(low[start : m.start()].split()):
+        # The sentence start is looked for a few words back only (a search back to the
+        # text start for every verb would be quadratic): only request words may be there.
+        window = max(0, m.start() - _LEAD_WINDOW)
+        dot = low.rfind(". ", window, m.start())
+        start = max(low.rfind("\n", window, m.start()) + 1, dot + 2 if dot >= 0 else 0)
+        if (start == 0 and window > 0) or not _LEADS.issuperset(low[start : m.start()].split()):
             continue
-        line_end = low.find("\n", m.start())
-        line_end = len(low) if line_end < 0 else line_end
-        rest = low[m.start() : line_end]  # from the verb to the line end
+        # From the verb to the line end, read up to _SENTENCE_MAX characters (bounded, so
+        # many verbs on one long line stay linear); a longer line is no heading.
+        limit = min(len(low), m.start() + _SENTENCE_MAX)
+        line_end = low.find("\n", m.start(), limit)
+        line_end = limit if line_end < 0 else line_end
+        rest = low[m.start() : line_end]
         sentence = rest.split(". ", 1)[0]
         at = min((i for i in (sentence.find(o) for o in _LIST_OPENERS) if i >= 0), default=-1)
         if at >= 0:
@@ -173,7 +181,8 @@ def listed_features(prose: str, words: Set[str]) -> int:
             # "a, b and c": the last comma-separated part may hold two items.
             items[-1:] = _LAST_SPLIT.split(f" {items[-1].strip()} ")
             best = max(best, _count_items(items))
-        if rest.rstrip().endswith(":") and m.start() >= read_to:
+        heading = line_end < limit or limit == len(low)
+        if heading and rest.rstrip().endswith(":") and m.start() >= read_to:
             bullets = []
             read_to = line_end + 1
             while read_to < len(low):
