@@ -162,8 +162,9 @@ _KINDS: dict[str, str] = {
         "followup to|related to @num|see @num|like last time|like before|as before|"
         "usual way|usual fix|same as last time|same as before"
     ),
+    # "clean up" asks vaguely; "the cleanup" (a noun) names a thing, so it is not listed.
     "vague": (
-        "something|stuff|things|etc|and so on|whatever|various|nicer|cleaner|clean up|cleanup|"
+        "something|stuff|things|etc|and so on|whatever|various|nicer|cleaner|clean up|"
         "more robust|properly|user friendly|intuitive|in some way|in general|somewhat|"
         "make it work|fix it|some kind"
     ),

@@ -105,13 +105,17 @@ def _what_and_where(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
             )
         )
     if f["location"] == 0.0:
+        # Something new has no place yet: the blank is where it should live.
+        new = request_kind(f, ev.asks) == "new"
         found.append(
             _Blank(
                 blank="location",
                 dimension="specificity",
                 centrality=0.8,
                 issue="No file, function, class or module is named, so the place must be guessed.",
-                question="Which file, function, class or endpoint should change?",
+                question="Where should this live: which module, package or file (or a new one)?"
+                if new
+                else "Which file, function, class or endpoint should change?",
             )
         )
     return found
@@ -232,7 +236,9 @@ def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
                 question="Which test or concrete check should pass when this is done?",
             )
         )
-    if not (f["constraints"] or f["bounds"]):
+    # A bug fix's constraint goes without saying (fix it, break nothing else); a
+    # reshaping gets its own question above.
+    if not (f["constraints"] or f["bounds"]) and kind in ("new", "degree"):
         found.append(
             _Blank(
                 blank="constraints",
@@ -248,15 +254,35 @@ def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
 
 def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
     found: list[_Blank] = []
-    wording = ev.hedges + ev.vague
-    if wording:
+    if ev.decisions:
         found.append(
             _Blank(
                 blank="ambiguity",
                 dimension="clarity",
                 centrality=1.0,
-                issue=f"Hedged or vague wording leaves choices open ({_quote(wording)}).",
-                question=f"You wrote {_quote(wording)}: what exactly do you want?",
+                issue=f"A choice is left to the implementer ({_quote(ev.decisions)}).",
+                question=f"You wrote {_quote(ev.decisions)}: which option do you want?",
+            )
+        )
+    if ev.vague:
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="clarity",
+                centrality=0.9,
+                issue=f"Vague wording leaves the scope open ({_quote(ev.vague)}).",
+                question=f"You wrote {_quote(ev.vague)}: what exactly is included?",
+            )
+        )
+    if ev.hedges:
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="clarity",
+                centrality=0.6,
+                issue=f"Hedged wording: part of the report is a guess ({_quote(ev.hedges)}).",
+                question=f"You wrote {_quote(ev.hedges)}: is that confirmed, or should it be "
+                "checked first?",
             )
         )
     if ev.elsewhere:

@@ -89,6 +89,7 @@ class Evidence:
     """What was matched, for writing issues and questions (sorted, for determinism)."""
 
     hedges: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
     vague: tuple[str, ...] = ()
     elsewhere: tuple[str, ...] = ()
     asks: tuple[str, ...] = ()
@@ -160,7 +161,8 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
     # A sentence needs only a few function words; asking for more would punish terse text.
     needed = max(1.0, min(4.0, 0.2 * len(words)))
     evidence = Evidence(
-        hedges=tuple(sorted(cues["hedge"] | cues["decision"])),
+        hedges=tuple(sorted(cues["hedge"])),
+        decisions=tuple(sorted(cues["decision"])),
         vague=tuple(sorted(cues["vague"])),
         elsewhere=tuple(sorted(cues["elsewhere"])),
         asks=tuple(sorted(f"{verb} {obj}".strip() for verb, obj in scan.asks)),

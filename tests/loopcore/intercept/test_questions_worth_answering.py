@@ -185,3 +185,34 @@ def test_a_choice_left_to_the_implementer_lowers_clarity_more_than_a_doubt() -> 
     choice = score_prompt(f"{base} Not sure whether to use Redis or maybe an LRU.")
     assert choice.dimensions["clarity"] < doubt < score_prompt(base).dimensions["clarity"]
     assert "ambiguity" in {q.blank for q in choice.questions}
+
+
+def test_a_choice_left_open_is_asked_as_a_choice() -> None:
+    """ "whether to ... or maybe" gets "which option do you want", quoting the words."""
+    result = score_prompt("Add a cache to load_user(). Not sure whether to use Redis or maybe LRU.")
+    texts = [q.text for q in result.questions if q.blank == "ambiguity"]
+    assert texts == ["You wrote 'not sure whether', 'or maybe': which option do you want?"]
+
+
+def test_a_guess_about_the_cause_is_asked_to_be_confirmed() -> None:
+    """A hedged diagnosis asks whether it is confirmed, not "what exactly do you want"."""
+    result = score_prompt(
+        "download() in src/net.py deletes the partial file on a reset; it should keep it. "
+        "I think the cleanup in _finish_partial() is the culprit."
+    )
+    texts = [q.text for q in result.questions if q.blank == "ambiguity"]
+    assert texts == ["You wrote 'i think': is that confirmed, or should it be checked first?"]
+
+
+def test_something_new_is_asked_where_it_should_live() -> None:
+    """A new feature has no file yet: the place question asks where it should go."""
+    result = score_prompt("Add a Sign in with GitHub button to the login page")
+    texts = [q.text for q in result.questions if q.blank == "location"]
+    assert texts == ["Where should this live: which module, package or file (or a new one)?"]
+
+
+def test_a_bug_fix_is_not_asked_for_constraints() -> None:
+    """Fixing a failure implies breaking nothing else: no generic "anything off limits?"."""
+    result = score_prompt("the export crashes on empty files, please fix")
+    assert "constraints" not in {q.blank for q in result.questions}
+    assert "reproduction" in {q.blank for q in result.questions}
