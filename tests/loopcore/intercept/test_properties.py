@@ -12,7 +12,10 @@ from loopcore.intercept import BLANKS, score_prompt
 VOCABULARY = (
     "add fix the a to in should must not be return maybe i don't know json download() "
     "src/app.py ValueError 3 tries test_x ? . ; : etc something because of expected "
-    "instead `x` -c --flag http://x.y/z #12 line python 3.7.1 >>>"
+    "instead `x` -c --flag http://x.y/z #12 line python 3.7.1 >>> "
+    # Words the issue-20 features read: feature lists, choices, conflicts, degree, products.
+    "build with signup, login, reset, dashboard whether or maybe contradicts faster "
+    "supposed GitHub - *"
 )
 WORDS = st.sampled_from([*VOCABULARY.split(), "\n"])
 TEXT = st.one_of(
