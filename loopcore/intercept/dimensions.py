@@ -12,9 +12,12 @@ good: ``clarity`` 1.0 is a request that leaves no choice open (it was called
 The overall score is a weighted mean of the dimensions that apply. A
 reproduction applies fully when the text reports a failure or asks for a
 change of degree (faster, smaller: the starting point must be measured), and
-at ``NON_FAILURE_REPRO`` of its weight otherwise, where it reads whether the
-starting state can be seen at all (an example, steps, a number, the place). It
-is never 1.0 without evidence: "make the app faster" has none. The weights are
+at ``NON_FAILURE_REPRO`` of its weight otherwise (0: left out of the mean, as
+counting it at 0.5 or 1 did not agree better with the labelled issues); its
+value is still reported, and reads whether the starting state can be seen at
+all (an example, steps, a number, the place). It is never 1.0 without
+evidence, nor at all (each piece of evidence is partial): "make the app
+faster" has none and scores 0. The weights are
 the only numbers set from data (``calibration.json``, written by
 ``bench/intercept_quality.py``).
 """
