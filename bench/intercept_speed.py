@@ -98,6 +98,11 @@ def reference_us() -> float:
 # 16 KB inputs built to find super-linear paths (a regex retried at every position of a
 # long run, a per-token test of a long token): each should cost about what 16 KB of
 # prose costs. "no break before ?" took 0.8 s before the question reader was rewritten.
+def _names_in_prose_and_code() -> str:
+    names = " ".join(f"name_{i}()" for i in range(700))
+    return f"fix {names}\n```\n{names}\n```"[:16384]
+
+
 WORST_CASES = (
     ("one 16 KB token", "a" * 16384),
     ("no break before ?", "a" * 16382 + "?x"),
@@ -107,6 +112,13 @@ WORST_CASES = (
     ("digits", "7" * 16384),
     ("fence lines", "```\n" * 4096),
     ("backticks", "`" * 16384),
+    # A feature-list heading on every line, each also a bullet under the one before
+    # (distinct lines: a repeated line is read once).
+    ("list headings", "".join(f"- add {i}:\n" for i in range(2000))[:16384]),
+    # Build requests with long comma lists, one per line.
+    ("feature lists", "".join(f"build {i} with a b, c d, e f, g h\n" for i in range(700))[:16384]),
+    # Thousands of distinct names, each in the prose and again in a code block.
+    ("names in prose and code", _names_in_prose_and_code()),
 )
 
 
