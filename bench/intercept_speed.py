@@ -11,10 +11,6 @@ time, so the 4 KB prompt is also timed in rounds spread over about a minute,
 each beside the reference loop; the verdict is on the median of the rounds'
 medians, and the table shows every round.
 
-The scorer's text modules run compiled (mypyc) when loopcore is installed from a
-regular wheel (``pip install .``) and as Python from an editable install or
-the sources; the header says which was timed (``scorer: mypyc`` or ``python``).
-
     .venv/bin/python bench/intercept_speed.py [--quick] [--runs 2000] [--rounds 12]
 """
 
@@ -33,8 +29,7 @@ from collections.abc import Sequence
 
 from _common import machine_line, print_command, print_table, verdict
 
-import loopcore.intercept.features
-from loopcore.intercept import score_prompt, scorer_build
+from loopcore.intercept import score_prompt
 
 PARAGRAPHS = (
     "Retry downloads with backoff when the connection drops\n\n"
@@ -157,7 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_command()
     print(machine_line())
     print(f"machine reference: sum(range(1000)) takes {reference_us():.1f} us at best here")
-    print(f"scorer: {scorer_build()} ({loopcore.intercept.features.__file__})")
     rows: list[list[object]] = []
     for label, size in (("200 B", 200), ("4 KB", 4096), ("16 KB", 16384)):
         median, p95, cpu = measure(make_prompt(size), runs)
