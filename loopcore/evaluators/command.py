@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loopcore.errors import InvalidInput
+from loopcore.evaluators import _budget
 from loopcore.evaluators._process import ProcessResult, run_process
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.options import FactoryOptions
@@ -179,13 +180,14 @@ class CommandEvaluator:
             return _failure(f"program {self.argv[0]!r} was not found on PATH")
         if not _inside(_resolved(self.workdir), self.root):
             return _failure(f"the working directory now leaves the project root: {self.workdir}")
-        result = run_process(
-            [program, *self.argv[1:]],
-            cwd=self.workdir,
-            env=self.env,
-            timeout_s=self.timeout_s,
-            max_output_bytes=self.max_output_bytes,
-        )
+        with _budget.paused():  # the command's own time limit applies, not the budget
+            result = run_process(
+                [program, *self.argv[1:]],
+                cwd=self.workdir,
+                env=self.env,
+                timeout_s=self.timeout_s,
+                max_output_bytes=self.max_output_bytes,
+            )
         if result.error is not None:
             return _failure(result.error)
         if result.timed_out or result.exit_code is None:
