@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from loopcore.clock import monotonic
-from loopcore.errors import LoopcoreError
+from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 
 __all__ = [
@@ -48,8 +48,8 @@ class BudgetExceeded(Exception):
     """The evaluation's time budget ran out (caught by ``Budgeted``, never escapes it)."""
 
 
-class EvaluationError(LoopcoreError):
-    """An evaluation could not finish for want of a resource (memory)."""
+class EvaluationError(InvalidInput):
+    """An evaluation could not finish for want of memory: the spec or the output asks too much."""
 
 
 class _Deadline:
