@@ -134,8 +134,8 @@ def _check_argument(root: Path, workdir: Path, index: int, arg: str, depth: int 
         option = text is arg and text.startswith("-")
         if _escapes(root, workdir, text, option):
             raise InvalidInput(
-                f"argument {arg[:100]!r} is or names a path outside the project root "
-                f"{str(root)!r} (bare, --opt=PATH, -oPATH and @file forms are all checked)",
+                f"argument {arg[:100]!r} is a path outside the project root {str(root)!r}, "
+                "or names one (as --opt=PATH, -oPATH, an item of a list or an @file)",
                 field=f"run.{index}",
             )
         response = _resolved(workdir / text[1:]) if text.startswith("@") else None

@@ -69,12 +69,8 @@ def _search(pattern: regex.Pattern[str], text: str, timeout_s: float) -> bool | 
     Raises:
         BudgetExceeded: the evaluation's budget ran out first.
     """
-    try:
-        return pattern.search(text, timeout=_budget.limited(timeout_s)) is not None
-    except TimeoutError:
-        if _budget.exhausted():
-            raise _budget.BudgetExceeded from None
-        return None
+    found, cut = _budget.timed(lambda t: pattern.search(text, timeout=t), timeout_s)
+    return None if cut else found is not None
 
 
 def _canonical(value: Any) -> Any:

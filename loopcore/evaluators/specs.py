@@ -284,6 +284,11 @@ class CommandSpec(SpecModel):
         for i, name in enumerate(value):
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"item {i} ({name[:60]!r}) is not a variable name ([A-Za-z_]\\w*)")
+            if name.upper().startswith("LOOPCORE_"):
+                raise ValueError(
+                    f"item {i} ({name!r}): LOOPCORE_* variables are the server's own settings "
+                    "(its token, its provider key) and are never passed to commands"
+                )
         return value
 
     @field_validator("cwd")

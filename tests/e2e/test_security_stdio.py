@@ -148,11 +148,7 @@ async def test_command_children_cannot_read_the_servers_secrets(tmp_path: Path) 
         LOOPCORE_TOKEN_FILE=str(token),
         LOOPCORE_PROVIDER_API_KEY="key-in-env",
     )
-    spec = {
-        "type": "command",
-        "run": [sys.executable, "snoop.py"],
-        "env": ["LOOPCORE_TOKEN", "LOOPCORE_PROVIDER_API_KEY", "LOOPCORE_TOKEN_FILE"],
-    }
+    spec = {"type": "command", "run": [sys.executable, "snoop.py"]}
     async with Client(_params(project, env)) as client:
         result = await client.call_tool("verify_output", {"output": "", "evaluator": spec})
     assert not result.is_error, result.content

@@ -196,16 +196,29 @@ def test_path_forms_inside_the_root_run(project: Path) -> None:
     assert (result.passed, result.details["passed"]) == (True, 2)
 
 
+def test_naming_a_loopcore_variable_is_refused(project: Path) -> None:
+    """A spec that names LOOPCORE_TOKEN in env is an InvalidInput at env."""
+    spec = {
+        "type": "command",
+        "run": PYTEST,
+        "env": ["PYTEST_DISABLE_PLUGIN_AUTOLOAD", "LOOPCORE_TOKEN"],
+    }
+    with pytest.raises(InvalidInput) as caught:
+        build_evaluator(spec, _options(project))
+    assert caught.value.field == "env"
+    assert "never passed to commands" in str(caught.value)
+
+
 def test_loopcore_secrets_never_reach_the_command(project: Path) -> None:
-    """LOOPCORE_TOKEN and LOOPCORE_PROVIDER_API_KEY are not passed even when a spec names them."""
+    """With LOOPCORE_TOKEN and the provider key in the server's environment, the test run
+    sees no LOOPCORE_* variable, and its parent's /proc environ holds no secret either."""
     (project / "tests" / "test_env.py").write_text(
         "import os\n\ndef test_no_secret():\n"
         "    assert not [k for k in os.environ if k.startswith('LOOPCORE_')]\n"
         "    parent = open(f'/proc/{os.getppid()}/environ', 'rb').read()\n"
         "    assert b's3cret' not in parent\n"
     )
-    named = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD", "LOOPCORE_TOKEN", "LOOPCORE_PROVIDER_API_KEY"]
-    result = _pytest(project, env=named).evaluate("")
+    result = _pytest(project).evaluate("")
     assert (result.passed, result.details["passed"]) == (True, 3)
 
 
