@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.e2e.serving import server_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ["-c", "import sys; from server.cli import main; sys.exit(main())", "serve"]
@@ -65,7 +65,6 @@ def remote() -> Iterator[_Recorder]:
     thread.join()
 
 
-@pytest.mark.asyncio
 async def test_a_remote_ref_is_refused_and_never_fetched(tmp_path: Path, remote: _Recorder) -> None:
     """verify_output with {"$ref": URL} answers an invalid-input error; the URL is never hit."""
     url = f"http://127.0.0.1:{remote.server_address[1]}/x.json"
@@ -91,7 +90,6 @@ async def test_a_remote_ref_is_refused_and_never_fetched(tmp_path: Path, remote:
     assert remote.hits == []
 
 
-@pytest.mark.asyncio
 async def test_many_slow_patterns_stop_at_the_budget(tmp_path: Path) -> None:
     """100 patterns that each hit the regex limit answer a "timed out" score at the 1 s budget."""
     env = server_env(
@@ -131,7 +129,6 @@ print("SNOOP", json.dumps({
 """
 
 
-@pytest.mark.asyncio
 async def test_command_children_cannot_read_the_servers_secrets(tmp_path: Path) -> None:
     """A token given as a file is nowhere a child can look; a key given in the environment
     is absent from the child's environment and its parent's, and remains only in the
