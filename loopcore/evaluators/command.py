@@ -4,9 +4,12 @@ Security model (see ``build_command``): the program must be named by the
 server's allowlist (``FactoryOptions.allow_commands``, from
 ``LOOPCORE_ALLOW_COMMANDS``; empty turns the feature off); it runs from an
 argument list, never through a shell; its working directory and every
-argument that is a path stay inside the project root; it gets a minimal
-environment plus only the variables the spec names; it is killed with its
-whole process group at the time limit; its output is capped.
+argument that is or names a path (``--opt=PATH``, ``-oPATH``, lists, ``@file``
+and the words in it) stay inside the project root; it gets a minimal
+environment plus only the variables the spec names (never ``LOOPCORE_*``); at
+the time limit and at the end of a run every process it started is killed,
+``setsid`` and daemonised ones included (``_reaper``); its output is capped.
+Its run time does not count against the evaluation's budget (``_budget``).
 """
 
 from __future__ import annotations
@@ -130,8 +133,8 @@ def _check_argument(root: Path, workdir: Path, index: int, arg: str, depth: int 
     when it is read here (its contents can change before the run: the project's
     own files are trusted as code anyway, as the tests they hold are run).
     """
-    for text in _path_forms(arg):
-        option = text is arg and text.startswith("-")
+    for i, text in enumerate(_path_forms(arg)):
+        option = i == 0 and text.startswith("-")  # the argument itself, an option: not resolved
         if _escapes(root, workdir, text, option):
             raise InvalidInput(
                 f"argument {arg[:100]!r} is a path outside the project root {str(root)!r}, "
