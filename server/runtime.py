@@ -55,6 +55,7 @@ class Runtime:
         self.clock = clock
         self.options = FactoryOptions(
             regex_timeout_s=settings.regex_timeout_s,
+            evaluation_budget_s=settings.evaluation_budget_s,
             allow_commands=settings.allow_commands,
             project_root=_project_root(settings),
             command_timeout_s=settings.command_timeout_s,

@@ -8,6 +8,7 @@ plans, doctor, install) print to stdout on purpose.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,7 @@ configure_logging()
 from loopcore.errors import LoopcoreError  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.install import add_install_parser, run_install  # noqa: E402
-from server.settings import Settings, SettingsError  # noqa: E402
+from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -65,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("db", "project", "log_level", "transport", "host", "port", "tools")
-    return Settings.load({n: getattr(args, n, None) for n in names})
+    settings = Settings.load({n: getattr(args, n, None) for n in names})
+    forget_secrets(os.environ)  # held by the settings now; children must not inherit them
+    return settings
 
 
 def _dispatch(args: argparse.Namespace) -> int:
