@@ -20,6 +20,7 @@ configure_logging()
 from loopcore.errors import LoopcoreError  # noqa: E402
 from server.install import add_install_parser, run_install  # noqa: E402
 from server.settings import Settings, SettingsError  # noqa: E402
+from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="database, settings and host config snippets")
     _common(doctor)
     add_install_parser(sub)
+    add_dashboard_parser(sub)
     return parser
 
 
@@ -69,6 +71,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "install":
         return run_install(args)
+    if args.command == "dashboard":
+        return run_dashboard(args)
     settings = _settings(args)
     configure_logging(settings.log_level)
     if args.command == "serve":
