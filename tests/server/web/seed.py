@@ -9,6 +9,7 @@ from loopcore.history import HistoryService
 from loopcore.loops import LoopService
 from loopcore.observations import LoopObservation
 from loopcore.plans import PlanService
+from loopcore.priors import Priors
 from loopcore.store import Store
 
 PROJECT = "/work/demo-project"
@@ -32,6 +33,7 @@ class Seeded:
 
     plan_id: str
     loop_id: str
+    bayes_loop_id: str
     other_plan_id: str
 
 
@@ -60,4 +62,24 @@ def seed(store: Store) -> Seeded:
             LoopObservation(task_type="code", model="m", scores=scores, threshold=0.85,
                             converged=scores[-1] >= 0.85)
         )  # fmt: skip
-    return Seeded(plan_id=plan_id, loop_id=loop_id, other_plan_id=other.plan.id)
+    return Seeded(
+        plan_id=plan_id,
+        loop_id=loop_id,
+        bayes_loop_id=_bayes_loop(store),
+        other_plan_id=other.plan.id,
+    )
+
+
+def _bayes_loop(store: Store) -> str:
+    """A 'docs' loop the Bayesian exit stops at iteration 2: its peers never got far."""
+    for i in range(30):
+        scores = (0.10, 0.12 + 0.001 * i, 0.13, 0.13, 0.13)
+        obs = LoopObservation(task_type="docs", scores=scores, threshold=0.85, converged=False)
+        store.record_observation(obs)
+    loops = LoopService(store)
+    loop = loops.start(PROJECT, "Document every endpoint", {"type": "length", "min_words": 50},
+                       task_type="docs")  # fmt: skip
+    stop = Priors.from_stats(*store.load_prior_stats()).stop_condition("docs", None)
+    for text in ("a b c d e", "a b c d e f g h"):
+        loops.step(loop.id, text, conditions=(stop,))
+    return loop.id
