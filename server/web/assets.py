@@ -106,7 +106,11 @@ JS = """
     var url = new URL(window.location.href);
     url.searchParams.set("fragment", "1");
     return fetch(url.toString(), {credentials: "same-origin", cache: "no-store"})
-      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+      .then(function (r) {
+        // A 404 fragment is content too (the plan was deleted meanwhile): show it.
+        if (!r.ok && r.status !== 404) { throw new Error(String(r.status)); }
+        return r.text();
+      })
       .then(function (html) {
         main.innerHTML = html;
         keep.forEach(function (k) {
