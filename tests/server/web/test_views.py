@@ -77,3 +77,14 @@ def test_a_bayesian_exit_shows_its_forecast(store: SqliteStore, seeded: Seeded) 
     view = views.loop_view(store, seeded.bayes_loop_id)
     assert view is not None and view.loop.exit_reason == "bayesian"
     assert view.forecast is not None and 0.0 <= view.forecast < 0.05
+
+
+def test_a_task_shows_the_deficiencies_of_its_latest_scoring(
+    store: SqliteStore, seeded: Seeded
+) -> None:
+    """An output its acceptance spec rejects leaves that spec's deficiencies on the task."""
+    from loopcore.plans import PlanService
+
+    PlanService(store).record(seeded.plan_id, "api", output="no function here")
+    view = views.plan_view(store, seeded.plan_id)
+    assert view.deficiencies["api"] and "def" in " ".join(view.deficiencies["api"])
