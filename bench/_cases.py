@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from _common import PROJECT, checked, now
 from mcp import Client
 
+from loopcore.ids import new_id
 from loopcore.intercept import prompt_hash, score_prompt
-from loopcore.plans_model import new_id
 from loopcore.store import open_store
 from loopcore.store.records import InterceptRecord
 

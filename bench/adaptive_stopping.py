@@ -25,7 +25,7 @@ all policies see the same path (common random numbers).
 **The policies**, all at the same threshold and ``max_iterations``:
 
 - fixed-N: always ``max_iterations`` rounds, keeps the best;
-- stop-at-threshold: ``loopcore.stopping.decide`` with plateau and
+- stop-at-threshold: ``loopcore.loops.stopping.decide`` with plateau and
   no-progress turned off (threshold and budget only);
 - adaptive: the same, plus ``Priors.stop_condition`` (the Bayesian exit),
   the priors warmed up on loops the stop-at-threshold policy ran on other
@@ -50,9 +50,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from loopcore.observations import LoopObservation
-from loopcore.priors import BayesianStop, Priors, PriorSummary
-from loopcore.stopping import LoopState, StopConfig, decide
+from loopcore.loops.priors import BayesianStop, Priors, PriorSummary
+from loopcore.loops.stopping import LoopState, StopConfig, decide
+from loopcore.store.observations import LoopObservation
 
 SELF_REFINE = (0.29, 0.40, 0.47, 0.50)
 ASYMPTOTE = 0.53

@@ -41,7 +41,7 @@ from _common import (
     verdict,
 )
 
-from loopcore.plans import PlanService
+from loopcore.plans.service import PlanService
 from loopcore.store import open_store
 
 CHAINS = 16

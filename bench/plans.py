@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loopcore.plans import PlanLimits, PlanService
+from loopcore.plans.service import PlanLimits, PlanService
 from loopcore.store import SqliteStore, open_store
 
 LIMITS = PlanLimits(max_tasks=1000)

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from loopcore.clock import Clock, system_clock
-from loopcore.confidence import check_score
 from loopcore.errors import InvalidInput, NotFound
-from loopcore.plans_model import check_project, check_text, new_id
-from loopcore.plans_score import apply_scores
+from loopcore.ids import check_project, check_text, new_id
+from loopcore.plans.confidence import check_score
+from loopcore.plans.operations import apply_scores
 from loopcore.store.protocol import Store
 from loopcore.store.records import FeedbackRecord, InterceptRecord, UsageCounts
 

@@ -22,16 +22,15 @@ from mcp.types import Tool as MCPTool
 from loopcore import __version__
 from loopcore.clock import Clock, system_clock
 from loopcore.store import Store
-from server import prompts, resources
-from server.apps import declare_plan_view, plan_apps
-from server.compact import compact_schema, shallow_output
-from server.deps import Deps
-from server.notify import ChangeNotifier
-from server.protocol import install_protocol_handlers
+from server.mcp import prompts, resources
+from server.mcp.apps import declare_plan_view, plan_apps
+from server.mcp.handlers import install_protocol_handlers
+from server.mcp.notify import ChangeNotifier
 from server.runtime import Runtime
+from server.schemas.compact import compact_schema, shallow_output
 from server.settings import Settings
-from server.tools import insights, loops, plan_admin, plans, refine, stats, verify
-from server.tools import prompts as prompt_tools
+from server.tools import insights, intercept, loops, plan_admin, plans, refine, verify
+from server.tools.deps import Deps
 
 __all__ = ["INSTRUCTIONS", "TOOL_GROUPS", "LoopcoreServer", "build_server"]
 
@@ -39,14 +38,13 @@ log = structlog.get_logger(__name__)
 
 # Each group: a module with ``register(mcp, deps)``. A new group is added here.
 TOOL_GROUPS: tuple[Any, ...] = (
-    prompt_tools,
+    intercept,
     verify,
     refine,
     plans,
     plan_admin,
     loops,
     insights,
-    stats,
 )
 
 INSTRUCTIONS = """\
@@ -64,7 +62,7 @@ Scores are 0..1; every call that fails says which field was wrong and what is al
 
 
 class LoopcoreServer(MCPServer[Runtime]):
-    """``MCPServer`` whose ``tools/list`` publishes compacted schemas (``server.compact``).
+    """``MCPServer`` whose ``tools/list`` publishes compacted schemas (``server.schemas.compact``).
 
     ``deps`` is what the tool groups were registered with (its ``runtime`` holds the
     shared store), set by ``build_server``.

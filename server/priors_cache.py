@@ -16,9 +16,9 @@ import time
 import weakref
 from collections.abc import Callable
 
-from loopcore.observations import LoopObservation
-from loopcore.priors import Priors
+from loopcore.loops.priors import Priors
 from loopcore.store import Store
+from loopcore.store.observations import LoopObservation
 
 __all__ = ["DEFAULT_TTL_S", "PriorsCache", "priors_for"]
 

@@ -21,8 +21,8 @@ from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.history import HistoryService
-from loopcore.loops import LoopService
-from loopcore.plans import PlanService
+from loopcore.loops.sessions import LoopService
+from loopcore.plans.service import PlanService
 from loopcore.store import RestoreReport, Store, open_store
 from server.settings import Settings
 

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.restore import RestoreReport, default_db_path, open_store
-from loopcore.store.sqlite import SqliteStore
+from loopcore.store.sqlite.store import SqliteStore
 
 __all__ = ["RestoreReport", "SqliteStore", "Store", "StoreTx", "default_db_path", "open_store"]

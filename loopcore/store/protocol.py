@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from loopcore.observations import IterationStats, LoopObservation, OutcomeStats
+from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
 from loopcore.store.records import (
     FeedbackRecord,
     InterceptRecord,

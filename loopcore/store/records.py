@@ -1,7 +1,7 @@
 """The shapes the store keeps: one frozen record per row kind.
 
 These are what the ``Store`` protocol reads and writes; the services
-(``loopcore.plans``, ``loopcore.loops``, ``loopcore.history``) re-export the
+(``loopcore.plans.service``, ``loopcore.loops.sessions``, ``loopcore.history``) re-export the
 ones callers see. Times are epoch seconds from the injected clock.
 """
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from loopcore.clock import Clock, system_clock
-from loopcore.store.sqlite import DEFAULT_BUSY_TIMEOUT_MS, SqliteStore, SqliteTx
+from loopcore.store.sqlite.store import DEFAULT_BUSY_TIMEOUT_MS, SqliteStore, SqliteTx
 
 if TYPE_CHECKING:
     from loopcore.store.protocol import Store, StoreTx

@@ -1,4 +1,4 @@
-"""suggest_config: what the priors learned from finished loops (``stats`` lives in stats.py)."""
+"""suggest_config and stats: what the priors learned from finished loops, and usage figures."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from server.deps import Deps
 from server.priors_cache import priors_for
-from server.schemas import Unit
-from server.schemas_prompts import PriorRow, SuggestOut, TaskType
+from server.schemas import LoopBrief, PriorRow, StatsOut, SuggestOut, TaskType, Unit
+from server.tools.deps import Deps
 
 __all__ = ["register"]
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register suggest_config."""
+    """Register suggest_config and stats."""
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def suggest_config(
@@ -56,4 +55,31 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             source=s.source,
             rationale=s.rationale,
             priors=rows,
+        )
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def stats() -> StatsOut:
+        """Usage in this project: plans, tasks and loops by status, intercept and feedback
+        counts, and the loops still open.
+        """
+        services = deps.services()
+        counts = services.history.stats(deps.project)
+        open_loops = services.loops.list_open(deps.project, limit=20)
+        return StatsOut(
+            project=counts.project,
+            plans=dict(counts.plans),
+            tasks=dict(counts.tasks),
+            loops=dict(counts.loops),
+            intercepts=counts.intercepts,
+            feedback=counts.feedback,
+            open_loops=[
+                LoopBrief(
+                    loop_id=lp.id,
+                    goal=lp.goal[:200],
+                    status=lp.status,
+                    iterations=lp.iterations,
+                    best_score=lp.best_score,
+                )
+                for lp in open_loops
+            ],
         )

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from loopcore.loops import LoopSummary, LoopView, StepResult
-from loopcore.plans_eval import run_outcome
-from loopcore.priors import Priors
-from loopcore.stopping import StopConfig
-from server.deps import Deps
-from server.notify import loop_uri, plan_uris
+from loopcore.loops.priors import Priors
+from loopcore.loops.sessions import LoopSummary, LoopView, StepResult
+from loopcore.loops.stopping import StopConfig
+from loopcore.plans.acceptance import run_outcome
+from server.mcp.notify import loop_uri, plan_uris
 from server.priors_cache import priors_for
 from server.runtime import Services
 from server.schemas import (
@@ -28,6 +27,7 @@ from server.schemas import (
     TaskId,
     Unit,
 )
+from server.tools.deps import Deps
 
 __all__ = ["register", "view_out"]
 

@@ -15,12 +15,11 @@ from mcp.server.mcpserver import (
 from pydantic import BaseModel, Field
 
 from loopcore.errors import InvalidInput
-from server.convert import plan_brief
-from server.deps import Deps
 from server.errors import map_errors
-from server.notify import plan_uris
+from server.mcp.notify import plan_uris
 from server.runtime import Runtime
-from server.schemas import DeleteOut, ExplainOut, PlanBrief, PlanId, PlanListOut
+from server.schemas import DeleteOut, ExplainOut, PlanBrief, PlanId, PlanListOut, plan_brief
+from server.tools.deps import Deps
 
 __all__ = ["DeleteConfirm", "register"]
 

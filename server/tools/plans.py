@@ -9,9 +9,7 @@ from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
-from server.convert import next_task_out, plan_out, record_out, replan_out, task_out
-from server.deps import Deps
-from server.notify import plan_uris
+from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
     Goal,
@@ -27,7 +25,13 @@ from server.schemas import (
     TaskOut,
     TaskUpdateIn,
     Unit,
+    next_task_out,
+    plan_out,
+    record_out,
+    replan_out,
+    task_out,
 )
+from server.tools.deps import Deps
 
 __all__ = ["register"]
 

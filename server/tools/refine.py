@@ -9,18 +9,17 @@ import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from loopcore.engine import IterationRecord, RefineConfig, RefineResult
-from loopcore.engine import refine as run_refine
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import EvalContext, Evaluator
-from loopcore.observations import LoopObservation
-from loopcore.priors import Priors
-from loopcore.stopping import StopConfig
-from server.deps import Deps
+from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult
+from loopcore.loops.engine import refine as run_refine
+from loopcore.loops.priors import Priors
+from loopcore.loops.stopping import StopConfig
+from loopcore.store.observations import LoopObservation
+from server.mcp.sampling import ChosenProvider, ProviderChoice, open_provider
 from server.priors_cache import PriorsCache, priors_for
-from server.sampling import ChosenProvider, ProviderChoice, open_provider
-from server.schemas import Spec, Unit
-from server.schemas_prompts import IterationOut, PromptText, RefineOut, TaskType
+from server.schemas import IterationOut, PromptText, RefineOut, Spec, TaskType, Unit
+from server.tools.deps import Deps
 
 __all__ = ["MAX_REFINE_ITERATIONS", "MAX_TIMEOUT_S", "register"]
 

@@ -10,11 +10,10 @@ from pydantic import Field
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
-from loopcore.plans_eval import runs_command, task_context
-from server.convert import eval_fields, task_out
-from server.deps import Deps
-from server.notify import plan_uris
-from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut
+from loopcore.plans.acceptance import runs_command, task_context
+from server.mcp.notify import plan_uris
+from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields, task_out
+from server.tools.deps import Deps
 
 __all__ = ["register"]
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopcore.history import HistoryService, PromptStats, compute_stats
-from loopcore.loops_model import config_from
+from loopcore.loops import Priors, PriorSummary
+from loopcore.loops.model import config_from
+from loopcore.loops.stopping import LoopState
 from loopcore.plans import PlanService
-from loopcore.plans_export import explain_summary, journal_line
-from loopcore.priors import Priors, PriorSummary
-from loopcore.stopping import LoopState
+from loopcore.plans.export import explain_summary, journal_line
 from loopcore.store import Store
 from loopcore.store.records import (
     LOOP_STATUSES,

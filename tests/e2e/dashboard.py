@@ -13,9 +13,9 @@ from typing import IO
 from tests.e2e.serving import free_port, server_env, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-# ``python -m server.cli`` from the checkout's root: the code under test, whichever
+# ``loopcore``'s entry point run from the checkout's root: the code under test, whichever
 # checkout the shared virtual environment's console script was installed from.
-CLI = [sys.executable, "-m", "server.cli"]
+CLI = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
 
 
 def dashboard_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ async def _ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]
     return dict(result.structured_content or {})
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_plan_record_without_output_runs_the_tests_over_stdio(tmp_path: Path) -> None:
     """A failing run fails the task; after the fix, plan_record alone makes it done."""
     project = _project(tmp_path)

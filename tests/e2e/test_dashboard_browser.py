@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +23,8 @@ from mcp.client import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from loopcore.store import open_store
-from server.apps import PLAN_VIEW_HTML
-from tests.e2e.dashboard import ROOT, dashboard, dashboard_env
+from server.mcp.apps import PLAN_VIEW_HTML
+from tests.e2e.dashboard import CLI, ROOT, dashboard, dashboard_env
 from tests.e2e.serving import free_port
 from tests.server.web.seed import PROJECT, Seeded, seed
 
@@ -90,12 +89,10 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
 async def _mcp(db: Path, tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
     """Tool calls through the official client over stdio against ``loopcore serve`` on ``db``."""
     env = dashboard_env(tmp_path, LOOPCORE_PROJECT=PROJECT)
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "server.cli", "serve"], env=env, cwd=str(ROOT)
-    )
+    params = StdioServerParameters(command=CLI[0], args=[*CLI[1:], "serve"], env=env, cwd=str(ROOT))
     apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
     results = []
-    async with Client(params, extensions=apps) as client:  # type: ignore[arg-type]
+    async with Client(params, extensions=apps) as client:
         for tool, args in calls:
             result = await client.call_tool(tool, args)
             assert not result.is_error, result.content
@@ -143,7 +140,8 @@ def test_the_plan_page_goes_live_on_a_plan_record(browser: Any, site: Any, tmp_p
     expect(page.locator('svg.graph g[data-task-id="api"] .nst')).to_have_text("done")
     expect(page.locator("#confidence-chart circle")).to_have_count(5)
     (ARTIFACTS / "live_update.txt").write_text(
-        f"plan_record seen by the page after {seen_after:.3f} s\n"
+        f"the page showed the plan_record {seen_after:+.3f} s after the call returned"
+        " (negative: before the client had read the answer)\n"
     )
     _shot(page, "plan-after-record")
 

@@ -33,7 +33,7 @@ async def _plan_round_trip(first: Client, second: Client) -> tuple[str, dict[str
     return plan_id, await _ok(second, "plan_status", {"plan_id": plan_id})
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_streamable_http_serves_two_clients_one_store(tmp_path: Path) -> None:
     """Two HTTP clients of one server share its store: one records, the other sees it."""
     with http_server(tmp_path, "http") as (port, _):
@@ -45,7 +45,7 @@ async def test_streamable_http_serves_two_clients_one_store(tmp_path: Path) -> N
     assert (status["plan_id"], status["complete"]) == (plan_id, True)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_sse_serves_two_connections_one_store(tmp_path: Path) -> None:
     """Two SSE connections (a lifespan each) share one store, opened once."""
     with http_server(tmp_path, "sse") as (port, log):
@@ -110,7 +110,7 @@ def test_token_required_on_every_request(tmp_path: Path) -> None:
     assert missing.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_token_client_runs_a_session(tmp_path: Path) -> None:
     """The official client with the bearer header runs tools over HTTP."""
     with http_server(tmp_path, "http", {"LOOPCORE_TOKEN": "s3cret"}) as (port, _):

@@ -47,7 +47,7 @@ async def _run_plan(client: Client) -> str:
     return plan_id
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_whole_plan_over_stdio_survives_a_restart(tmp_path: Path) -> None:
     """A scored plan run over stdio is complete and still there after the server restarts."""
     db = tmp_path / "loopcore.db"

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from loopcore.observations import LoopObservation
-from loopcore.plans import PlanLimits, PlanService
+from loopcore.plans.service import PlanLimits, PlanService
 from loopcore.store import SqliteStore, open_store
+from loopcore.store.observations import LoopObservation
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 8

@@ -9,8 +9,8 @@ import pytest
 
 from loopcore.clock import FixedClock
 from loopcore.history import HistoryService
-from loopcore.loops import LoopService
-from loopcore.plans import PlanService
+from loopcore.loops.sessions import LoopService
+from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore, open_store
 
 

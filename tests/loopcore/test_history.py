@@ -7,7 +7,7 @@ import pytest
 from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, NotFound, PlanNotFound
 from loopcore.history import HistoryService
-from loopcore.plans import PlanService
+from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore
 
 

@@ -1,7 +1,7 @@
 """Shared pieces of the MCP-layer tests: settings on a temporary database, calls, eras.
 
-Every test opens its own ``Client`` inside the test body: a ``Client`` kept open
-by a yielding pytest-asyncio fixture is torn down in another task and fails.
+Tests run under anyio's pytest plugin, where a yielding fixture may hold a ``Client``
+open (``tests/server/conftest.py`` has the ``client`` fixture over both eras).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from mcp.types import CallToolResult
 
 from server.settings import Settings
 
-# The handshake era (hosts of today) and the 2026-07-28 era the SDK negotiates by default.
-ERAS = pytest.mark.parametrize("mode", ["legacy", "auto"])
+# The one list of protocol eras: the handshake era (hosts of today) and 2026-07-28.
+MODES = ("legacy", "2026-07-28")
+ERAS = pytest.mark.parametrize("mode", MODES)
 
 REGEX_DEF = {"type": "regex", "required": [r"def \w+\("]}
 THREE_TASKS: list[dict[str, Any]] = [

@@ -28,8 +28,8 @@ from mcp.types import (
 from loopcore.store import SqliteStore, open_store
 from server.app import build_server
 from server.settings import Settings
+from tests.server.helpers import MODES as MODES  # re-exported for the intercept tests
 
-MODES = ("legacy", "2026-07-28")
 GOOD_RUBRIC = json.dumps(
     {
         "goal": True,

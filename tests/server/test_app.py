@@ -43,21 +43,21 @@ async def _tools_json(tmp_path: Path, toolset: str) -> list[dict[str, object]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_every_tool_of_this_layer_is_listed(tmp_path: Path) -> None:
     """With LOOPCORE_TOOLS=all every tool of the design's table is listed."""
     names = {str(t["name"]) for t in await _tools_json(tmp_path, "all")}
     assert set(HINTS) <= names
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_core_lists_exactly_the_core_tools(tmp_path: Path) -> None:
     """LOOPCORE_TOOLS=core keeps exactly the core set, whichever group registers them."""
     names = {str(t["name"]) for t in await _tools_json(tmp_path, "core")}
     assert names == CORE_TOOLS
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_annotations_match_what_each_tool_does(tmp_path: Path) -> None:
     """Each tool carries the read-only, destructive and idempotent hints of what it does."""
     tools = {str(t["name"]): t for t in await _tools_json(tmp_path, "all")}
@@ -75,7 +75,7 @@ async def test_annotations_match_what_each_tool_does(tmp_path: Path) -> None:
     assert got == HINTS
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_every_tool_has_a_description_and_output_schema(tmp_path: Path) -> None:
     """Every tool tells a model what it is for and publishes the shape of its result."""
     for tool in await _tools_json(tmp_path, "all"):
@@ -83,21 +83,21 @@ async def test_every_tool_has_a_description_and_output_schema(tmp_path: Path) ->
         assert isinstance(tool.get("outputSchema"), dict), tool["name"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_tools_list_stays_under_20_kb(tmp_path: Path) -> None:
     """The whole tools/list (every tool) stays under the 20 KB hosts can afford."""
     size = len(json.dumps(await _tools_json(tmp_path, "all"), separators=(",", ":")))
     assert size < 20_000
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_core_tools_list_stays_under_8_kb(tmp_path: Path) -> None:
     """LOOPCORE_TOOLS=core, for hosts with tight tool budgets, stays under 8 KB."""
     size = len(json.dumps(await _tools_json(tmp_path, "core"), separators=(",", ":")))
     assert size < 8_000
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 @ERAS
 async def test_published_schema_is_compact_but_validation_is_not(tmp_path: Path, mode: str) -> None:
     """Titles are gone from the published schema, yet a bad nested task is still refused."""
@@ -111,7 +111,7 @@ async def test_published_schema_is_compact_but_validation_is_not(tmp_path: Path,
     assert "add" in text
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_concurrent_sessions_share_one_store(tmp_path: Path) -> None:
     """Two sessions on one server see each other's plans; the store closes after the last."""
     server = build_server(make_settings(tmp_path))
@@ -127,7 +127,7 @@ async def test_concurrent_sessions_share_one_store(tmp_path: Path) -> None:
         _ = runtime.services
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_unexpected_exception_is_logged_and_withheld(tmp_path: Path) -> None:
     """A crash is answered without internals, logged with its traceback, and the session lives."""
     server = build_server(make_settings(tmp_path))
@@ -152,7 +152,7 @@ async def test_unexpected_exception_is_logged_and_withheld(tmp_path: Path) -> No
     assert after["project"] == "test-project"
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_many_concurrent_calls_in_one_session(tmp_path: Path) -> None:
     """Twenty concurrent plan_record calls on one plan all land."""
     tasks = [{"id": f"t{i}", "title": f"T{i}"} for i in range(20)]

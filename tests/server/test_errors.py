@@ -49,7 +49,7 @@ def test_sync_wrapper_maps_and_keeps_the_signature() -> None:
         wrapped(1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_async_wrapper_maps() -> None:
     """A wrapped async function stays a coroutine function and maps domain errors."""
 

@@ -206,9 +206,3 @@ async def test_manifest_command_starts_the_server(
         assert client.server_info.name == "loopcore"
         tools = (await client.list_tools()).tools
     assert {"verify_output", "plan_create"} <= {t.name for t in tools}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Run the anyio-marked tests on asyncio."""
-    return "asyncio"

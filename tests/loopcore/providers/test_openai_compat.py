@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from loopcore.clock import FixedClock
-from loopcore.engine import RefineConfig, refine
 from loopcore.errors import InvalidInput, ProviderError
 from loopcore.evaluators.base import EvalContext, Evaluation
+from loopcore.loops.engine import RefineConfig, refine
+from loopcore.loops.stopping import StopConfig
 from loopcore.providers.base import Message
 from loopcore.providers.openai_compat import (
     OLLAMA_BASE_URL,
@@ -25,7 +26,6 @@ from loopcore.providers.openai_compat import (
     openrouter,
     parse_retry_after,
 )
-from loopcore.stopping import StopConfig
 from tests.loopcore.providers.chat_server import ChatServer, Reply, chat_reply, running_chat_server
 
 KEY = "sk-test-secret-4242"
@@ -64,7 +64,7 @@ def provider(server: ChatServer, sleeps: Sleeps | None = None, **kw: Any) -> Ope
 # --- success -----------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_success_returns_text_usage_and_model(server: ChatServer) -> None:
     """A 200 answer gives its text, token usage and the served model."""
     server.script(chat_reply("hi there", prompt_tokens=12, completion_tokens=3))
@@ -78,7 +78,7 @@ async def test_success_returns_text_usage_and_model(server: ChatServer) -> None:
     )
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_request_shape(server: ChatServer) -> None:
     """The request goes to /v1/chat/completions with the bearer key, model, messages and options."""
     server.script(chat_reply("ok"))
@@ -102,7 +102,7 @@ async def test_request_shape(server: ChatServer) -> None:
     }
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_no_key_sends_no_authorization(server: ChatServer) -> None:
     """Without an API key no Authorization header is sent, and unset options are omitted."""
     server.script(chat_reply("ok"))
@@ -112,7 +112,7 @@ async def test_no_key_sends_no_authorization(server: ChatServer) -> None:
     assert set(server.seen[0].body) == {"model", "messages"}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_missing_usage_counts_zero(server: ChatServer) -> None:
     """An answer without usage reports 0 tokens, and a list of text parts is joined."""
     body = {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"text": "b"}]}}]}
@@ -125,7 +125,7 @@ async def test_missing_usage_counts_zero(server: ChatServer) -> None:
 # --- retries -----------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_429_then_success_honours_retry_after_seconds(server: ChatServer) -> None:
     """A 429 with Retry-After: 2 waits 2 s once, then succeeds."""
     server.script(Reply(status=429, headers={"Retry-After": "2"}), chat_reply("after wait"))
@@ -135,7 +135,7 @@ async def test_429_then_success_honours_retry_after_seconds(server: ChatServer) 
     assert (c.text, sleeps.delays, len(server.seen)) == ("after wait", [2.0], 2)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_retry_after_http_date(server: ChatServer) -> None:
     """A Retry-After date 7 s after the injected clock waits 7 s."""
     clock = FixedClock(1_700_000_000.0)
@@ -147,7 +147,7 @@ async def test_retry_after_http_date(server: ChatServer) -> None:
     assert sleeps.delays == [7.0]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_retry_after_is_capped(server: ChatServer) -> None:
     """A Retry-After longer than backoff_max_s waits backoff_max_s."""
     server.script(Reply(status=429, headers={"Retry-After": "3600"}), chat_reply("ok"))
@@ -157,7 +157,7 @@ async def test_retry_after_is_capped(server: ChatServer) -> None:
     assert sleeps.delays == [20.0]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_5xx_until_retries_exhausted(server: ChatServer) -> None:
     """503 on every attempt: 1 + max_retries requests, then a ProviderError saying so."""
     server.script(*[Reply(status=503, body={"error": {"message": "overloaded"}})] * 3)
@@ -172,7 +172,7 @@ async def test_5xx_until_retries_exhausted(server: ChatServer) -> None:
     assert all(0.0 <= d <= cap for d, cap in zip(sleeps.delays, [0.5, 1.0], strict=True))
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_500_then_success(server: ChatServer) -> None:
     """A transient 500 is retried and the next answer is returned."""
     server.script(Reply(status=500), Reply(status=502), chat_reply("third time"))
@@ -181,7 +181,7 @@ async def test_500_then_success(server: ChatServer) -> None:
     assert (c.text, len(server.seen)) == ("third time", 3)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_read_timeout_exhausts_retries(server: ChatServer) -> None:
     """A server slower than the 0.3 s read timeout fails with a read-timeout ProviderError."""
     server.script(Reply(delay_s=5.0, body={"late": True}))
@@ -191,7 +191,7 @@ async def test_read_timeout_exhausts_retries(server: ChatServer) -> None:
     assert "gave up after 1 attempt; last failure: read timeout" in str(err.value)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_read_timeout_then_success(server: ChatServer) -> None:
     """A read timeout is retried; a prompt second answer is returned."""
     server.script(Reply(delay_s=5.0), chat_reply("quick"))
@@ -201,7 +201,7 @@ async def test_read_timeout_then_success(server: ChatServer) -> None:
     assert (c.text, len(server.seen), len(sleeps.delays)) == ("quick", 2, 1)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_connection_refused_is_retried_then_fails() -> None:
     """Nothing listening: every attempt fails to connect, then a ProviderError says so."""
     with socket.socket() as sock:
@@ -221,7 +221,7 @@ async def test_connection_refused_is_retried_then_fails() -> None:
 # --- failures that are not retried -------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_401_is_not_retried_and_hides_the_key(server: ChatServer) -> None:
     """A 401 is an auth ProviderError at once, without the key even if the server echoes it."""
     server.script(Reply(status=401, body={"error": {"message": f"Incorrect API key {KEY}"}}))
@@ -233,7 +233,7 @@ async def test_401_is_not_retried_and_hides_the_key(server: ChatServer) -> None:
     assert KEY not in str(err.value)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_400_is_not_retried_and_quotes_the_server(server: ChatServer) -> None:
     """Another 4xx fails at once with the server's own message."""
     server.script(Reply(status=400, body={"error": {"message": "unknown model 'x'"}}))
@@ -243,7 +243,7 @@ async def test_400_is_not_retried_and_quotes_the_server(server: ChatServer) -> N
     assert len(server.seen) == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_malformed_json_is_a_provider_error(server: ChatServer) -> None:
     """A 200 whose body is not JSON fails at once, quoting the start of the body."""
     server.script(Reply(body=b"<html>oops{"))
@@ -253,7 +253,7 @@ async def test_malformed_json_is_a_provider_error(server: ChatServer) -> None:
     assert len(server.seen) == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_missing_content_is_a_provider_error(server: ChatServer) -> None:
     """A JSON body without choices[0].message.content is malformed."""
     server.script(Reply(body={"choices": []}))
@@ -262,7 +262,7 @@ async def test_missing_content_is_a_provider_error(server: ChatServer) -> None:
             await p.complete(HELLO)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_error_object_in_200_body_is_reported(server: ChatServer) -> None:
     """A 200 carrying an error object instead of choices names the server's message."""
     server.script(Reply(body={"error": {"message": "upstream rate limited"}}))
@@ -284,7 +284,7 @@ class Contains:
         return Evaluation.of(1.0 if ok else 0.2, ok, () if ok else ("mention retry",))
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_refine_over_http(server: ChatServer) -> None:
     """refine runs two iterations over the real HTTP provider, sending the feedback."""
     server.script(
@@ -306,7 +306,7 @@ async def test_refine_over_http(server: ChatServer) -> None:
 # --- presets, validation, Retry-After parsing --------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_presets_point_at_their_endpoints() -> None:
     """openrouter, ollama and from_settings build providers for their base URLs."""
     async with (

@@ -13,7 +13,7 @@ from loopcore.providers.scripted import ScriptedProvider
 HI = [Message(role="user", content="hi")]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_answers_in_order_and_records_calls() -> None:
     """Outputs come back in order; each call's messages and options are kept."""
     p = ScriptedProvider(["one", "two"])
@@ -24,7 +24,7 @@ async def test_answers_in_order_and_records_calls() -> None:
     assert (p.calls[0].max_tokens, p.calls[0].temperature, p.calls[1].max_tokens) == (5, 0.1, None)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_exhausted_script_raises_provider_error() -> None:
     """A call past the end of the script is a ProviderError."""
     p = ScriptedProvider(["only"])
@@ -33,7 +33,7 @@ async def test_exhausted_script_raises_provider_error() -> None:
         await p.complete(HI)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_scripted_exception_is_raised() -> None:
     """An exception in the script is raised at its turn."""
     p = ScriptedProvider(["ok", ProviderError("HTTP 503")])
@@ -42,7 +42,7 @@ async def test_scripted_exception_is_raised() -> None:
         await p.complete(HI)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_callable_script_sees_the_messages() -> None:
     """A function script answers from the messages it is given."""
 
@@ -54,7 +54,7 @@ async def test_callable_script_sees_the_messages() -> None:
     assert (c.text, c.model, p.name) == ("HI", "echo", "echo")
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_token_counts() -> None:
     """An int counts completion tokens; a pair is (prompt, completion)."""
     a = await ScriptedProvider(["x"], tokens_per_call=9).complete(HI)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from loopcore.clock import FixedClock
-from loopcore.loops import LoopService
-from loopcore.plans import PlanService
+from loopcore.loops.sessions import LoopService
+from loopcore.plans.service import PlanService
 from loopcore.store import open_store
 
 REGEX = {"type": "regex", "required": ["ok"]}

@@ -4,18 +4,18 @@ scored prompts with ratings, and learned priors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from loopcore.history import HistoryService
-from loopcore.loops import LoopService
-from loopcore.observations import LoopObservation
+from loopcore.loops import LoopService, Priors
 from loopcore.plans import PlanService
-from loopcore.priors import Priors
 from loopcore.store import Store
+from loopcore.store.observations import LoopObservation
 
 PROJECT = "/work/demo-project"
 OTHER_PROJECT = "/work/other-project"
 
-TASKS = [
+TASKS: list[dict[str, Any]] = [
     {"id": "spec", "title": "Write the spec", "acceptance": {"type": "length", "min_words": 3}},
     {"id": "schema", "title": "Design the schema", "depends_on": ["spec"]},
     {"id": "api", "title": "Build the API", "depends_on": ["schema"],

@@ -1,0 +1,54 @@
+"""Ids and the checks on text callers send, shared by every service.
+
+Ids are random (``new_id``); a task id is the caller's own and must be short
+and plain; every text field has a size bound (``check_text``), and a project
+key is any non-empty text of bounded size.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+
+from loopcore.errors import InvalidInput
+
+__all__ = ["MAX_PROJECT_CHARS", "check_project", "check_task_id", "check_text", "new_id"]
+
+MAX_PROJECT_CHARS = 500
+_TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def new_id(prefix: str) -> str:
+    """A globally unique id: ``prefix`` and 12 random base32 characters (60 bits)."""
+    return prefix + base64.b32encode(secrets.token_bytes(8)).decode("ascii")[:12].lower()
+
+
+def check_text(value: object, field: str, *, max_chars: int, min_chars: int = 0) -> str:
+    """Return ``value`` when it is a string of ``min_chars..max_chars`` characters.
+
+    Raises:
+        InvalidInput: naming ``field`` and the limit.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(f"must be a string, got {type(value).__name__}", field=field)
+    if not min_chars <= len(value) <= max_chars:
+        raise InvalidInput(
+            f"must be {min_chars}..{max_chars} characters, got {len(value)}", field=field
+        )
+    return value
+
+
+def check_project(project: object) -> str:
+    """A project key: a string of 1..500 characters."""
+    return check_text(project, "project", min_chars=1, max_chars=MAX_PROJECT_CHARS)
+
+
+def check_task_id(value: object, field: str) -> str:
+    """Return ``value`` when it is a valid task id (1..64 of ``A-Z a-z 0-9 _ . -``)."""
+    if not isinstance(value, str) or not _TASK_ID.fullmatch(value):
+        raise InvalidInput(
+            f"must be 1..64 characters of A-Z, a-z, 0-9, '_', '.', '-', got {value!r}",
+            field=field,
+        )
+    return value

@@ -1,0 +1,377 @@
+"""Plan operations that run inside one store transaction.
+
+``PlanService`` wraps each in ``store.write()``; the loop and history services
+call them inside their own transactions, so a loop's best score or an
+intercept's prompt score lands on its task atomically with the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+from loopcore.errors import Conflict, InvalidInput, PlanNotFound, TaskNotFound
+from loopcore.plans.confidence import WINDOW, rolling_confidence, task_confidence
+from loopcore.plans.graph import blocked_reason
+from loopcore.plans.model import NextTask, RecordResult, TaskSpec
+from loopcore.store.protocol import StoreTx
+from loopcore.store.records import Plan, Revision, Task, TaskStatus
+
+__all__ = [
+    "apply_scores",
+    "bump",
+    "claim_next",
+    "create_plan",
+    "load_active_plan",
+    "load_plan",
+    "load_task",
+    "new_tasks",
+    "peek_next",
+    "refresh_confidence",
+]
+
+
+def load_plan(tx: StoreTx, plan_id: str, *, lock: bool = False) -> Plan:
+    """The plan, or ``PlanNotFound``."""
+    plan = tx.get_plan(plan_id, lock=lock)
+    if plan is None:
+        raise PlanNotFound(plan_id)
+    return plan
+
+
+def load_active_plan(tx: StoreTx, plan_id: str) -> Plan:
+    """The plan, locked for this transaction; ``Conflict`` when it is archived."""
+    plan = load_plan(tx, plan_id, lock=True)
+    if plan.status == "archived":
+        raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
+    return plan
+
+
+def load_task(tx: StoreTx, plan_id: str, task_id: str) -> Task:
+    """The task, or ``TaskNotFound``."""
+    task = tx.get_task(plan_id, task_id)
+    if task is None:
+        raise TaskNotFound(plan_id, task_id)
+    return task
+
+
+def bump(plan: Plan, now: float, **changes: Any) -> Plan:
+    """The plan with ``changes``, its version incremented and ``updated_at`` set."""
+    return replace(plan, version=plan.version + 1, updated_at=now, **changes)
+
+
+def refresh_confidence(tx: StoreTx, plan_id: str) -> float:
+    """The plan's rolling confidence from its newest scored tasks."""
+    newest_first = tx.recent_confidences(plan_id, WINDOW)
+    return rolling_confidence(newest_first[::-1])
+
+
+def create_plan(
+    tx: StoreTx,
+    *,
+    plan: Plan,
+    specs: Sequence[TaskSpec],
+) -> list[Task]:
+    """Insert ``plan`` with its tasks, revision 1 and the ``created`` journal entry."""
+    now = plan.created_at
+    tasks = new_tasks(plan, specs, 0, now)
+    tx.insert_plan(plan, tasks)
+    ids = [t.id for t in tasks]
+    tx.insert_revision(
+        Revision(plan_id=plan.id, revision=1, reason="created", at=now, changes={"added": ids})
+    )
+    detail = {
+        "goal": plan.goal,
+        "tasks": ids,
+        "threshold": plan.threshold,
+        "replan_policy": plan.replan_policy,
+    }
+    tx.append_journal("created", at=now, project=plan.project, plan_id=plan.id, detail=detail)
+    return tasks
+
+
+def _needs_replan(plan: Plan, released: tuple[str, ...]) -> NextTask:
+    reason = (plan.replan_reason or "confidence below threshold") + (
+        "; replan_policy is 'block': call plan_replan before taking more work"
+    )
+    return NextTask(
+        kind="needs_replan", plan=plan, needs_replan=True, reason=reason, released=released
+    )
+
+
+def _not_ready(tx: StoreTx, plan: Plan, released: tuple[str, ...]) -> NextTask:
+    """``complete`` or ``blocked`` (with what blocks), reading only the rows it needs."""
+    counts = tx.count_tasks(plan.id)
+    if counts.get("done", 0) + counts.get("skipped", 0) == sum(counts.values()):
+        return NextTask(
+            kind="complete",
+            plan=plan,
+            needs_replan=plan.needs_replan,
+            reason="every task is done or skipped",
+            released=released,
+        )
+    if counts.get("failed"):  # naming what each failed task blocks needs the whole graph
+        tasks = tx.list_tasks(plan.id)
+    else:
+        tasks = [load_task(tx, plan.id, i) for i in tx.task_ids(plan.id, "in_progress")]
+    return NextTask(
+        kind="blocked",
+        plan=plan,
+        needs_replan=plan.needs_replan,
+        reason=blocked_reason(tasks),
+        released=released,
+    )
+
+
+def peek_next(tx: StoreTx, plan_id: str, *, now: float) -> NextTask | None:
+    """``next_task``'s answer when it needs no write (nothing to claim or release), else None.
+
+    Lets agents that poll a blocked plan do so on a read snapshot, without
+    queueing for the write lock.
+    """
+    plan = load_plan(tx, plan_id)
+    if plan.status == "archived":
+        raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
+    if tx.count_expired_leases(plan_id, now):
+        return None
+    if plan.needs_replan and plan.replan_policy == "block":
+        return _needs_replan(plan, ())
+    if tx.ready_task_ids(plan_id, 1):
+        return None
+    return _not_ready(tx, plan, ())
+
+
+def claim_next(tx: StoreTx, plan_id: str, *, agent: str, lease_s: float, now: float) -> NextTask:
+    """Release expired leases, then claim the first ready task for ``agent``."""
+    load_active_plan(tx, plan_id)
+    released = tuple(t.id for t in tx.expire_leases(now, plan_id))
+    plan = load_plan(tx, plan_id)
+    if plan.needs_replan and plan.replan_policy == "block":
+        return _needs_replan(plan, released)
+    ready = tx.ready_task_ids(plan_id, 1)
+    if not ready:
+        return _not_ready(tx, plan, released)
+    task = replace(
+        load_task(tx, plan_id, ready[0]),
+        status="in_progress",
+        claimed_by=agent,
+        lease_expires_at=now + lease_s,
+        updated_at=now,
+    )
+    tx.save_task(task)
+    plan = bump(plan, now)
+    tx.save_plan(plan)
+    tx.append_journal(
+        "claimed",
+        at=now,
+        project=plan.project,
+        plan_id=plan_id,
+        task_id=task.id,
+        detail={"agent": agent, "lease_expires_at": task.lease_expires_at},
+    )
+    return NextTask(
+        kind="task",
+        plan=plan,
+        task=task,
+        needs_replan=plan.needs_replan,
+        reason=plan.replan_reason or "",
+        released=released,
+    )
+
+
+def new_tasks(plan: Plan, specs: Sequence[TaskSpec], start: int, now: float) -> list[Task]:
+    """Tasks for ``specs``, placed from position ``start``, created at ``now``."""
+    return [
+        Task(
+            plan_id=plan.id,
+            id=s.id,
+            position=start + i,
+            title=s.title,
+            description=s.description,
+            depends_on=s.depends_on,
+            acceptance=s.acceptance,
+            notes=s.notes,
+            created_at=now,
+            updated_at=now,
+        )
+        for i, s in enumerate(specs)
+    ]
+
+
+# Scoring a task inside the transaction, and what that does to its plan. Shared by
+# ``PlanService.record``, the loops (a loop's best score) and the prompt history (an
+# intercept's prompt score), so each lands with the rest of its transaction.
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _new_status(task: Task, conf: float | None, threshold: float, completes: bool) -> TaskStatus:
+    if not completes or conf is None:
+        return task.status
+    return "done" if conf >= threshold else "failed"
+
+
+def _score_task(
+    task: Task,
+    plan: Plan,
+    *,
+    now: float,
+    prompt: float | None,
+    output: float | None,
+    mark_done: bool,
+    output_text: str | None,
+    tracked: Mapping[str, Any] | None,
+) -> Task:
+    new_prompt = task.prompt_score if prompt is None else prompt
+    new_output = task.output_score if output is None else output
+    conf = task_confidence(new_prompt, new_output)
+    status = _new_status(task, conf, plan.threshold, mark_done and output is not None)
+    released = status in ("done", "failed")
+    return replace(
+        task,
+        prompt_score=new_prompt,
+        output_score=new_output,
+        confidence=conf,
+        scored_at=now,
+        score_seq=plan.score_seq + 1,
+        status=status,
+        claimed_by=None if released else task.claimed_by,
+        lease_expires_at=None if released else task.lease_expires_at,
+        last_output=task.last_output if output_text is None else output_text,
+        baseline_details=task.baseline_details if task.baseline_details is not None else tracked,
+        last_details=task.last_details if tracked is None else tracked,
+        updated_at=now,
+    )
+
+
+def _changes(before: Task, after: Task, old: Plan, new: Plan) -> tuple[str, ...]:
+    pairs = [
+        ("prompt_score", before.prompt_score, after.prompt_score),
+        ("output_score", before.output_score, after.output_score),
+        ("task_confidence", before.confidence, after.confidence),
+        ("status", before.status, after.status),
+        ("plan_confidence", old.confidence, new.confidence),
+        ("needs_replan", old.needs_replan, new.needs_replan),
+    ]
+    return tuple(f"{k}: {_fmt(a)} -> {_fmt(b)}" for k, a, b in pairs if a != b)
+
+
+def apply_scores(
+    tx: StoreTx,
+    plan_id: str,
+    task_id: str,
+    *,
+    now: float,
+    prompt_score: float | None = None,
+    output_score: float | None = None,
+    mark_done: bool = True,
+    output_text: str | None = None,
+    deficiencies: tuple[str, ...] = (),
+    source: str = "record",
+    tracked: Mapping[str, Any] | None = None,
+) -> RecordResult:
+    """Score a task, then refresh the plan's rolling confidence and replan flag.
+
+    With ``mark_done`` and an output score the task becomes ``done`` when its
+    confidence reaches the plan's threshold, else ``failed``; a prompt score
+    alone never changes the status. ``tracked`` (details of a test run, see
+    ``loopcore.plans.acceptance``) becomes the task's latest test verdict, and its
+    baseline when it has none.
+    """
+    if prompt_score is None and output_score is None:
+        raise InvalidInput(
+            "nothing to score: pass a prompt or an output score", field="output_score"
+        )
+    plan = load_active_plan(tx, plan_id)
+    before = load_task(tx, plan_id, task_id)
+    task = _score_task(
+        before,
+        plan,
+        now=now,
+        prompt=prompt_score,
+        output=output_score,
+        mark_done=mark_done,
+        output_text=output_text,
+        tracked=tracked,
+    )
+    tx.save_task(task)
+    new_plan = _scored_plan(plan, refresh_confidence(tx, plan_id), task, now)
+    tx.save_plan(new_plan)
+    _journal_score(
+        tx, before, task, plan, new_plan, now=now, deficiencies=deficiencies, source=source
+    )
+    return RecordResult(
+        task=task,
+        plan=new_plan,
+        confidence=new_plan.confidence,
+        needs_replan=new_plan.needs_replan,
+        changes=_changes(before, task, plan, new_plan),
+        deficiencies=deficiencies,
+    )
+
+
+def _scored_plan(plan: Plan, confidence: float, task: Task, now: float) -> Plan:
+    """The plan after a score: new confidence, replan flag set or cleared from it."""
+    needs = confidence < plan.threshold
+    if not needs:
+        reason = None
+    elif plan.needs_replan and plan.replan_reason:
+        reason = plan.replan_reason  # keep the reason it was first raised for
+    else:
+        reason = (
+            f"plan confidence {confidence:.3f} fell below threshold {plan.threshold:.2f} "
+            f"after task {task.id!r} scored {task.confidence or 0.0:.3f}"
+        )
+    return bump(
+        plan,
+        now,
+        confidence=confidence,
+        needs_replan=needs,
+        replan_reason=reason,
+        score_seq=plan.score_seq + 1,
+    )
+
+
+def _journal_score(
+    tx: StoreTx,
+    before: Task,
+    task: Task,
+    old: Plan,
+    new: Plan,
+    *,
+    now: float,
+    deficiencies: tuple[str, ...],
+    source: str,
+) -> None:
+    ref: dict[str, Any] = {"at": now, "project": new.project, "plan_id": new.id, "task_id": task.id}
+    detail = {
+        "prompt_score": task.prompt_score,
+        "output_score": task.output_score,
+        "task_confidence": task.confidence,
+        "plan_confidence_before": old.confidence,
+        "plan_confidence": new.confidence,
+        "threshold": new.threshold,
+        "deficiencies": list(deficiencies),
+        "source": source,
+    }
+    tx.append_journal("scored", detail=detail, **ref)
+    if task.status in ("done", "failed") and (
+        before.status != task.status or task.output_score != before.output_score
+    ):
+        kind: Literal["done", "failed"] = "done" if task.status == "done" else "failed"
+        tx.append_journal(kind, detail={"task_confidence": task.confidence}, **ref)
+    if new.needs_replan and not old.needs_replan:
+        tx.append_journal("replan_needed", detail={"reason": new.replan_reason}, **ref)
+    elif old.needs_replan and not new.needs_replan:
+        tx.append_journal(
+            "confidence_recovered",
+            detail={"plan_confidence": new.confidence, "threshold": new.threshold},
+            **ref,
+        )

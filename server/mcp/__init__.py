@@ -1,0 +1,1 @@
+"""The MCP plumbing: protocol handlers, notifications, resources, prompts, elicitation, sampling."""

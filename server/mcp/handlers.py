@@ -1,0 +1,218 @@
+"""Protocol methods ``MCPServer`` leaves unserved: logging level, completion, subscriptions.
+
+- ``logging/setLevel``: the level is kept per connection (``client_log_level``) and the
+  change is logged on stderr. loopcore sends no ``notifications/message``: its log is
+  structlog on stderr, and protocol logging is retired in the 2026-07-28 era.
+- ``completion/complete``: by argument name, for any prompt or resource template: ``plan_id``
+  (this project's plans), ``task_id`` (the tasks of the ``plan_id`` already given),
+  ``loop_id`` (open loops), ``evaluator``/``evaluator_type``/``type`` (evaluator types).
+  Anything else completes to nothing, never to an error.
+- ``resources/subscribe`` / ``unsubscribe`` (handshake era): one subscriber per connection is
+  registered with the server's ``ChangeNotifier``, which sends it
+  ``notifications/resources/updated``; it is dropped when the connection closes. Any URI may be
+  subscribed (a plan may be created after the subscription); a connection may hold at most
+  ``MAX_SUBSCRIPTIONS``. The 2026-07-28 era uses ``subscriptions/listen`` instead.
+- ``ping`` is served by the SDK.
+
+The SDK offers no public way to add spec methods after construction other than the low-level
+server's ``add_request_handler`` (its ``MethodBinding`` docs point there), hence
+``mcp._lowlevel_server`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from mcp import MCPError
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.server.session import ServerSession
+from mcp.types import (
+    INVALID_PARAMS,
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    EmptyResult,
+    LoggingLevel,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
+
+from loopcore.errors import LoopcoreError
+from loopcore.evaluators.factory import evaluator_types
+from server.mcp.notify import ChangeNotifier
+from server.runtime import Runtime
+
+__all__ = ["MAX_SUBSCRIPTIONS", "client_log_level", "install_protocol_handlers"]
+
+log = structlog.get_logger(__name__)
+
+MAX_COMPLETIONS = 100  # the spec's cap on completion values
+MAX_SUBSCRIPTIONS = 1000
+MAX_URI_CHARS = 2048
+_LEVEL_KEY = "loopcore.log_level"
+_SUBSCRIBER_KEY = "loopcore.subscriber"
+
+
+def _connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
+    """The per-connection scratch dict (``Connection.state``) of the request's connection.
+
+    ``ServerSession`` is a per-request proxy and does not expose its connection publicly.
+    """
+    state: dict[str, Any] = ctx.session._connection.state
+    return state
+
+
+def client_log_level(ctx: ServerRequestContext[Any, Any]) -> LoggingLevel | None:
+    """The level the client set with ``logging/setLevel`` on this connection, if any."""
+    level: LoggingLevel | None = _connection_state(ctx).get(_LEVEL_KEY)
+    return level
+
+
+async def _set_level(
+    ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+) -> EmptyResult:
+    _connection_state(ctx)[_LEVEL_KEY] = params.level
+    log.info("client_log_level_set", level=params.level)
+    return EmptyResult()
+
+
+def _prefixed(candidates: Sequence[str], prefix: str) -> Completion:
+    """Candidates starting with ``prefix``, at most ``MAX_COMPLETIONS`` of them."""
+    hits = [c for c in candidates if c.startswith(prefix)]
+    return Completion(
+        values=hits[:MAX_COMPLETIONS], total=len(hits), has_more=len(hits) > MAX_COMPLETIONS
+    )
+
+
+def _plan_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
+    page = runtime.services.plans.list_plans(runtime.project, limit=100)
+    return [p.id for p in page.plans]
+
+
+def _task_ids(runtime: Runtime, given: dict[str, str]) -> list[str]:
+    plan_id = given.get("plan_id")
+    if not plan_id:
+        return []
+    status = runtime.services.plans.status(plan_id, verbose=True)
+    return [t.id for t in status.tasks]
+
+
+def _loop_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
+    return [loop.id for loop in runtime.services.loops.list_open(runtime.project, limit=100)]
+
+
+def _evaluators(_: Runtime, __: dict[str, str]) -> list[str]:
+    return evaluator_types()
+
+
+_SOURCES: dict[str, Callable[[Runtime, dict[str, str]], list[str]]] = {
+    "plan_id": _plan_ids,
+    "task_id": _task_ids,
+    "loop_id": _loop_ids,
+    "evaluator": _evaluators,
+    "evaluator_type": _evaluators,
+    "type": _evaluators,
+}
+
+
+async def _complete(
+    ctx: ServerRequestContext[Any, Any], params: CompleteRequestParams
+) -> CompleteResult:
+    source = _SOURCES.get(params.argument.name)
+    runtime = ctx.lifespan_context
+    if source is None or not isinstance(runtime, Runtime):
+        return CompleteResult(completion=Completion(values=[]))
+    given = dict((params.context.arguments if params.context else None) or {})
+    try:
+        # The services are synchronous SQLite reads: keep them off the event loop.
+        candidates = await anyio.to_thread.run_sync(source, runtime, given)
+    except LoopcoreError as exc:  # e.g. an unknown plan_id in the context: nothing to offer
+        log.debug("completion_unavailable", argument=params.argument.name, reason=str(exc))
+        candidates = []
+    return CompleteResult(completion=_prefixed(candidates, params.argument.value))
+
+
+class _Subscriber:
+    """One connection's subscriptions: the stable object the notifier holds.
+
+    The notifier identifies subscribers by identity, and ``ServerSession`` is rebuilt for every
+    request, so the first request's session is kept; without a ``related_request_id`` it
+    sends on the connection's standalone channel, which outlives that request.
+    """
+
+    def __init__(self, session: ServerSession) -> None:
+        self._session = session
+        self.uris: set[str] = set()
+
+    async def send_resource_updated(self, uri: str) -> None:
+        """Send ``notifications/resources/updated`` for ``uri`` to this connection."""
+        await self._session.send_resource_updated(uri)
+
+
+def _subscriber(ctx: ServerRequestContext[Any, Any], notifier: ChangeNotifier) -> _Subscriber:
+    """This connection's subscriber, created (with its cleanup at close) on first use."""
+    state = _connection_state(ctx)
+    sub: _Subscriber | None = state.get(_SUBSCRIBER_KEY)
+    if sub is None:
+        sub = state[_SUBSCRIBER_KEY] = _Subscriber(ctx.session)
+
+        def forget(s: _Subscriber = sub) -> None:
+            for uri in list(s.uris):
+                notifier.unsubscribe(uri, s)
+            s.uris.clear()
+
+        ctx.session._connection.exit_stack.callback(forget)
+    return sub
+
+
+def _subscription_handlers(notifier: ChangeNotifier) -> tuple[Any, Any]:
+    async def subscribe(
+        ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        uri = str(params.uri)
+        if len(uri) > MAX_URI_CHARS:
+            raise MCPError(INVALID_PARAMS, f"uri is longer than {MAX_URI_CHARS} characters")
+        sub = _subscriber(ctx, notifier)
+        if uri not in sub.uris and len(sub.uris) >= MAX_SUBSCRIPTIONS:
+            raise MCPError(INVALID_PARAMS, f"at most {MAX_SUBSCRIPTIONS} subscriptions per session")
+        sub.uris.add(uri)
+        notifier.subscribe(uri, sub)
+        log.debug("resource_subscribed", uri=uri)
+        return EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        uri = str(params.uri)
+        sub = _subscriber(ctx, notifier)
+        sub.uris.discard(uri)
+        notifier.unsubscribe(uri, sub)
+        log.debug("resource_unsubscribed", uri=uri)
+        return EmptyResult()
+
+    return subscribe, unsubscribe
+
+
+def install_protocol_handlers(mcp: MCPServer[Any], notifier: ChangeNotifier | None = None) -> None:
+    """Serve ``logging/setLevel``, ``completion/complete`` and, given the server's notifier,
+    ``resources/subscribe`` and ``resources/unsubscribe`` on ``mcp``.
+
+    Args:
+        mcp: the server (``build_server`` calls this once, after registering resources).
+        notifier: the ``ChangeNotifier`` the tools announce changes to; without it the
+            subscription methods stay unserved (and ``resources.subscribe`` unadvertised).
+    """
+    low = mcp._lowlevel_server
+    low.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
+    low.add_request_handler("completion/complete", CompleteRequestParams, _complete)
+    if notifier is None:
+        log.warning("resource_subscriptions_unserved", reason="no ChangeNotifier given")
+        return
+    subscribe, unsubscribe = _subscription_handlers(notifier)
+    low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)

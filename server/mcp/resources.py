@@ -1,0 +1,89 @@
+"""MCP resources: the plans, one plan, its journal, one loop (JSON documents).
+
+Subscribers hear about changes through ``server.mcp.notify.ChangeNotifier``: every
+tool that changes a plan or a loop announces the URIs below.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from loopcore.errors import LoopcoreError, NotFound
+from server.schemas import jsonable, plan_brief, plan_out
+from server.tools.deps import Deps
+from server.tools.loops import view_out
+
+__all__ = ["register"]
+
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+T = TypeVar("T")
+
+
+def _read(what: str, ident: str, fn: Callable[[], T]) -> T:
+    """Run a read, turning domain errors into resource errors."""
+    if not _ID.fullmatch(ident):
+        raise ResourceNotFoundError(f"{what} ids are 1..64 of A-Z a-z 0-9 _ . -, got {ident!r}")
+    try:
+        return fn()
+    except NotFound as exc:
+        raise ResourceNotFoundError(str(exc)) from exc
+    except LoopcoreError as exc:
+        raise ResourceError(str(exc)) from exc
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(jsonable(data), indent=1, sort_keys=False)
+
+
+def register(mcp: MCPServer[Any], deps: Deps) -> None:
+    """Register the four resources."""
+
+    @mcp.resource(
+        "loopcore://plans",
+        name="plans",
+        description="This project's plans, newest first (first 100).",
+        mime_type="application/json",
+    )
+    def plans_resource() -> str:
+        page = deps.services().plans.list_plans(deps.project, limit=100)
+        return _dump({"plans": [plan_brief(p).model_dump() for p in page.plans]})
+
+    @mcp.resource(
+        "loopcore://plans/{plan_id}",
+        name="plan",
+        description="One plan with every task, its confidence and ready tasks.",
+        mime_type="application/json",
+    )
+    def plan_resource(plan_id: str) -> str:
+        status = _read("plan", plan_id, lambda: deps.services().plans.status(plan_id, verbose=True))
+        return _dump(plan_out(status).model_dump())
+
+    @mcp.resource(
+        "loopcore://plans/{plan_id}/journal",
+        name="plan_journal",
+        description="The plan's journal: every change, why the confidence moved.",
+        mime_type="application/json",
+    )
+    def journal_resource(plan_id: str) -> str:
+        ex = _read("plan", plan_id, lambda: deps.services().plans.explain(plan_id, limit=1000))
+        entries = [
+            {"seq": e.seq, "at": e.at, "kind": e.kind, "task_id": e.task_id, "detail": e.detail}
+            for e in ex.entries
+        ]
+        return _dump({"plan_id": plan_id, "summary": ex.summary, "entries": entries})
+
+    @mcp.resource(
+        "loopcore://loops/{loop_id}",
+        name="loop",
+        description="One agent-driven loop: status, scores, best output.",
+        mime_type="application/json",
+    )
+    def loop_resource(loop_id: str) -> str:
+        view = _read("loop", loop_id, lambda: deps.services().loops.status(loop_id))
+        return _dump(view_out(view).model_dump())

@@ -1,0 +1,89 @@
+"""The one base model of tool inputs and outputs, and the bounded argument types.
+
+Tool arguments are flat (a model calls ``plan_status(plan_id=...)``, not
+``plan_status(args={...})``): the bounded argument types below are annotated
+parameters of the tool functions, and the nested inputs (tasks, updates) and
+every output are models built on ``Model``. Descriptions are short on purpose:
+the whole ``tools/list`` must stay small enough for hosts with tight budgets,
+so field titles are dropped from the published schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_PROMPT",
+    "MAX_TEXT",
+    "Agent",
+    "Goal",
+    "HistoryId",
+    "LoopId",
+    "Model",
+    "OptText",
+    "OutputText",
+    "PlanId",
+    "PromptText",
+    "Spec",
+    "TaskId",
+    "TaskType",
+    "Unit",
+]
+
+MAX_PROMPT = 50_000  # characters of a prompt to intercept or refine
+MAX_TEXT = 200_000  # characters of a prompt or an output
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_ID = ID_PATTERN
+
+
+def _drop_titles(schema: dict[str, Any]) -> None:
+    """Nested models publish their fields, not their docstrings (tool descriptions say it)."""
+    schema.pop("title", None)
+    schema.pop("description", None)
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict):
+            prop.pop("title", None)
+
+
+class Model(BaseModel):
+    """The base of every tool input and output model: unknown fields refused, no titles."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_titles)
+
+
+# ---- bounded argument types ----------------------------------------------------------------
+
+# References to existing ids: validated by the pattern, published as plain strings (a wrong id
+# is answered "not found" anyway, and the bytes count against hosts' tool budgets).
+_Ref = WithJsonSchema({"type": "string"})
+PlanId = Annotated[str, Field(pattern=_ID), _Ref]
+TaskId = Annotated[str, Field(pattern=_ID), _Ref]
+LoopId = Annotated[str, Field(pattern=_ID), _Ref]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Goal = Annotated[str, Field(min_length=1, max_length=4000)]
+OutputText = Annotated[str, Field(max_length=MAX_TEXT)]
+OptText = Annotated[str, Field(max_length=4000)]
+Agent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
+Spec = Annotated[
+    dict[str, Any],
+    Field(
+        description='{"type":"regex|json_schema|length|completeness|evidence|composite|command",...}'
+    ),
+]
+
+
+PromptText = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]
+HistoryId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="history_id an intercept returned."),
+]
+TaskType = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.:/@+-]{1,64}$",
+        description='Kind of work ("code", "docs"): priors are kept per task type.',
+    ),
+]

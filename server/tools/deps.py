@@ -1,0 +1,88 @@
+"""What a tool group is given when it registers: settings, the runtime, the notifier.
+
+A group is one module under ``server/tools/`` with::
+
+    def register(mcp: MCPServer[Any], deps: Deps) -> None:
+        @deps.tool(mcp, read_only=True, idempotent=True)
+        def my_tool(...) -> SomeOutModel:
+            \"\"\"What it is for, when to call it, what comes back.\"\"\"
+            return ...deps.services().plans...
+
+``deps.tool`` applies the ``LOOPCORE_TOOLS`` filter, the error mapping and the
+annotations (``server.tools._common.add_tool``). Services are synchronous:
+call them from ``def`` tools (run in a worker thread) or through
+``deps.run_sync`` from ``async def`` tools.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+
+from server.mcp.notify import ChangeNotifier
+from server.runtime import Runtime, Services
+from server.settings import Settings
+from server.tools._common import add_tool
+
+__all__ = ["Deps"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deps:
+    """Dependencies of every tool group.
+
+    Attributes:
+        settings: the server settings.
+        runtime: the shared store and services (open while a session is).
+        notifier: tells resource subscribers what changed.
+    """
+
+    settings: Settings
+    runtime: Runtime
+    notifier: ChangeNotifier
+
+    @property
+    def project(self) -> str:
+        """The project key plans, loops and history are filed under."""
+        return self.runtime.project
+
+    def services(self) -> Services:
+        """The domain services (raises ``StoreError`` outside a session)."""
+        return self.runtime.services
+
+    async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run a blocking service call in a worker thread from an async tool."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    def tool(
+        self,
+        mcp: MCPServer[Any],
+        *,
+        read_only: bool,
+        destructive: bool = False,
+        idempotent: bool = False,
+        open_world: bool = False,
+    ) -> Callable[[F], F]:
+        """Decorator: register the function as a tool (see ``add_tool``)."""
+
+        def decorator(fn: F) -> F:
+            add_tool(
+                mcp,
+                self.settings.tools,
+                fn,
+                read_only=read_only,
+                destructive=destructive,
+                idempotent=idempotent,
+                open_world=open_world,
+            )
+            return fn
+
+        return decorator
