@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_the_default_port_taken_by_another_program_falls_back(
         other.listen(1)
         taken = other.getsockname()[1]
         monkeypatch.setattr(cli, "DEFAULT_PORT", taken)
-        monkeypatch.setattr(cli.time, "sleep", lambda _: None)
+        monkeypatch.setattr(time, "sleep", lambda _: None)
         sock = cli._claim_port("127.0.0.1", None, tmp_path / "x.db", None)
     assert isinstance(sock, socket.socket)
     with sock:
