@@ -22,6 +22,7 @@ from loopcore.errors import LoopcoreError  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.install import add_install_parser, run_install  # noqa: E402
 from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
+from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(doctor)
     add_install_parser(sub)
     add_db_parser(sub)
+    add_dashboard_parser(sub)
     return parser
 
 
@@ -76,6 +78,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_install(args)
     if args.command == "db":
         return run_db(args, sys.stdout)
+    if args.command == "dashboard":
+        return run_dashboard(args)
     settings = _settings(args)
     configure_logging(settings.log_level)
     if args.command == "serve":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.apps import client_supports_apps
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
 from server.mcp.notify import plan_uris
@@ -178,8 +179,10 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         return task_out(task, full=True)
 
     @deps.tool(mcp, read_only=True, idempotent=True)
-    def plan_status(plan_id: PlanId, verbose: bool = False) -> PlanOut:
+    def plan_status(plan_id: PlanId, ctx: Context, verbose: bool = False) -> PlanOut:
         """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
         task ids; verbose=true lists the tasks.
         """
-        return plan_out(deps.services().plans.status(plan_id, verbose=verbose))
+        # A host that renders the plan view (server.apps) draws the graph from the tasks.
+        full = verbose or client_supports_apps(ctx)
+        return plan_out(deps.services().plans.status(plan_id, verbose=full))
