@@ -40,6 +40,8 @@ ENV_VARS: dict[str, str] = {
     "max_request_bytes": "LOOPCORE_MAX_REQUEST_BYTES",
     "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
+    "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
+    "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -79,6 +81,9 @@ class Settings(BaseModel):
             protection), e.g. the machine's name when binding 0.0.0.0.
         max_request_bytes: largest HTTP request body accepted.
         command_timeout_s / regex_timeout_s: evaluator time limits.
+        hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
+            its blanks and questions.
+        hook_block_prompts: ``loopcore hook`` blocks such a prompt instead (exit 2).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -100,6 +105,8 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
+    hook_block_prompts: bool = False
     # The environment the server started with, handed to the command evaluator (which
     # passes on only PATH-like basics and the variables a spec names); never logged.
     command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
@@ -116,7 +123,7 @@ class Settings(BaseModel):
             return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
-    @field_validator("store_prompts", mode="before")
+    @field_validator("store_prompts", "hook_block_prompts", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):

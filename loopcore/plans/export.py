@@ -134,6 +134,10 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "replanned": _replanned,
     "edited": _edited,
     "archived": lambda d: "archived",
+    "checked": lambda d: (
+        f"checked by {d.get('source')}: {'passed' if d.get('passed') else 'failed'} "
+        f"(score {_f(d.get('score'))}); nothing recorded"
+    ),
 }
 
 

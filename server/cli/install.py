@@ -310,6 +310,10 @@ def add_install_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     p.add_argument("--name", default=SERVER_NAME, help="the server's name in the config")
 
 
+def add_uninstall_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``uninstall <host>`` (placeholder until the uninstaller lands)."""
+
+
 def run_install(args: argparse.Namespace) -> int:
     """Run ``loopcore install`` from parsed arguments; errors go to stderr with status 1."""
     request = InstallRequest(
