@@ -18,7 +18,7 @@ from loopcore.intercept import scorer_build
 from loopcore.plans.export import iso
 from loopcore.plans.service import PlanService
 from loopcore.store import default_db_path, open_store
-from server.cli.install import HOSTS, build_entry, server_command
+from server.cli.install import HOSTS, build_entry, server_command, toml_table
 from server.settings import ENV_VARS, Settings
 
 _SCORER_BUILDS = {
@@ -90,12 +90,14 @@ def run_plans(settings: Settings, action: str, plan_id: str | None, fmt: str, ou
 def _snippets(settings: Settings, out: TextIO) -> None:
     command = server_command()
     out.write("\nregister in a host (or run `loopcore install <host>`):\n")
-    for host in HOSTS:
+    for host, spec in HOSTS.items():
         if host == "claude-code":
             continue
         entry = build_entry(host, command, settings.db)
-        key = "servers" if host == "vscode" else "mcpServers"
-        out.write(f"\n{host}:\n{json.dumps({key: {'loopcore': entry}}, indent=2)}\n")
+        if spec.toml:
+            out.write(f"\n{host}:\n{toml_table(spec.key, 'loopcore', entry, '')}")
+            continue
+        out.write(f"\n{host}:\n{json.dumps({spec.key: {'loopcore': entry}}, indent=2)}\n")
     env = f" -e LOOPCORE_DB={shlex.quote(str(settings.db))}" if settings.db else ""
     argv = " ".join(shlex.quote(a) for a in [*command, "serve"])
     out.write(f"\nclaude-code:\nclaude mcp add loopcore{env} -- {argv}\n")

@@ -45,13 +45,17 @@ def cli_error(exc: Exception) -> str:
     """A domain error worded for the command line: flags instead of field names, CLI hints."""
     from loopcore.errors import InvalidInput, PlanNotFound, TaskNotFound
 
+    # The domain's not-found messages carry the server's tool hints: reworded here.
+    if isinstance(exc, PlanNotFound):
+        return f"no plan with id {exc.plan_id!r}; `loopcore plans list` lists this project's plans"
+    if isinstance(exc, TaskNotFound):
+        return (
+            f"plan {exc.plan_id!r} has no task {exc.task_id!r}; "
+            f"`loopcore plans show {exc.plan_id}` lists its tasks"
+        )
     text = str(exc)
     if isinstance(exc, InvalidInput) and exc.field in _FLAGS:
         text = text.replace(f"{exc.field}:", f"{_FLAGS[exc.field]}:", 1)
-    if isinstance(exc, PlanNotFound):
-        text += "; `loopcore plans list` lists this project's plans"
-    elif isinstance(exc, TaskNotFound):
-        text += "; `loopcore plans show PLAN` lists its tasks"
     return text
 
 
@@ -99,14 +103,13 @@ def _load_spec(path: Path) -> Any:
         raise UsageError(f"--spec {path} is not JSON: {exc}") from exc
 
 
-def _with_spec(args: argparse.Namespace, settings: Settings, output: str) -> Evaluation:
+def _with_spec(args: argparse.Namespace, settings: Settings, spec: Any, output: str) -> Evaluation:
     from loopcore.errors import InvalidInput
     from loopcore.evaluators.base import EvalContext
     from loopcore.evaluators.factory import build_evaluator, validate_spec
     from loopcore.plans.acceptance import runs_command
     from server.runtime import factory_options
 
-    spec = _load_spec(args.spec)
     if not isinstance(spec, dict):
         raise UsageError(f"--spec {args.spec} must hold a JSON object (an evaluator spec)")
     try:
@@ -158,9 +161,10 @@ def run_verify(
             raise UsageError("give either --spec FILE.json or --plan P --task T")
         if (args.plan is None) != (args.task is None):
             raise UsageError("--plan and --task go together")
+        spec = None if args.spec is None else _load_spec(args.spec)
         output = read_text(args.output, stdin, "OUTPUT_FILE")
         if args.spec is not None:
-            ev = _with_spec(args, settings, output)
+            ev = _with_spec(args, settings, spec, output)
         else:
             ev = _with_task(args, settings, output)
     except UsageError as exc:

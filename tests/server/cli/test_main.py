@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
+import loopcore
 from loopcore.store.migrations import MIGRATIONS
 from server.app import build_server
 from server.cli import build_parser, main
 from tests.server.helpers import make_settings, new_plan
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def _plan(tmp_path: Path) -> str:
@@ -95,6 +101,77 @@ def test_bad_setting_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_parser_knows_every_command() -> None:
-    """serve, demo, plans, doctor and install are all subcommands."""
+    """serve, demo, plans, doctor, (un)install, verify, intercept and hook are subcommands."""
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices or {}) == {"serve", "demo", "plans", "doctor", "install"}
+    assert set(sub.choices or {}) == {
+        "serve",
+        "demo",
+        "plans",
+        "doctor",
+        "install",
+        "uninstall",
+        "verify",
+        "intercept",
+        "hook",
+    }
+
+
+def test_version_and_bare_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the version; a bare `loopcore` prints help and exits 0."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"loopcore {loopcore.__version__}\n"
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: loopcore")
+    for verb in ("serve", "verify", "intercept", "hook", "install", "uninstall"):
+        assert verb in out
+
+
+def test_serve_help_explains_transports_token_and_project(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """serve --help says what each transport is, when a token is needed, how projects work."""
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for words in ("streamable HTTP", "LOOPCORE_TOKEN", "LOOPCORE_PROJECT", "stdin/stdout"):
+        assert words in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin"),
+    [
+        (["intercept", "-"], "fix it"),
+        (["verify", "--spec", "SPEC", "-"], "tests pass"),
+        (["hook", "claude-code"], '{"hook_event_name": "UserPromptSubmit", "prompt": "fix it"}'),
+    ],
+)
+def test_quick_verbs_never_import_the_mcp_stack(
+    tmp_path: Path, argv: list[str], stdin: str
+) -> None:
+    """verify, intercept and hook in a real process: no mcp, starlette or uvicorn module."""
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"type": "regex", "required": ["tests pass"]}')
+    argv = [str(spec) if a == "SPEC" else a for a in argv]
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['loopcore', *{argv!r}]\n"
+        "try:\n    runpy.run_module('server.cli', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('mcp', 'starlette', 'uvicorn', 'sse_starlette'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "LOOPCORE_DB": str(tmp_path / "lc.db"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert "HEAVY []" in done.stderr, done.stderr
