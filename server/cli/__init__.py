@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     demo = sub.add_parser("demo", help="run a short session against a real server")
     demo.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    plans = sub.add_parser("plans", help="list, show or export the stored plans")
+    plans = sub.add_parser("plans", help="list, show, export or import (Markdown) plans")
     _common(plans)
     plans.add_argument("action", choices=["list", "show", "export", "import"])
     plans.add_argument(

@@ -67,15 +67,39 @@ def _plans_show(plans: PlanService, plan_id: str, out: TextIO) -> int:
     return 0
 
 
+def _plans_import(plans: PlanService, settings: Settings, source: str, out: TextIO) -> int:
+    """Create a plan from a Markdown checklist file ('-': stdin)."""
+    from loopcore.plans.importer import import_markdown
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {source}: {exc}") from exc
+    status = import_markdown(plans, settings.project_key, text)
+    plan = status.plan
+    done = status.counts.get("done", 0)
+    out.write(
+        f"imported plan {plan.id}: {plan.task_count} tasks ({done} done), "
+        f"project {plan.project}\n"
+        f"`loopcore plans show {plan.id}` lists them.\n"
+    )
+    return 0
+
+
 def run_plans(settings: Settings, action: str, plan_id: str | None, fmt: str, out: TextIO) -> int:
-    """``plans list`` (with ``plan_id`` as a status filter), ``show`` or ``export``."""
+    """``plans list`` (with ``plan_id`` as a status filter), ``show``, ``export`` or ``import``
+    (with ``plan_id`` as the Markdown file)."""
     store, _ = open_store(settings.db)
     try:
         plans = PlanService(store)
         if action == "list":
             return _plans_list(plans, settings, plan_id, out)
         if plan_id is None:
-            raise ValueError("a plan id is required")
+            raise ValueError(
+                "a Markdown file is required" if action == "import" else "a plan id is required"
+            )
+        if action == "import":
+            return _plans_import(plans, settings, plan_id, out)
         if action == "show":
             return _plans_show(plans, plan_id, out)
         if fmt == "json":

@@ -175,3 +175,35 @@ def test_quick_verbs_never_import_the_mcp_stack(
         timeout=60,
     )
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_plans_import_then_export_md(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`plans import FILE.md` creates the plan; `plans export --format md` then imports back."""
+    doc = tmp_path / "plan.md"
+    doc.write_text(
+        "# Ship it\n\n- [ ] a: Build\n  ```json acceptance\n"
+        '  {"type": "length", "min_words": 2}\n  ```\n- [ ] b: Test\n  depends on: a\n'
+    )
+    base = ["--db", str(tmp_path / "lc.db"), "--project", "cli"]
+    assert main(["plans", "import", str(doc), *base]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("imported plan pl_")
+    plan_id = first.split()[2].rstrip(":")
+    assert main(["plans", "export", plan_id, "--format", "md", *base]) == 0
+    exported = tmp_path / "export.md"
+    exported.write_text(capsys.readouterr().out)
+    assert main(["plans", "import", str(exported), *base]) == 0
+    assert ": 2 tasks (0 done)" in capsys.readouterr().out
+
+
+def test_plans_import_refuses_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing file or a document without items: exit 1 and why."""
+    base = ["--db", str(tmp_path / "lc.db"), "--project", "cli"]
+    assert main(["plans", "import", str(tmp_path / "missing.md"), *base]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    doc = tmp_path / "empty.md"
+    doc.write_text("# just a goal\n")
+    assert main(["plans", "import", str(doc), *base]) == 1
+    assert "no checklist items" in capsys.readouterr().err
