@@ -135,6 +135,11 @@ class Settings(BaseModel):
             raise ValueError("use on/off, true/false, 1/0 or yes/no")
         return value
 
+    @field_validator("hook_min_grade", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("tools", "log_level", "transport", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:

@@ -92,3 +92,15 @@ def test_command_environment_never_carries_loopcore_settings() -> None:
     assert settings.command_environ == {"PATH": "/usr/bin", "CI_FLAG": "1"}
     direct = Settings(command_environ=env)
     assert "LOOPCORE_PROVIDER_API_KEY" not in direct.command_environ
+
+
+def test_hook_settings_from_the_environment() -> None:
+    """LOOPCORE_HOOK_MIN_GRADE (any case) and LOOPCORE_HOOK_BLOCK_PROMPTS; bad grades named."""
+    s = Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "b", "LOOPCORE_HOOK_BLOCK_PROMPTS": "on"})
+    assert (s.hook_min_grade, s.hook_block_prompts) == ("B", True)
+    assert (Settings.load(env={}).hook_min_grade, Settings.load(env={}).hook_block_prompts) == (
+        "C",
+        False,
+    )
+    with pytest.raises(SettingsError, match="LOOPCORE_HOOK_MIN_GRADE"):
+        Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "E"})
