@@ -167,12 +167,15 @@ def _sandbox(tmp_path: Path, api: FakeMessagesApi) -> tuple[dict[str, str], Path
     return env, project, db
 
 
-def _claude(env: dict[str, str], cwd: Path, prompt: str, *args: str) -> dict[str, Any]:
+def _claude(
+    env: dict[str, str], cwd: Path, prompt: str, *args: str, plugin: bool = True
+) -> dict[str, Any]:
     claude = shutil.which("claude", path=env["PATH"])
     if claude is None:
         pytest.fail("claude is not installed: run `source .ci/node.sh`")
+    load = ["--plugin-dir", str(PLUGIN)] if plugin else []
     done = subprocess.run(
-        [claude, "-p", prompt, "--plugin-dir", str(PLUGIN), "--output-format", "json", *args],
+        [claude, "-p", prompt, *load, "--output-format", "json", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -250,6 +253,8 @@ def test_finishing_a_task_that_fails_its_acceptance_is_blocked(tmp_path: Path) -
         env, project, db = _sandbox(tmp_path, api)
         plan_id = _claimed_task(db, project, session)
         result = _claude(env, project, "Finish task t1.", "--session-id", session)
+    # SessionStart told the model about the open plan and the name to claim tasks with.
+    assert [c for c in api.conversations() if f"loopcore plan {plan_id} is open" in c]
     blocked = [c for c in api.conversations() if BLOCK_MARK in c]
     assert blocked, api.conversations()
     assert "missing required pattern 'tests pass'" in blocked[0]
@@ -276,6 +281,29 @@ def test_finishing_a_task_that_passes_its_acceptance_is_not_blocked(tmp_path: Pa
     checks = [line for line in journal if "checked by claude-code Stop hook" in line]
     assert len(checks) == 1
     assert "passed" in checks[0]
+
+
+def test_install_hooks_into_project_settings_and_claude_runs_them(tmp_path: Path) -> None:
+    """`loopcore install claude-code --hooks --scope project`, no plugin: the hooks still run."""
+    session = str(uuid.uuid4())
+    with FakeMessagesApi(_script("All done.")) as api:
+        env, project, db = _sandbox(tmp_path, api)
+        installed = subprocess.run(
+            ["loopcore", "install", "claude-code", "--hooks", "--scope", "project"],
+            env=env,
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert installed.returncode == 0, installed.stderr
+        settings = json.loads((project / ".claude" / "settings.json").read_text())
+        assert settings["hooks"]["Stop"][0]["hooks"][0]["command"] == "loopcore hook claude-code"
+        _claimed_task(db, project, session)
+        _claude(env, project, "fix it", "--session-id", session, plugin=False)
+    conversations = api.conversations()
+    assert [c for c in conversations if "loopcore scored this request grade" in c]
+    assert [c for c in conversations if BLOCK_MARK in c]
 
 
 def test_the_plugin_validates_strictly(tmp_path: Path) -> None:
