@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loopcore: {exc}", file=sys.stderr)
         return 2
     except (LoopcoreError, ValueError) as exc:
-        print(f"loopcore {args.command}: {exc}", file=sys.stderr)
+        from server.cli.verify import cli_error
+
+        print(f"loopcore {args.command}: {cli_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -207,3 +207,13 @@ def test_plans_import_refuses_a_bad_file(
     doc.write_text("# just a goal\n")
     assert main(["plans", "import", str(doc), *base]) == 1
     assert "no checklist items" in capsys.readouterr().err
+
+
+def test_not_found_errors_name_cli_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plans show` of an unknown plan: exit 1, pointing to `loopcore plans list`, no tool."""
+    assert main(["plans", "show", "pl_nope", "--db", str(tmp_path / "lc.db")]) == 1
+    err = capsys.readouterr().err
+    assert "no plan with id 'pl_nope'; `loopcore plans list`" in err
+    assert "plan_list" not in err
