@@ -10,7 +10,7 @@ journal (an entry of kind ``checked``, which moves nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,24 +86,24 @@ def find_session_task(
     project: str,
     *,
     agents: Iterable[str] = (),
-    ref: str | None = None,
+    refs: Sequence[str] = (),
 ) -> tuple[Plan, Task] | None:
     """The plan task a host session is working on, or None.
 
-    First a task in progress claimed by one of ``agents`` (the session's identities);
-    else an unfinished task whose id or title is ``ref`` (what the host calls the task).
+    First a task in progress claimed by one of ``agents`` (the session's identities); else an
+    unfinished task whose id or title is one of ``refs`` (what the host calls the task), the
+    first ref that names one winning.
     """
     names = {a for a in agents if a}
-    wanted = _norm(ref) if ref else None
-    by_ref: tuple[Plan, Task] | None = None
+    wanted = [_norm(r) for r in refs if r and r.strip()]
+    named: dict[str, tuple[Plan, Task]] = {}
     for plan, task in _active_tasks(plans, project):
         if task.status == "in_progress" and task.claimed_by in names:
             return plan, task
-        unfinished = task.status in ("pending", "in_progress", "failed")
-        named = wanted is not None and wanted in (_norm(task.id), _norm(task.title))
-        if by_ref is None and unfinished and named:
-            by_ref = (plan, task)
-    return by_ref
+        if task.status in ("pending", "in_progress", "failed"):
+            for key in (_norm(task.title), _norm(task.id)):
+                named.setdefault(key, (plan, task))
+    return next((named[w] for w in wanted if w in named), None)
 
 
 def journal_event(

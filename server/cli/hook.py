@@ -168,8 +168,33 @@ def _on_prompt(ctx: _Ctx) -> HookReply:
     return ctx.context(text)
 
 
-def _last_assistant_text(path: str) -> str:
-    """The last assistant text in a Claude Code transcript (JSON lines), or ''."""
+def _texts(content: Any) -> list[str]:
+    """The text of a message's content: a string, text blocks, and tool results' text."""
+    if isinstance(content, str):
+        return [content]
+    out: list[str] = []
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            out.append(block["text"])
+        elif block.get("type") == "tool_result":
+            out += _texts(block.get("content"))
+    return out
+
+
+def _is_prompt(message: Mapping[str, Any]) -> bool:
+    """A user message the person typed (not one carrying tool results)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return True
+    blocks = content if isinstance(content, list) else []
+    return not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+
+
+def _turn_text(path: str) -> str:
+    """What the agent said and its tools returned since the last prompt, from a Claude Code
+    transcript (JSON lines): the evidence a finished task is checked on."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -177,37 +202,39 @@ def _last_assistant_text(path: str) -> str:
             lines = fh.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
+    parts: list[str] = []
     for line in reversed(lines):
         try:
             entry = json.loads(line)
         except ValueError:
             continue
         message = entry.get("message") if isinstance(entry, dict) else None
-        if not isinstance(message, dict) or message.get("role") != "assistant":
+        if not isinstance(message, dict):
             continue
-        content = message.get("content")
-        parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
-        texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        if texts:
-            return "\n".join(texts)
-    return ""
+        if message.get("role") == "user" and _is_prompt(message):
+            break
+        parts[:0] = _texts(message.get("content"))
+    return "\n".join(p for p in parts if p.strip())[-MAX_PROMPT_CHARS:]
 
 
 def _output(ctx: _Ctx) -> str:
-    """What the agent produced: the host's last message, else the transcript's."""
-    for key in ("last_assistant_message", "prompt_response"):
-        if ctx.text(key).strip():
-            return ctx.text(key)
+    """What the agent produced this turn: the transcript's text and tool results, and the
+    host's last message (Claude Code ``last_assistant_message``, Gemini ``prompt_response``)."""
     path = ctx.text("transcript_path")
-    return _last_assistant_text(path) if path else ""
+    turn = _turn_text(path) if path else ""
+    for key in ("last_assistant_message", "prompt_response"):
+        last = ctx.text(key)
+        if last.strip() and last.strip() not in turn:
+            turn = f"{turn}\n{last}" if turn else last
+    return turn
 
 
 def _find(ctx: _Ctx, plans: PlanService) -> Any:
     from loopcore.plans.check import find_session_task
 
     agents = [ctx.text("session_id"), ctx.text("teammate_name"), ctx.text("agent_id")]
-    ref = ctx.text("task_subject") or ctx.text("task_id") if ctx.kind == "task" else None
-    return find_session_task(plans, ctx.project, agents=agents, ref=ref or None)
+    refs = [ctx.text("task_subject"), ctx.text("task_id")] if ctx.kind == "task" else []
+    return find_session_task(plans, ctx.project, agents=agents, refs=refs)
 
 
 def _blocked(check: TaskCheck) -> str:
@@ -221,8 +248,17 @@ def _blocked(check: TaskCheck) -> str:
     return "\n".join(lines)
 
 
+def _no_output(plan_id: str, task: Any) -> str:
+    return (
+        f"loopcore: task {task.id} ({task.title}) of plan {plan_id} cannot be checked: this "
+        "turn shows no result. Its acceptance spec needs the evidence in your reply or a "
+        "tool's output (for example the test run's summary). Show it, then finish again."
+    )
+
+
 def _on_finish(ctx: _Ctx) -> HookReply:
     from loopcore.errors import InvalidInput
+    from loopcore.plans.acceptance import runs_command
     from loopcore.plans.check import check_task, journal_check
     from loopcore.plans.service import PlanService
     from server.runtime import factory_options
@@ -238,9 +274,12 @@ def _on_finish(ctx: _Ctx) -> HookReply:
         plan, task = found
         if task.acceptance is None:
             return HookReply()
+        output = _output(ctx)
+        if not output.strip() and not runs_command(task.acceptance):
+            return HookReply(exit_code=2, message=_no_output(plan.id, task))
         options = factory_options(ctx.settings)
         try:
-            check = check_task(plans, options, plan.id, task.id, _output(ctx))
+            check = check_task(plans, options, plan.id, task.id, output)
         except InvalidInput as exc:
             return HookReply(message=f"loopcore hook: task {task.id} not checked: {exc}")
         journal_check(store, ctx.clock, check, f"{ctx.host} {ctx.event} hook")

@@ -31,49 +31,45 @@ BLOCK_MARK = "does not pass its acceptance check"
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
-Reply = Callable[[dict[str, Any]], str]
+# A scripted answer: text, or a tool call as {"tool": name, "input": {...}}.
+Answer = str | dict[str, Any]
+Reply = Callable[[dict[str, Any]], Answer]
 
 
-def _events(text: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The SSE events of one streamed assistant message holding ``text``."""
-    yield (
-        "message_start",
-        {
-            "type": "message_start",
-            "message": {
-                "id": f"msg_{uuid.uuid4().hex[:12]}",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-fake",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            },
-        },
-    )
-    yield (
-        "content_block_start",
-        {
-            "type": "content_block_start",
-            "index": 0,
-            "content_block": {"type": "text", "text": ""},
-        },
-    )
-    yield (
-        "content_block_delta",
-        {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "text_delta", "text": text},
-        },
-    )
+def _block(answer: Answer) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The content block's start, its delta, and the stop reason of one answer."""
+    if isinstance(answer, str):
+        return {"type": "text", "text": ""}, {"type": "text_delta", "text": answer}, "end_turn"
+    start = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:16]}", "name": answer["tool"]}
+    delta = {"type": "input_json_delta", "partial_json": json.dumps(answer["input"])}
+    return {**start, "input": {}}, delta, "tool_use"
+
+
+def _message() -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:12]}",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-fake",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+
+
+def _events(answer: Answer) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The SSE events of one streamed assistant message holding ``answer``."""
+    start, delta, stop = _block(answer)
+    yield "message_start", {"type": "message_start", "message": _message()}
+    yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": start}
+    yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
     yield (
         "message_delta",
         {
             "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": stop, "stop_sequence": None},
             "usage": {"output_tokens": 5},
         },
     )
@@ -95,15 +91,16 @@ class FakeMessagesApi:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 request = json.loads(body or b"{}")
                 api.requests.append(request)
-                text = reply(request)
+                answer = reply(request)
                 if request.get("stream"):
-                    self._stream(text)
+                    self._stream(answer)
                 else:
-                    self._json(text)
+                    self._json(answer)
 
-            def _json(self, text: str) -> None:
-                events = dict(_events(text))
-                message = {**events["message_start"]["message"], "stop_reason": "end_turn"}
+            def _json(self, answer: Answer) -> None:
+                # Side requests (titles, summaries) come unstreamed: they get plain text.
+                text = answer if isinstance(answer, str) else "ok"
+                message = {**_message(), "stop_reason": "end_turn"}
                 message["content"] = [{"type": "text", "text": text}]
                 data = json.dumps(message).encode()
                 self.send_response(200)
@@ -112,12 +109,12 @@ class FakeMessagesApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, text: str) -> None:
+            def _stream(self, answer: Answer) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("cache-control", "no-cache")
                 self.end_headers()
-                for name, data in _events(text):
+                for name, data in _events(answer):
                     self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
                 self.wfile.flush()
                 self.close_connection = True
@@ -281,6 +278,58 @@ def test_finishing_a_task_that_passes_its_acceptance_is_not_blocked(tmp_path: Pa
     checks = [line for line in journal if "checked by claude-code Stop hook" in line]
     assert len(checks) == 1
     assert "passed" in checks[0]
+
+
+def _task_session(*before: dict[str, Any]) -> Reply:
+    """Create a Claude Code task 'Fix the parser', run ``before`` tools, mark it completed;
+    after a block, say so; then finish."""
+    steps: list[Answer] = [
+        {"tool": "TaskCreate", "input": {"subject": "Fix the parser", "description": "t1"}},
+        *before,
+        {"tool": "TaskUpdate", "input": {"taskId": "1", "status": "completed"}},
+    ]
+
+    def reply(request: dict[str, Any]) -> Answer:
+        if not request.get("tools"):
+            return "ok"
+        conversation = json.dumps(request.get("messages", []))
+        if BLOCK_MARK in conversation:
+            return "Blocked by loopcore: the tests do not pass yet."
+        done = conversation.count('"tool_result"')
+        return steps[done] if done < len(steps) else "Finished."
+
+    return reply
+
+
+def _run_task_session(tmp_path: Path, reply: Reply) -> tuple[FakeMessagesApi, Path, str]:
+    with FakeMessagesApi(reply) as api:
+        env, project, db = _sandbox(tmp_path, api)
+        plan_id = _claimed_task(db, project, session="not-this-session")
+        tools = "TaskCreate,TaskUpdate,Bash(echo:*)"
+        result = _claude(env, project, "Fix the parser.", "--allowedTools", tools)
+    assert result["result"] in ("Finished.", "Blocked by loopcore: the tests do not pass yet.")
+    return api, db, plan_id
+
+
+def test_task_completed_without_evidence_is_blocked(tmp_path: Path) -> None:
+    """TaskUpdate completed on a task named like the plan's: blocked, the model told why."""
+    api, db, plan_id = _run_task_session(tmp_path, _task_session())
+    blocked = [c for c in api.conversations() if BLOCK_MARK in c]
+    assert blocked, api.conversations()[-1][-3000:]
+    assert "missing required pattern 'tests pass'" in blocked[0]
+    status, journal = _task_and_journal(db, plan_id)
+    assert status == "in_progress"  # still the other agent's, nothing recorded
+    assert [line for line in journal if "checked by claude-code TaskCompleted hook: failed" in line]
+
+
+def test_task_completed_with_a_passing_test_run_goes_through(tmp_path: Path) -> None:
+    """A Bash run printing 'tests pass' before TaskUpdate: the task completes, no block."""
+    bash = {"tool": "Bash", "input": {"command": "echo 3 tests pass", "description": "tests"}}
+    api, db, plan_id = _run_task_session(tmp_path, _task_session(bash))
+    assert not [c for c in api.conversations() if BLOCK_MARK in c]
+    assert [c for c in api.conversations() if "3 tests pass" in c]
+    _, journal = _task_and_journal(db, plan_id)
+    assert [line for line in journal if "checked by claude-code TaskCompleted hook: passed" in line]
 
 
 def test_install_hooks_into_project_settings_and_claude_runs_them(tmp_path: Path) -> None:

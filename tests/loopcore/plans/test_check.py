@@ -61,7 +61,7 @@ def test_find_session_task_by_claim_then_by_id_or_title(store: SqliteStore) -> N
     plans.next_task(pid, agent="s1")
     found = find_session_task(plans, "p", agents=["other", "s1"])
     assert found is not None and found[1].id == "t1"
-    by_title = find_session_task(plans, "p", agents=["nobody"], ref="  write THE docs ")
+    by_title = find_session_task(plans, "p", agents=["nobody"], refs=["7", "  write THE docs "])
     assert by_title is not None and by_title[1].id == "t2"
     assert find_session_task(plans, "other-project", agents=["s1"]) is None
 

@@ -279,3 +279,44 @@ def test_the_cli_writes_json_on_stdout_and_exits_2_on_a_block(
     assert captured.out == ""
     assert "does not pass its acceptance check" in captured.err
     store.close()
+
+
+def _transcript(tmp_path: Path, *entries: dict[str, Any]) -> str:
+    path = tmp_path / "transcript.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in entries) + "\nnot json\n")
+    return str(path)
+
+
+def _msg(role: str, content: Any) -> dict[str, Any]:
+    return {"type": role, "message": {"role": role, "content": content}}
+
+
+def test_tool_results_of_this_turn_are_evidence(tmp_path: Path) -> None:
+    """TaskCompleted: a test run's output since the last prompt passes the spec."""
+    plans, pid, store = _plan(tmp_path, claim=None)
+    path = _transcript(
+        tmp_path,
+        _msg("user", "earlier prompt: tests pass"),  # before the last prompt: not evidence
+        _msg("user", "Fix the parser"),
+        _msg("assistant", [{"type": "tool_use", "id": "x", "name": "Bash", "input": {}}]),
+        _msg("user", [{"type": "tool_result", "tool_use_id": "x", "content": "5 tests pass"}]),
+        _msg("assistant", [{"type": "tool_use", "id": "y", "name": "TaskUpdate", "input": {}}]),
+    )
+    raw = _event("TaskCompleted", transcript_path=path, task_id="1", task_subject="Fix the parser")
+    assert _hook(tmp_path, raw) == HookReply()
+    assert "passed" in plans.explain(pid).lines[-1]
+    store.close()
+
+
+def test_earlier_turns_are_not_evidence(tmp_path: Path) -> None:
+    """Text before the last prompt does not count: nothing this turn, so the stop is blocked."""
+    _, _, store = _plan(tmp_path)
+    path = _transcript(
+        tmp_path,
+        _msg("assistant", [{"type": "text", "text": "tests pass"}]),
+        _msg("user", [{"type": "text", "text": "now finish"}]),
+    )
+    reply = _hook(tmp_path, _event("Stop", transcript_path=path))
+    assert reply.exit_code == 2
+    assert "cannot be checked: this turn shows no result" in reply.message
+    store.close()
