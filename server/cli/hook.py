@@ -259,7 +259,7 @@ def _no_output(plan_id: str, task: Any) -> str:
 def _on_finish(ctx: _Ctx) -> HookReply:
     from loopcore.errors import InvalidInput
     from loopcore.plans.acceptance import runs_command
-    from loopcore.plans.check import check_task, journal_check
+    from loopcore.plans.check import check_task, journal_check, journal_event
     from loopcore.plans.service import PlanService
     from server.runtime import factory_options
 
@@ -276,6 +276,11 @@ def _on_finish(ctx: _Ctx) -> HookReply:
             return HookReply()
         output = _output(ctx)
         if not output.strip() and not runs_command(task.acceptance):
+            detail = {"source": f"{ctx.host} {ctx.event} hook", "passed": False, "score": None}
+            detail["deficiencies"] = ["no evidence in this turn"]
+            journal_event(
+                store, ctx.clock, plan.project, "checked", detail, plan_id=plan.id, task_id=task.id
+            )
             return HookReply(exit_code=2, message=_no_output(plan.id, task))
         options = factory_options(ctx.settings)
         try:

@@ -310,7 +310,7 @@ def test_tool_results_of_this_turn_are_evidence(tmp_path: Path) -> None:
 
 def test_earlier_turns_are_not_evidence(tmp_path: Path) -> None:
     """Text before the last prompt does not count: nothing this turn, so the stop is blocked."""
-    _, _, store = _plan(tmp_path)
+    plans, pid, store = _plan(tmp_path)
     path = _transcript(
         tmp_path,
         _msg("assistant", [{"type": "text", "text": "tests pass"}]),
@@ -319,4 +319,6 @@ def test_earlier_turns_are_not_evidence(tmp_path: Path) -> None:
     reply = _hook(tmp_path, _event("Stop", transcript_path=path))
     assert reply.exit_code == 2
     assert "cannot be checked: this turn shows no result" in reply.message
+    last = plans.explain(pid).lines[-1]
+    assert "task t1 checked by claude-code Stop hook: failed (score -)" in last
     store.close()
