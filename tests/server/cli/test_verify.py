@@ -153,3 +153,18 @@ def test_an_unknown_plan_points_to_plans_list(
     out.write_text("x")
     assert main(["verify", "--db", db, "--plan", "pl_nope", "--task", "t1", str(out)]) == 2
     assert "`loopcore plans list`" in capsys.readouterr().err
+
+
+def test_a_command_spec_needs_no_output_and_the_allowlist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command spec runs with no OUTPUT_FILE when allowed (exit 0/1); unallowed: exit 2."""
+    ok, bad = _spec(tmp_path, {"type": "command", "run": ["true"]}), tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": "command", "run": ["false"]}))
+    monkeypatch.setenv("LOOPCORE_ALLOW_COMMANDS", "true,false")
+    assert main(["verify", "--spec", ok]) == 0
+    assert main(["verify", "--spec", str(bad)]) == 1
+    monkeypatch.setenv("LOOPCORE_ALLOW_COMMANDS", "")
+    capsys.readouterr()
+    assert main(["verify", "--spec", ok]) == 2
+    assert "LOOPCORE_ALLOW_COMMANDS" in capsys.readouterr().err
