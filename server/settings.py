@@ -45,6 +45,8 @@ ENV_VARS: dict[str, str] = {
     "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
     "evaluation_budget_s": "LOOPCORE_EVALUATION_BUDGET_S",
+    "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
+    "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
 }
 # Secrets may also be given as a file holding them, so they are never in any environment.
 SECRET_FILES: dict[str, str] = {
@@ -95,6 +97,9 @@ class Settings(BaseModel):
         command_timeout_s / regex_timeout_s: evaluator time limits.
         evaluation_budget_s: time limit of one whole evaluation (every pattern,
             composite part and schema keyword together; not a command's run).
+        hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
+            its blanks and questions.
+        hook_block_prompts: ``loopcore hook`` blocks such a prompt instead (exit 2).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -121,6 +126,8 @@ class Settings(BaseModel):
     command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
     evaluation_budget_s: float = Field(default=5.0, gt=0, le=600)
+    hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
+    hook_block_prompts: bool = False
     # The environment the server started with, handed to the command evaluator (which
     # passes on only PATH-like basics and the variables a spec names); never logged.
     command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
@@ -145,7 +152,7 @@ class Settings(BaseModel):
             return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
-    @field_validator("store_prompts", mode="before")
+    @field_validator("store_prompts", "hook_block_prompts", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -156,6 +163,11 @@ class Settings(BaseModel):
                 return False
             raise ValueError("use on/off, true/false, 1/0 or yes/no")
         return value
+
+    @field_validator("hook_min_grade", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("tools", "log_level", "transport", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
+from loopcore.plans.importer import import_markdown
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -87,6 +88,19 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             threshold=confidence_threshold,
             replan_policy=replan_policy,
         )
+        await deps.notifier.changed(*plan_uris(status.plan.id))
+        return plan_out(status)
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_import(
+        markdown: Annotated[str, Field(min_length=1, max_length=200_000)],
+    ) -> PlanOut:
+        """Create a plan from a Markdown checklist: '# goal', then '- [ ] id: title' items
+        (indented text: description; 'depends on: ids'; a ```json acceptance fenced spec;
+        nested items: the parent depends on them; [x]: done). Reads plan exports back.
+        """
+        plans = deps.services().plans
+        status = await deps.run_sync(import_markdown, plans, deps.project, markdown)
         await deps.notifier.changed(*plan_uris(status.plan.id))
         return plan_out(status)
 

@@ -29,12 +29,9 @@ from typing import Any, TextIO
 
 import platformdirs
 import structlog
-import uvicorn
 
 from loopcore.store import default_db_path, open_store
 from server.settings import Settings, SettingsError, is_loopback
-from server.web.auth import TokenGate
-from server.web.routes import HEALTH_APP, dashboard_app
 
 __all__ = ["DEFAULT_PORT", "add_dashboard_parser", "run_dashboard", "state_file"]
 
@@ -96,6 +93,8 @@ def _probe(host: str, port: int, db: Path, token: str | None) -> bool:
             body = json.loads(resp.read())
     except (OSError, ValueError):
         return False
+    from server.web.routes import HEALTH_APP  # the web stack only when a dashboard is probed
+
     if not isinstance(body, dict) or body.get("app") != HEALTH_APP:
         return False
     return Path(str(body.get("db"))).resolve() == db
@@ -191,6 +190,12 @@ def run_dashboard(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def _serve(sock: socket.socket, host: str, db: Path, token: str | None, out: TextIO) -> int:
     port = int(sock.getsockname()[1])
+    # Imported here: `loopcore verify|intercept|hook` build this parser and must stay quick.
+    import uvicorn
+
+    from server.web.auth import TokenGate
+    from server.web.routes import dashboard_app
+
     store, _ = open_store(db)
     app: Any = dashboard_app(lambda: store, allowed_hosts=_allowed_hosts(host))
     if token is not None:

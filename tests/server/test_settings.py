@@ -145,3 +145,15 @@ def test_evaluation_budget_is_a_setting() -> None:
     assert Settings.load(env={"LOOPCORE_EVALUATION_BUDGET_S": "2.5"}).evaluation_budget_s == 2.5
     with pytest.raises(SettingsError, match="LOOPCORE_EVALUATION_BUDGET_S"):
         Settings.load(env={"LOOPCORE_EVALUATION_BUDGET_S": "0"})
+
+
+def test_hook_settings_from_the_environment() -> None:
+    """LOOPCORE_HOOK_MIN_GRADE (any case) and LOOPCORE_HOOK_BLOCK_PROMPTS; bad grades named."""
+    s = Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "b", "LOOPCORE_HOOK_BLOCK_PROMPTS": "on"})
+    assert (s.hook_min_grade, s.hook_block_prompts) == ("B", True)
+    assert (Settings.load(env={}).hook_min_grade, Settings.load(env={}).hook_block_prompts) == (
+        "C",
+        False,
+    )
+    with pytest.raises(SettingsError, match="LOOPCORE_HOOK_MIN_GRADE"):
+        Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "E"})
