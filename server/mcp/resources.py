@@ -1,4 +1,4 @@
-"""MCP resources: the plans, one plan, its journal, one loop (JSON documents).
+"""MCP resources: the evaluator catalogue, the plans, one plan, its journal, one loop (JSON).
 
 Subscribers hear about changes through ``server.mcp.notify.ChangeNotifier``: every
 tool that changes a plan or a loop announces the URIs below.
@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from loopcore.errors import LoopcoreError, NotFound
 from server.schemas import jsonable, plan_brief, plan_out
+from server.schemas.evaluators import EVALUATORS_URI, catalogue
 from server.tools.deps import Deps
 from server.tools.loops import view_out
 
@@ -42,7 +43,16 @@ def _dump(data: Any) -> str:
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register the four resources."""
+    """Register the five resources."""
+
+    @mcp.resource(
+        EVALUATORS_URI,
+        name="evaluators",
+        description="Every evaluator spec type: fields, types, bounds, defaults, one example.",
+        mime_type="application/json",
+    )
+    def evaluators_resource() -> str:
+        return _dump(catalogue())
 
     @mcp.resource(
         "loopcore://plans",

@@ -93,11 +93,7 @@ class TaskOut(Model):
 
 
 class VerifyOut(EvalOut):
-    """verify_output's result; the plan fields only when a plan task was given."""
-
-    task: TaskOut | None = None
-    plan_confidence: float | None = None
-    needs_replan: bool | None = None
+    """verify_output's result (nothing is recorded)."""
 
 
 class PlanOut(Model):

@@ -111,10 +111,12 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output_score: Unit | None = None,
         output: OutputText | None = None,
         mark_done: bool = True,
+        agent: Agent = "agent",
     ) -> RecordOut:
-        """Record a task's result: output (scored by its acceptance spec) or output_score,
-        optional prompt_score. With none, a command acceptance runs. mark_done: done or
-        failed by threshold.
+        """Record a task's final result (check drafts with verify_output first): output
+        (scored by its acceptance spec) or output_score, optional prompt_score; with none, a
+        command acceptance runs. This moves the plan's confidence. mark_done: done or failed
+        by threshold. Order is kept: record tasks you claimed as agent, or ready ones.
         """
         plans = deps.services().plans
         res = await deps.run_sync(
@@ -125,6 +127,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output_score=output_score,
             output=output,
             mark_done=mark_done,
+            agent=agent,
         )
         await deps.notifier.changed(*plan_uris(plan_id))
         return record_out(res)
