@@ -29,7 +29,13 @@ from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
-from loopcore.plans.acceptance import check_record, runs_command, task_context, tracked_details
+from loopcore.plans.acceptance import (
+    check_record,
+    runs_command,
+    task_context,
+    task_goal,
+    tracked_details,
+)
 from loopcore.plans.confidence import DEFAULT_THRESHOLD, check_score
 from loopcore.plans.export import (
     build_status,
@@ -180,7 +186,7 @@ class PlanService:
         with self._store.read() as tx:
             plan = load_plan(tx, plan_id)
             task = load_task(tx, plan_id, task_id)
-        goal = f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
+        goal = task_goal(plan, task)
         return TaskAcceptance(
             plan=plan,
             task=task,

@@ -70,7 +70,8 @@ Agent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
 Spec = Annotated[
     dict[str, Any],
     Field(
-        description='{"type":"regex|json_schema|length|completeness|evidence|composite|command",...}'
+        description="spec {type:regex|json_schema|length|completeness|evidence|composite|"
+        "command,...}; fields: loopcore://evaluators"
     ),
 ]
 

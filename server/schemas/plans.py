@@ -34,7 +34,7 @@ _Deps = Annotated[
     Field(max_length=500),
     WithJsonSchema({"type": "array", "items": {"type": "string"}}),
 ]
-_Acceptance = Annotated[dict[str, Any], Field(description="evaluator spec, as verify_output")]
+_Acceptance = Annotated[dict[str, Any], Field(description="evaluator spec")]
 
 
 class TaskIn(Model):

@@ -73,9 +73,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         confidence_threshold: Unit = 0.72,
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
-        """Start multi-step work as a plan: tasks with id, title, depends_on and an optional
-        acceptance spec. Returns plan_id and ready tasks. Then repeat plan_next_task, work,
-        plan_record.
+        """Start multi-step work as a plan: tasks with id, title, depends_on, acceptance
+        (loopcore://evaluators). Returns plan_id, tasks. Then loop: plan_next_task, work,
+        verify_output, plan_record.
         """
         plans = deps.services().plans
         status = await deps.run_sync(
@@ -113,10 +113,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mark_done: bool = True,
         agent: Agent = "agent",
     ) -> RecordOut:
-        """Record a task's final result (check drafts with verify_output first): output
-        (scored by its acceptance spec) or output_score, optional prompt_score; with none, a
-        command acceptance runs. This moves the plan's confidence. mark_done: done or failed
-        by threshold. Order is kept: record tasks you claimed as agent, or ready ones.
+        """Record a task's final result (check drafts with verify_output): output, scored by
+        its acceptance, or output_score; none runs a command acceptance. Moves confidence;
+        mark_done: done or failed by threshold. Only your claimed or ready tasks.
         """
         plans = deps.services().plans
         res = await deps.run_sync(

@@ -76,11 +76,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
     ) -> VerifyOut:
-        """Check a draft (code, text, JSON, test log) before calling it done: score, passed,
-        deficiencies. evaluator: a spec (types and fields: resource loopcore://evaluators);
-        a command spec runs tests, output optional. With plan_id+task_id the task's
-        acceptance spec is the default. Checking records nothing: fix and check again,
-        then plan_record the result.
+        """Check a draft (code, text, JSON, test log): score, passed, deficiencies. Specs:
+        loopcore://evaluators; command runs tests, output optional. plan_id+task_id: the
+        task's acceptance is the default. Records nothing: fix, check, then plan_record.
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None

@@ -32,12 +32,12 @@ def test_next_task_follows_plan_order_and_dependencies(plans: PlanService) -> No
     first = plans.next_task(plan_id, agent="x")
     assert (first.kind, first.task and first.task.id) == ("task", "a")
     assert plans.next_task(plan_id, agent="y").kind == "blocked"
-    plans.record(plan_id, "a", output_score=1.0)
+    plans.record(plan_id, "a", output_score=1.0, agent="x")
     got = [plans.next_task(plan_id, agent=n).task for n in ("x", "y")]
     assert [t.id for t in got if t] == ["b", "c"]
-    plans.record(plan_id, "b", output_score=1.0)
+    plans.record(plan_id, "b", output_score=1.0, agent="x")
     assert plans.next_task(plan_id).kind == "blocked"
-    plans.record(plan_id, "c", output_score=1.0)
+    plans.record(plan_id, "c", output_score=1.0, agent="y")
     last = plans.next_task(plan_id)
     assert last.task is not None
     assert last.task.id == "d"
@@ -103,7 +103,7 @@ def test_recording_releases_the_claim(plans: PlanService) -> None:
     """A task marked done no longer has a holder or a lease."""
     plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
     plans.next_task(plan_id, agent="x")
-    task = plans.record(plan_id, "a", output_score=0.9).task
+    task = plans.record(plan_id, "a", output_score=0.9, agent="x").task
     assert (task.status, task.claimed_by, task.lease_expires_at) == ("done", None, None)
 
 
@@ -295,10 +295,10 @@ def test_every_change_is_journalled_in_order(plans: PlanService) -> None:
     """created, claimed, scored, failed, replan_needed, replanned, claimed, scored, done."""
     plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
     plans.next_task(plan_id, agent="x")
-    plans.record(plan_id, "a", output_score=0.2)
+    plans.record(plan_id, "a", output_score=0.2, agent="x")
     plans.replan(plan_id, "retry a", update=[{"id": "a", "status": "pending"}])
     plans.next_task(plan_id, agent="x")
-    plans.record(plan_id, "a", output_score=0.95)
+    plans.record(plan_id, "a", output_score=0.95, agent="x")
     assert kinds(plans, plan_id) == [
         "created",
         "claimed",

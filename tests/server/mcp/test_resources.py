@@ -28,7 +28,7 @@ async def test_resources_and_templates_are_listed(tmp_path: Path, mode: str) -> 
     async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         resources = [str(r.uri) for r in (await c.list_resources()).resources]
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-    assert resources == ["loopcore://plans"]
+    assert resources == ["loopcore://evaluators", "loopcore://plans"]
     assert templates == {
         "loopcore://plans/{plan_id}",
         "loopcore://plans/{plan_id}/journal",

@@ -88,9 +88,13 @@ async def test_checking_a_task_draft_records_nothing(tmp_path: Path, mode: str) 
             c, "plan_record", {"plan_id": plan_id, "task_id": "a", "output": "three good words"}
         )
     assert (draft["passed"], fixed["passed"]) == (False, True)
-    assert set(draft) == {"score", "passed", "deficiencies", "feedback", "sub_scores", "details"} - (
-        set() if draft.get("details") else {"details"}
-    ) - (set() if draft.get("sub_scores") else {"sub_scores"}) or "task" not in draft
+    assert (
+        set(draft)
+        == {"score", "passed", "deficiencies", "feedback", "sub_scores", "details"}
+        - (set() if draft.get("details") else {"details"})
+        - (set() if draft.get("sub_scores") else {"sub_scores"})
+        or "task" not in draft
+    )
     assert after == before
     assert not any("scored" in line for line in journal["lines"])
     assert rec["task"]["status"] == "done"
