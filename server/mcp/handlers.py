@@ -90,7 +90,7 @@ def _prefixed(candidates: Sequence[str], prefix: str) -> Completion:
 
 
 def _plan_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
-    page = runtime.services.plans.list_plans(runtime.project, limit=100)
+    page = runtime.scoped.plans.list_plans(runtime.project, limit=100)
     return [p.id for p in page.plans]
 
 
@@ -98,12 +98,12 @@ def _task_ids(runtime: Runtime, given: dict[str, str]) -> list[str]:
     plan_id = given.get("plan_id")
     if not plan_id:
         return []
-    status = runtime.services.plans.status(plan_id, verbose=True)
+    status = runtime.scoped.plans.status(plan_id, verbose=True)
     return [t.id for t in status.tasks]
 
 
 def _loop_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
-    return [loop.id for loop in runtime.services.loops.list_open(runtime.project, limit=100)]
+    return [loop.id for loop in runtime.scoped.loops.list_open(runtime.project, limit=100)]
 
 
 def _evaluators(_: Runtime, __: dict[str, str]) -> list[str]:

@@ -55,8 +55,11 @@ class Deps:
         return self.runtime.project
 
     def services(self) -> Services:
-        """The domain services (raises ``StoreError`` outside a session)."""
-        return self.runtime.services
+        """The domain services seen from this project: other projects' ids are not found.
+
+        Raises ``StoreError`` outside a session.
+        """
+        return self.runtime.scoped
 
     async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a blocking service call in a worker thread from an async tool."""

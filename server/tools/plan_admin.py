@@ -50,7 +50,7 @@ def ask_to_delete(
     store comes from the lifespan context (the shared ``Runtime``).
     """
     runtime = cast(Runtime, ctx.request_context.lifespan_context)
-    plan = runtime.services.plans.get(plan_id)
+    plan = runtime.scoped.plans.get(plan_id)
     if _can_elicit(ctx):
         goal = plan.goal if len(plan.goal) <= 120 else plan.goal[:117] + "..."
         return Elicit(
