@@ -244,6 +244,11 @@ class PlanService:
         nxt = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
         return PlanPage(plans=page, next_cursor=nxt)
 
+    def projects(self) -> dict[str, int]:
+        """How many plans each project in the store has, by project key."""
+        with self._store.read() as tx:
+            return tx.plan_projects()
+
     def journal(
         self, plan_id: str, *, after_seq: int = 0, limit: int = 100
     ) -> tuple[JournalEntry, ...]:

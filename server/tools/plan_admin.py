@@ -70,7 +70,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def plan_list(
-        status: Literal["active", "archived"] | None = None,
+        status: Literal["active", "done", "archived"] | None = None,
         cursor: Annotated[str, Field(max_length=200)] | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> PlanListOut:
