@@ -127,7 +127,7 @@ def add_tool(
     if not enabled(name, toolset):
         return False
     mcp.add_tool(
-        map_errors(fn),
+        map_errors(fn, toolset),
         name=name,
         description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
         annotations=_annotations(read_only, destructive, idempotent, open_world),

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, WithJsonSchema
 
+from server.errors import fit_advice
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -96,12 +97,14 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
         """Claim the next ready task under a lease. kind: task (do it, then plan_record),
-        complete, blocked (see reason) or needs_replan (call plan_replan).
+        complete, blocked or needs_replan (reason says what to do).
         """
         plans = deps.services().plans
         nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
         await deps.notifier.changed(*plan_uris(plan_id))
-        return next_task_out(nxt)
+        out = next_task_out(nxt)
+        out.reason = fit_advice(out.reason, deps.settings.tools)
+        return out
 
     @deps.tool(mcp, read_only=False)
     async def plan_record(
