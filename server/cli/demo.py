@@ -139,7 +139,9 @@ async def _plan(client: Client, p: _Printer) -> str:
         first, final = DRAFTS[task_id]
         ids = {"plan_id": plan_id, "task_id": task_id}
         check = await _call(client, "verify_output", {"output": first, **ids})
-        p.call("verify_output", {"output": first, **ids}, check, ["score", "passed", "feedback"])
+        p.call(
+            "verify_output", {"output": first, **ids}, check, ["score", "passed", "deficiencies"]
+        )
         p.note("checking records nothing: fixing what verify_output reported, checking again")
         again = await _call(client, "verify_output", {"output": final, **ids})
         p.call("verify_output", {"output": final, **ids}, again, ["score", "passed"])

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from loopcore.clock import iso
 from loopcore.errors import LoopcoreError, NotFound
 from server.schemas import jsonable, plan_brief, plan_out
 from server.schemas.evaluators import EVALUATORS_URI, catalogue
@@ -83,7 +84,13 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     def journal_resource(plan_id: str) -> str:
         ex = _read("plan", plan_id, lambda: deps.services().plans.explain(plan_id, limit=1000))
         entries = [
-            {"seq": e.seq, "at": e.at, "kind": e.kind, "task_id": e.task_id, "detail": e.detail}
+            {
+                "seq": e.seq,
+                "at": iso(e.at),
+                "kind": e.kind,
+                "task_id": e.task_id,
+                "detail": e.detail,
+            }
             for e in ex.entries
         ]
         return _dump({"plan_id": plan_id, "summary": ex.summary, "entries": entries})

@@ -79,7 +79,6 @@ def _step_out(res: StepResult) -> LoopStepOut:
         exit_reason=res.exit_reason if stop else None,
         feedback=f"{res.feedback} Stopped: {res.exit_detail}" if stop else res.feedback,
         best_score=res.best_score,
-        best_output=res.best_output if stop else None,
         failing=list(failing),
         regression=regression,
     )

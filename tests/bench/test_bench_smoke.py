@@ -68,3 +68,11 @@ def test_floor_server_answers_echo_over_stdio() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "['echo'] {'result': 'hi'}"
+
+
+def test_session_bytes_prints_its_table() -> None:
+    """bench/session_bytes.py --quick prints the bytes of every call of the session."""
+    out = run_quick("session_bytes.py")
+    assert "### Bytes of tools/call results in one session" in out
+    for tool in ("plan_create", "verify_output", "plan_record", "loop_step", "**session**"):
+        assert f"| {tool} |" in out
