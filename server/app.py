@@ -22,6 +22,7 @@ from mcp.types import Tool as MCPTool
 from loopcore import __version__
 from loopcore.clock import Clock, system_clock
 from loopcore.store import Store
+from server.errors import fit_advice
 from server.mcp import prompts, resources
 from server.mcp.handlers import install_protocol_handlers
 from server.mcp.notify import ChangeNotifier
@@ -51,11 +52,13 @@ loopcore checks your work instead of taking your word for it.
 - Before a non-trivial request, call intercept (when listed): it scores the request and asks \
 the questions that close its gaps.
 - Before saying something is done, call verify_output with an evaluator spec (regex, \
-json_schema, length, completeness, evidence, composite, command) and fix what it reports.
+json_schema, length, completeness, evidence, composite, command; fields and examples in the \
+resource loopcore://evaluators) and fix what it reports. Checking records nothing.
 - To improve one output: loop_start, then loop_step with each attempt until decision is \
 "stop", then loop_end.
 - For multi-step work: plan_create with tasks (depends_on, acceptance specs), then repeat \
-plan_next_task -> work -> verify_output -> plan_record. When needs_replan is true, read \
+plan_next_task -> work -> verify_output (fix, check again) -> plan_record (records the \
+final result). When needs_replan is true, read \
 plan_explain and call plan_replan.
 Scores are 0..1; every call that fails says which field was wrong and what is allowed."""
 
@@ -113,7 +116,7 @@ def build_server(
     mcp = LoopcoreServer(
         "loopcore",
         title="loopcore",
-        instructions=INSTRUCTIONS,
+        instructions=fit_advice(INSTRUCTIONS, settings.tools),
         version=__version__,
         lifespan=lifespan,
         subscriptions=bus,
@@ -124,6 +127,6 @@ def build_server(
     for group in TOOL_GROUPS:
         group.register(mcp, deps)
     resources.register(mcp, deps)
-    prompts.register(mcp)
+    prompts.register(mcp, settings.tools)
     install_protocol_handlers(mcp, deps.notifier)
     return mcp

@@ -46,6 +46,15 @@ CORE_ADVICE: tuple[tuple[str, str], ...] = (
     ),
     ("call plan_list to see existing plans", "check the plan_id that plan_create returned"),
     (
+        "When a result says needs_replan, call plan_explain, then plan_replan with the reason.",
+        "When a result says needs_replan, record a failed or weak task again with plan_record "
+        "(a better output) to raise the confidence.",
+    ),
+    (
+        "When needs_replan is true, read plan_explain and call plan_replan.",
+        "When needs_replan is true, record a failed or weak task again with a better output.",
+    ),
+    (
         "pass output_score, or give the task an acceptance spec with plan_replan",
         "pass output_score (0..1) instead, or check the output with verify_output and an "
         "evaluator first",

@@ -129,3 +129,19 @@ async def test_core_sessions_are_advised_with_core_tools(tmp_path: Path, mode: s
     for text in texts:
         mentioned = {n for n in _NON_CORE if n in text}
         assert not mentioned, (text, names)
+
+
+@pytest.mark.anyio
+async def test_core_instructions_and_prompts_name_only_core_tools(tmp_path: Path) -> None:
+    """The server's instructions and the scored_plan prompt fit LOOPCORE_TOOLS=core."""
+    async with Client(build_server(make_settings(tmp_path, tools="core"))) as core:
+        instructions = core.instructions or ""
+        prompt = await core.get_prompt("scored_plan", {"goal": "g"})
+    async with Client(build_server(make_settings(tmp_path / "all"))) as every:
+        full = await every.get_prompt("scored_plan", {"goal": "g"})
+    text = getattr(prompt.messages[0].content, "text", "")
+    assert "plan_replan" in getattr(full.messages[0].content, "text", "")
+    for message in (instructions, text):
+        assert not [n for n in _NON_CORE if n in message], message
+    assert "record a failed or weak task again" in text
+    assert "checking records nothing" in text

@@ -263,3 +263,26 @@ async def test_status_refuses_a_malformed_id(tmp_path: Path, mode: str) -> None:
     async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         text = await err(c, "plan_status", {"plan_id": "../../etc"})
     assert "plan_id" in text
+
+
+@pytest.mark.anyio
+async def test_record_keeps_order_and_says_what_to_do(client: Client) -> None:
+    """Out of order or another agent's task: refused with advice; your own claim: recorded."""
+    plan_id = await new_plan(client)
+    early = await err(
+        client, "plan_record", {"plan_id": plan_id, "task_id": "b", "output_score": 1}
+    )
+    await ok(client, "plan_next_task", {"plan_id": plan_id, "agent": "alice"})
+    held = await err(
+        client,
+        "plan_record",
+        {"plan_id": plan_id, "task_id": "a", "output_score": 1, "agent": "bob"},
+    )
+    mine = await ok(
+        client,
+        "plan_record",
+        {"plan_id": plan_id, "task_id": "a", "output": "three good words", "agent": "alice"},
+    )
+    assert "depends on 'a' (pending)" in early and "record those first" in early
+    assert "claimed by 'alice'" in held and "wait for the lease" in held
+    assert mine["task"]["status"] == "done"
