@@ -274,7 +274,7 @@ class PlanService:
         self, plan_id: str
     ) -> tuple[Plan, list[Task], list[Revision], list[JournalEntry]]:
         with self._store.read() as tx:
-            plan = load_plan(tx, plan_id)
+            plan = finished_plan(load_plan(tx, plan_id), tx.count_tasks(plan_id))
             journal: list[JournalEntry] = []
             while batch := tx.read_journal(
                 plan_id=plan_id, after_seq=journal[-1].seq if journal else 0, limit=1000
