@@ -18,6 +18,9 @@ Hosts and files (``--scope``; the first listed is the default):
   entries carry ``"type": "stdio"``. These are the files ``claude mcp add --scope user|project``
   writes; writing them ourselves needs no ``claude`` on PATH and gets the same backup, diff
   and idempotence as the other hosts.
+
+A project-scoped entry carries ``LOOPCORE_PROJECT`` (the directory it was written in), so its
+plans are filed under that project even when the host starts servers in another directory.
 """
 
 from __future__ import annotations
@@ -149,14 +152,28 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "server.cli"]
 
 
-def build_entry(host: str, command: list[str], db: Path | None) -> dict[str, Any]:
-    """loopcore's entry for ``host``: the command, ``serve``, and ``LOOPCORE_DB`` if given."""
+def build_entry(
+    host: str, command: list[str], db: Path | None, *, project: str | None = None
+) -> dict[str, Any]:
+    """loopcore's entry for ``host``: the command, ``serve``, ``LOOPCORE_DB`` and
+    ``LOOPCORE_PROJECT`` when given."""
     entry: dict[str, Any] = {"type": "stdio"} if HOSTS[host].typed else {}
     entry["command"] = command[0]
     entry["args"] = [*command[1:], "serve"]
-    if db is not None:
-        entry["env"] = {"LOOPCORE_DB": str(db)}
+    env = {"LOOPCORE_DB": str(db)} if db is not None else {}
+    if project is not None:
+        env["LOOPCORE_PROJECT"] = project
+    if env:
+        entry["env"] = env
     return entry
+
+
+def _project_key(host: str, scope: str | None, env: InstallEnv) -> str | None:
+    """A project-scoped entry files plans under this project (the directory it is written
+    for), whatever directory the host starts the server in; a user-wide one leaves it unset.
+    """
+    chosen = scope or next(iter(HOSTS[host].scopes))
+    return str(env.cwd.resolve()) if chosen == "project" else None
 
 
 def _merge_entry(old: Any, new: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +288,9 @@ def install(request: InstallRequest, env: InstallEnv, out: TextIO) -> int:
     command = list(request.command) or server_command()
     db = None if request.db is None else (env.cwd / request.db).absolute()
     current = _load(path)
-    new = merged_config(request.host, current, request.name, build_entry(request.host, command, db))
+    project = _project_key(request.host, request.scope, env)
+    entry = build_entry(request.host, command, db, project=project)
+    new = merged_config(request.host, current, request.name, entry)
     if current == new:
         out.write(f"{request.name} is already registered in {path}; nothing changed.\n")
         return 0

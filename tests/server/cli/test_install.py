@@ -181,12 +181,16 @@ def test_dry_run_leaves_an_existing_file_alone(tmp_path: Path) -> None:
 
 
 def test_vscode_entry_uses_servers_and_stdio_type(tmp_path: Path) -> None:
-    """VS Code: top-level ``servers``, and each entry carries ``"type": "stdio"``."""
+    """VS Code: top-level ``servers``, each entry carries ``"type": "stdio"``; its default
+    scope is the project, so the entry names the project too."""
     env = _env(tmp_path)
     _run(env, "vscode")
     data = json.loads((env.cwd / ".vscode" / "mcp.json").read_text())
+    project = {"LOOPCORE_PROJECT": str(env.cwd.resolve())}
     assert data == {
-        "servers": {"loopcore": {"type": "stdio", "command": CMD[0], "args": ["serve"]}}
+        "servers": {
+            "loopcore": {"type": "stdio", "command": CMD[0], "args": ["serve"], "env": project}
+        }
     }
 
 
@@ -209,7 +213,18 @@ def test_db_becomes_an_absolute_loopcore_db(tmp_path: Path) -> None:
     env = _env(tmp_path)
     _run(env, "claude-code", scope="project", db=Path("data/lc.db"))
     entry = json.loads((env.cwd / ".mcp.json").read_text())["mcpServers"]["loopcore"]
-    assert entry["env"] == {"LOOPCORE_DB": str(env.cwd / "data" / "lc.db")}
+    assert entry["env"]["LOOPCORE_DB"] == str(env.cwd / "data" / "lc.db")
+
+
+def test_project_scope_files_plans_under_the_project(tmp_path: Path) -> None:
+    """--scope project writes LOOPCORE_PROJECT (the directory); user scope leaves it unset."""
+    env = _env(tmp_path)
+    _run(env, "cursor", scope="project")
+    _run(env, "cursor", scope="user")
+    project = json.loads((env.cwd / ".cursor" / "mcp.json").read_text())["mcpServers"]["loopcore"]
+    user = json.loads((env.home / ".cursor" / "mcp.json").read_text())["mcpServers"]["loopcore"]
+    assert project["env"] == {"LOOPCORE_PROJECT": str(env.cwd.resolve())}
+    assert "env" not in user
 
 
 def test_update_keeps_what_the_user_added_to_the_entry(tmp_path: Path) -> None:
