@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import Tool as MCPTool
 
@@ -26,6 +26,7 @@ from server.errors import fit_advice
 from server.mcp import prompts, resources
 from server.mcp.handlers import install_protocol_handlers
 from server.mcp.notify import ChangeNotifier
+from server.mcp.roots import CURRENT_PROJECT, session_project
 from server.runtime import Runtime
 from server.schemas.compact import compact_schema, shallow_output
 from server.settings import Settings
@@ -72,6 +73,30 @@ class LoopcoreServer(MCPServer[Runtime]):
 
     deps: Deps
     _published: tuple[tuple[str, ...], list[MCPTool]] | None = None
+
+    async def _project(self, context: Context[Any, Any] | None) -> str:
+        """This request's project (``server.mcp.roots``)."""
+        request = getattr(context, "_request_context", None) if context is not None else None
+        runtime = self.deps.runtime
+        return await session_project(request, runtime.settings.project, runtime.project)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        """Call the tool in its session's project (``server.mcp.roots``)."""
+        token = CURRENT_PROJECT.set(await self._project(context))
+        try:
+            return await super().call_tool(name, arguments, context)
+        finally:
+            CURRENT_PROJECT.reset(token)
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        """Read the resource in its session's project (``server.mcp.roots``)."""
+        token = CURRENT_PROJECT.set(await self._project(context))
+        try:
+            return await super().read_resource(uri, context)
+        finally:
+            CURRENT_PROJECT.reset(token)
 
     async def list_tools(self) -> list[MCPTool]:
         """Every tool, its schemas compacted (cached until the set of tools changes)."""

@@ -121,11 +121,6 @@ class Runtime:
             raise StoreError("the store is not open (no active session)")
         return services
 
-    @property
-    def scoped(self) -> Services:
-        """The services seen from this server's project (see ``Services.for_project``)."""
-        return self.services.for_project(self.project)
-
     def evaluator(self, spec: dict[str, Any] | str) -> Evaluator:
         """Build an evaluator from a spec with the server's limits and allowlist."""
         return build_evaluator(spec, self.options)

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.anyio
 def test_every_type_is_described_with_a_valid_example() -> None:
     """Each registered type has fields (with types/bounds/defaults) and an example that builds."""
     types = catalogue()["types"]
-    assert set(types) == set(evaluator_types())
+    builtin = {"regex", "json_schema", "length", "completeness", "evidence", "composite", "command"}
+    # Tests may register extra types in the process-wide registry; the built-ins are all there.
+    assert set(types) == builtin and builtin <= set(evaluator_types())
     for name, entry in types.items():
         assert validate_spec(entry["example"])["type"] == name
         for field, schema in entry["fields"].items():
