@@ -66,7 +66,8 @@ class Settings(BaseModel):
     Attributes:
         db: the SQLite file; ``None`` means the user data directory's default.
         project: the project key plans, loops and history are filed under;
-            ``None`` means the working directory of the server process.
+            ``None`` means the session's first root where the host offers roots
+            (``server.mcp.roots``), else the working directory of the server process.
         tools: ``core`` exposes the nine tools of a tight budget, ``all`` every tool.
         log_level: threshold of the stderr log.
         token: bearer token every HTTP request must carry; required off loopback.
@@ -135,7 +136,7 @@ class Settings(BaseModel):
 
     @property
     def project_key(self) -> str:
-        """The project plans are filed under: the setting, else the working directory."""
+        """The setting, else the working directory (a session may use its host's root instead)."""
         return self.project or str(Path.cwd().resolve())
 
     @property
