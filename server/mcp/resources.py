@@ -39,6 +39,16 @@ def _read(what: str, ident: str, fn: Callable[[], T]) -> T:
         raise ResourceError(str(exc)) from exc
 
 
+def _iso_times(detail: Any) -> Any:
+    """A journal detail with its epoch times (``*_at`` keys) as ISO 8601 stamps."""
+    if not isinstance(detail, dict):
+        return detail
+    return {
+        k: iso(v) if k.endswith("_at") and isinstance(v, int | float) else _iso_times(v)
+        for k, v in detail.items()
+    }
+
+
 def _dump(data: Any) -> str:
     return json.dumps(jsonable(data), indent=1, sort_keys=False)
 
@@ -89,7 +99,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
                 "at": iso(e.at),
                 "kind": e.kind,
                 "task_id": e.task_id,
-                "detail": e.detail,
+                "detail": _iso_times(e.detail),
             }
             for e in ex.entries
         ]
