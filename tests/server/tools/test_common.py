@@ -50,15 +50,25 @@ def test_every_text_argument_of_every_tool_is_kept_as_sent(tmp_path: Any) -> Non
 
 
 async def test_no_tool_reads_text_as_json(client: Client) -> None:
-    """Over the protocol, no text field of any tool is refused as "not a valid string"."""
+    """Over the protocol, every text field of every tool receives the very string sent.
+
+    Sent alone, the field is validated with the others missing: the validation error
+    quotes the arguments as the server received them, so the field must show there as
+    the same Python string (never a dict, list, None, bool or number).
+    """
     tools = (await client.list_tools()).tools
     assert len(tools) >= 20
+    quoted = 0
     for tool in tools:
         for field in _text_props(tool.input_schema):
             for value in TRICKY:
                 result = await client.call_tool(tool.name, {field: value})
                 text = text_of(result)
                 assert "valid string" not in text, (tool.name, field, value, text)
+                if "validation error" in text and "input_value={" in text:
+                    assert f"{field!r}: {value!r}" in text, (tool.name, field, value, text)
+                    quoted += 1
+    assert quoted >= 15 * len(TRICKY)
 
 
 async def test_task_text_reads_back_verbatim(client: Client) -> None:
