@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import InvalidInput, NotFound
-from loopcore.ids import check_project, check_text, new_id
+from loopcore.ids import check_project, check_text, new_id, task_ref
 from loopcore.plans.confidence import check_score
 from loopcore.plans.operations import apply_scores
 from loopcore.store.protocol import Store
@@ -143,8 +143,7 @@ class HistoryService:
         dims = _check_dimensions(dimensions)
         if prompt_text is not None:
             check_text(prompt_text, "prompt_text", max_chars=MAX_PROMPT_CHARS)
-        if (plan_id is None) != (task_id is None):
-            raise InvalidInput("pass both plan_id and task_id, or neither", field="task_id")
+        task_ref(plan_id, task_id)
         now = self._clock()
         record = InterceptRecord(
             id=new_id("ih_"),

@@ -21,6 +21,7 @@ from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.history import HistoryService
+from loopcore.loops.priors import PriorsCache
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import RestoreReport, Store, open_store
@@ -32,13 +33,14 @@ log = structlog.get_logger(__name__)
 
 
 class Services:
-    """The domain services over one open store."""
+    """The domain services over one open store, and the priors learned in it."""
 
-    def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
+    def __init__(self, store: Store, clock: Clock, options: FactoryOptions):
         self.store = store
         self.plans = PlanService(store, clock, factory_options=options)
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
+        self.priors = PriorsCache(store)
 
 
 class Runtime:
@@ -75,7 +77,7 @@ class Runtime:
         """
         with self._lock:
             if self._services is None:
-                self._services = Services(self._open(), self.clock, self.options, self.settings)
+                self._services = Services(self._open(), self.clock, self.options)
             self._users += 1
             return self._services
 

@@ -10,7 +10,7 @@ worth less than a step) and ``priors`` (what finished loops teach).
 from __future__ import annotations
 
 from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult, refine
-from loopcore.loops.priors import Priors, PriorSummary, SuggestedConfig
+from loopcore.loops.priors import Priors, PriorsCache, PriorSummary, SuggestedConfig
 from loopcore.loops.sessions import LoopRecord, LoopService, LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import ExitReason, StopConfig, StopDecision
 
@@ -23,6 +23,7 @@ __all__ = [
     "LoopView",
     "PriorSummary",
     "Priors",
+    "PriorsCache",
     "RefineConfig",
     "RefineResult",
     "StepResult",

@@ -24,7 +24,7 @@ A loop is a small state machine kept in the store::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -32,7 +32,7 @@ from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput, LoopNotFound, NotFound
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator, validate_spec
-from loopcore.ids import check_project, check_text, new_id
+from loopcore.ids import check_project, check_text, new_id, task_ref
 from loopcore.loops.model import (
     KEPT_TASK_OUTPUT_CHARS,
     MAX_GOAL_CHARS,
@@ -56,7 +56,10 @@ from loopcore.plans.operations import apply_scores, load_active_plan, load_task
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import LoopRecord, StepRecord
 
-__all__ = ["LoopRecord", "LoopService", "LoopSummary", "LoopView", "StepResult"]
+__all__ = ["ConditionsFor", "LoopRecord", "LoopService", "LoopSummary", "LoopView", "StepResult"]
+
+ConditionsFor = Callable[[LoopRecord], Sequence[StopCondition]]
+"""The extra exit rules of a loop, given the loop as read (its task type and model)."""
 
 
 def _judged(outputs: tuple[str, ...], loop: LoopRecord) -> tuple[str, ...]:
@@ -113,8 +116,7 @@ class LoopService:
         check_text(goal, "goal", min_chars=1, max_chars=MAX_GOAL_CHARS)
         check_text(task_type, "task_type", min_chars=1, max_chars=64)
         check_text(model, "model", max_chars=200)
-        if (plan_id is None) != (task_id is None):
-            raise InvalidInput("pass both plan_id and task_id, or neither", field="task_id")
+        ref = task_ref(plan_id, task_id)
         spec = self._checked_spec(evaluator_spec)
         cfg = config if config is not None else StopConfig()
         now = self._clock()
@@ -124,9 +126,9 @@ class LoopService:
             task_id=task_id, created_at=now, updated_at=now,
         )  # fmt: skip
         with self._store.write() as tx:
-            if plan_id is not None and task_id is not None:
-                load_active_plan(tx, plan_id)
-                load_task(tx, plan_id, task_id)
+            if ref is not None:
+                load_active_plan(tx, ref[0])
+                load_task(tx, *ref)
             tx.insert_loop(loop)
             detail = {"task_type": task_type, "model": model, "config": asdict(cfg),
                       "plan_id": plan_id, "task_id": task_id}  # fmt: skip
@@ -156,9 +158,13 @@ class LoopService:
         loop_id: str,
         output: str = "",
         tokens_used: int = 0,
-        conditions: Sequence[StopCondition] = (),
+        conditions: Sequence[StopCondition] | ConditionsFor = (),
     ) -> StepResult:
         """Score one output, checkpoint it, and decide whether to go on.
+
+        ``conditions`` are extra exit rules, or a function that gives them for the
+        loop once it is read (the caller learns its task type and model without
+        reading the loop again).
 
         The output may be empty only when the loop's evaluator runs a command
         (the command's run is the evidence). Test runs are compared with the
@@ -192,8 +198,9 @@ class LoopService:
             project_root=self._options.project_root,
         )
         evaluation = evaluator.evaluate(output, context)
+        rules = conditions(loop) if callable(conditions) else conditions
         with self._store.write() as tx:
-            return self._checkpoint(tx, loop, steps, output, evaluation, tokens_used, conditions)
+            return self._checkpoint(tx, loop, steps, output, evaluation, tokens_used, rules)
 
     def _checkpoint(
         self,

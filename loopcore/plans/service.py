@@ -61,12 +61,14 @@ from loopcore.plans.operations import (
     bump,
     claim_next,
     create_plan,
+    load_active_plan,
     load_plan,
     load_task,
     peek_next,
+    score_loaded,
 )
 from loopcore.plans.replan import edit_task, replan
-from loopcore.store.protocol import Store
+from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
 
 __all__ = [
@@ -85,6 +87,28 @@ __all__ = [
 ]
 
 MAX_AGENT_CHARS = 200
+
+
+def _scoring_spec(task: Task, output: str | None) -> Mapping[str, Any]:
+    """The task's acceptance spec, which scores ``output`` (None: its command runs alone).
+
+    Raises:
+        InvalidInput: nothing to record and no command to run, or no spec at all.
+    """
+    if output is None and not runs_command(task.acceptance):
+        raise InvalidInput(
+            "nothing to record: pass prompt_score, output_score or output (only a task "
+            "whose acceptance spec runs a command can be recorded with none: the server "
+            "runs it)",
+            field="output_score",
+        )
+    if task.acceptance is None:
+        raise InvalidInput(
+            f"task {task.id!r} has no acceptance spec to score the output with; pass "
+            "output_score, or give the task an acceptance spec with plan_replan",
+            field="output",
+        )
+    return task.acceptance
 
 
 def _is_list(value: object) -> bool:
@@ -318,15 +342,11 @@ class PlanService:
             prompt_score, output_score, output, self._limits.max_output_chars
         )
         nothing = prompt_score is None and output_score is None and evaluation is None
-        used_spec: Mapping[str, Any] | None = None
         if output_score is None and evaluation is None and (output is not None or nothing):
-            used_spec, evaluation = self._score_output(plan_id, task_id, output)
+            return self._score_and_record(plan_id, task_id, prompt_score, output, mark_done)
         if evaluation is not None and output_score is None:
             output_score = evaluation.score
-        kept = None if output is None else output[: self._limits.kept_output_chars]
         with self._store.write() as tx:
-            if used_spec is not None and load_task(tx, plan_id, task_id).acceptance != used_spec:
-                raise Conflict("the task's acceptance spec changed while scoring; record again")
             result = apply_scores(
                 tx,
                 plan_id,
@@ -335,39 +355,77 @@ class PlanService:
                 prompt_score=prompt_score,
                 output_score=output_score,
                 mark_done=mark_done,
-                output_text=kept,
+                output_text=self._kept(output),
                 deficiencies=evaluation.deficiencies if evaluation else (),
-                source="command" if used_spec is not None and output is None else "record",
                 tracked=tracked_details(evaluation),
             )
         return replace(result, evaluation=evaluation)
 
-    def _score_output(
-        self, plan_id: str, task_id: str, output: str | None
-    ) -> tuple[Mapping[str, Any], Evaluation]:
-        """Score ``output`` (None: run the acceptance command) with the task's acceptance spec."""
-        with self._store.read() as tx:
-            plan = load_plan(tx, plan_id)
-            task = load_task(tx, plan_id, task_id)
-        if plan.status == "archived":  # refused before a command runs for nothing
-            raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
-        if output is None and not runs_command(task.acceptance):
-            raise InvalidInput(
-                "nothing to record: pass prompt_score, output_score or output (only a task "
-                "whose acceptance spec runs a command can be recorded with none: the server "
-                "runs it)",
-                field="output_score",
-            )
-        if task.acceptance is None:
-            raise InvalidInput(
-                f"task {task_id!r} has no acceptance spec to score the output with; pass "
-                "output_score, or give the task an acceptance spec with plan_replan",
-                field="output",
-            )
+    def _kept(self, output: str | None) -> str | None:
+        return None if output is None else output[: self._limits.kept_output_chars]
+
+    def _score_and_record(
+        self,
+        plan_id: str,
+        task_id: str,
+        prompt_score: float | None,
+        output: str | None,
+        mark_done: bool,
+    ) -> RecordResult:
+        """Score ``output`` (None: run the acceptance command) by the task's spec, and record it.
+
+        Plan and task are read once, in the write transaction, and a spec that
+        runs no command (bounded in time, milliseconds) is evaluated there. A
+        command may run for minutes, so it runs outside the write lock and its
+        spec is checked again before the result is written.
+        """
+        with self._store.write() as tx:
+            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            spec = _scoring_spec(task, output)
+            if not runs_command(spec):
+                evaluation = self._evaluate(plan, task, spec, output)
+                return self._write_score(
+                    tx, plan, task, prompt_score, output, mark_done, evaluation
+                )
+        evaluation = self._evaluate(plan, task, spec, output)
+        with self._store.write() as tx:
+            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            if task.acceptance != spec:
+                raise Conflict("the task's acceptance spec changed while scoring; record again")
+            return self._write_score(tx, plan, task, prompt_score, output, mark_done, evaluation)
+
+    def _evaluate(
+        self, plan: Plan, task: Task, spec: Mapping[str, Any], output: str | None
+    ) -> Evaluation:
         goal = f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
-        evaluator = build_evaluator(task.acceptance, self._options)
+        evaluator = build_evaluator(spec, self._options)
         context = task_context(task, goal, self._options.project_root)
-        return task.acceptance, evaluator.evaluate(output or "", context)
+        return evaluator.evaluate(output or "", context)
+
+    def _write_score(
+        self,
+        tx: StoreTx,
+        plan: Plan,
+        task: Task,
+        prompt_score: float | None,
+        output: str | None,
+        mark_done: bool,
+        evaluation: Evaluation,
+    ) -> RecordResult:
+        result = score_loaded(
+            tx,
+            plan,
+            task,
+            now=self._clock(),
+            prompt_score=prompt_score,
+            output_score=evaluation.score,
+            mark_done=mark_done,
+            output_text=self._kept(output),
+            deficiencies=evaluation.deficiencies,
+            source="command" if output is None else "record",
+            tracked=tracked_details(evaluation),
+        )
+        return replace(result, evaluation=evaluation)
 
     def replan(
         self,

@@ -24,6 +24,8 @@ from mcp.server.mcpserver import (
 )
 from pydantic import BaseModel, Field, create_model
 
+from loopcore.errors import InvalidInput
+from loopcore.ids import task_ref
 from loopcore.intercept import BLANKS, Question, score_prompt
 
 __all__ = [
@@ -108,7 +110,7 @@ async def ask_questions(
     matches the answer to the exact question it asked). A call the tool will refuse
     (only one of plan_id/task_id) asks nothing.
     """
-    if not ask_user or (plan_id is None) != (task_id is None):
+    if not ask_user or not _pairs(plan_id, task_id):
         return NotAsked(status="not_requested")
     questions = score_prompt(prompt, context).questions[:MAX_QUESTIONS]
     if not questions:
@@ -149,3 +151,12 @@ def read_outcome(outcome: ElicitationResult[BaseModel]) -> Asked:
     else:
         status = "declined" if outcome.action == "decline" else "cancelled"
     return Asked(status=status, answers=answers, note=_NOTES[status])
+
+
+def _pairs(plan_id: str | None, task_id: str | None) -> bool:
+    """Whether the ids pass the domain's pairing rule (``loopcore.ids.task_ref``)."""
+    try:
+        task_ref(plan_id, task_id)
+    except InvalidInput:
+        return False
+    return True

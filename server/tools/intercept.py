@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
-from loopcore.errors import InvalidInput
+from loopcore.ids import task_ref
 from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
 from server.mcp.elicitation import Asked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
@@ -74,13 +74,6 @@ def _out(
     )
 
 
-def _ids(plan_id: str | None, task_id: str | None) -> tuple[str, str] | None:
-    if (plan_id is None) != (task_id is None):
-        missing = "task_id" if task_id is None else "plan_id"
-        raise InvalidInput("plan_id and task_id go together; pass both or neither", field=missing)
-    return (plan_id, task_id) if plan_id is not None and task_id is not None else None
-
-
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register intercept, prompt_stats and prompt_feedback."""
 
@@ -134,7 +127,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         improved_prompt; judge="model" adds a model's reading of a rubric (judge_note says
         when it could not). Kept in history; with plan_id+task_id, scored on the task.
         """
-        ids = _ids(plan_id, task_id)
+        ids = task_ref(plan_id, task_id)
         score = score_prompt(prompt, context)
         source: JudgeSource = "heuristic"
         if judge == "model":

@@ -8,12 +8,10 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from loopcore.loops.priors import Priors
-from loopcore.loops.sessions import LoopSummary, LoopView, StepResult
-from loopcore.loops.stopping import StopConfig
+from loopcore.loops.sessions import LoopRecord, LoopSummary, LoopView, StepResult
+from loopcore.loops.stopping import StopCondition, StopConfig
 from loopcore.plans.acceptance import run_outcome
 from server.mcp.notify import loop_uri, plan_uris
-from server.priors_cache import priors_for
 from server.runtime import Services
 from server.schemas import (
     Goal,
@@ -42,11 +40,6 @@ GUIDANCE = (
 )
 
 
-def _priors(services: Services) -> Priors:
-    """The learned priors, from the per-store cache (reloading them costs milliseconds)."""
-    return priors_for(services.store).get()
-
-
 def _config(
     services: Services,
     task_type: str,
@@ -55,13 +48,12 @@ def _config(
     max_iterations: int | None,
     budget: tuple[int | None, float | None],
 ) -> tuple[StopConfig, str]:
-    """The stopping config: the caller's values over what the priors suggest."""
-    suggested = _priors(services).suggest_config(task_type, model or None, threshold=threshold)
-    top = max_iterations if max_iterations is not None else suggested.max_iterations
-    cfg = StopConfig(
-        max_iterations=top,
-        min_iterations=min(suggested.min_iterations, top),
-        quality_threshold=suggested.quality_threshold,
+    """The stopping config (the caller's values over the priors) and its rationale."""
+    cfg, suggested = services.priors.get().stop_config(
+        task_type,
+        model or None,
+        threshold=threshold,
+        max_iterations=max_iterations,
         max_tokens=budget[0],
         timeout_s=budget[1],
     )
@@ -161,9 +153,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     def _step(loop_id: str, output: str, tokens_used: int) -> StepResult:
         services = deps.services()
-        loop = services.loops.status(loop_id).loop
-        bayes = _priors(services).stop_condition(loop.task_type, loop.model or None)
-        return services.loops.step(loop_id, output, tokens_used, conditions=(bayes,))
+
+        def bayes(loop: LoopRecord) -> tuple[StopCondition, ...]:
+            return (services.priors.get().stop_condition(loop.task_type, loop.model or None),)
+
+        return services.loops.step(loop_id, output, tokens_used, conditions=bayes)
 
     @deps.tool(mcp, read_only=False)
     async def loop_step(
@@ -188,7 +182,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         services = deps.services()
         summary = await deps.run_sync(services.loops.end, loop_id, outcome)
         # loop_end recorded an observation in the store: let the next loop see it.
-        priors_for(services.store).invalidate()
+        services.priors.invalidate()
         uris = [loop_uri(loop_id)]
         if summary.plan_id is not None:
             uris.extend(plan_uris(summary.plan_id))
