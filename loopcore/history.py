@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import InvalidInput, NotFound
 from loopcore.ids import check_project, check_text, new_id, task_ref
+from loopcore.limits import LIMITS
 from loopcore.plans.confidence import check_score
 from loopcore.plans.operations import apply_scores
 from loopcore.store.protocol import Store
@@ -30,10 +31,10 @@ __all__ = [
     "UsageCounts",
 ]
 
-MAX_WINDOW = 1000
+MAX_WINDOW = LIMITS.stats_window
 MAX_DIMENSIONS = 32
-MAX_PROMPT_CHARS = 200_000
-MAX_COMMENT_CHARS = 2000
+MAX_PROMPT_CHARS = LIMITS.prompt_chars
+MAX_COMMENT_CHARS = LIMITS.reason_chars
 WEAKEST = 3
 
 

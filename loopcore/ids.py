@@ -12,6 +12,7 @@ import re
 import secrets
 
 from loopcore.errors import InvalidInput
+from loopcore.limits import ID_PATTERN, LIMITS
 
 __all__ = [
     "MAX_PROJECT_CHARS",
@@ -22,8 +23,8 @@ __all__ = [
     "task_ref",
 ]
 
-MAX_PROJECT_CHARS = 500
-_TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_PROJECT_CHARS = LIMITS.project_chars
+_TASK_ID = re.compile(ID_PATTERN)
 
 
 def new_id(prefix: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from loopcore.errors import Conflict
 from loopcore.evaluators.base import Evaluation
+from loopcore.limits import LIMITS
 from loopcore.loops.stopping import StopConfig
 from loopcore.plans.acceptance import has_verdict
 from loopcore.store.observations import LoopObservation
@@ -32,10 +33,10 @@ __all__ = [
     "summary_from",
 ]
 
-MAX_GOAL_CHARS = 4000
-MAX_OUTPUT_CHARS = 200_000
-MAX_OUTCOME_CHARS = 2000
-KEPT_TASK_OUTPUT_CHARS = 4000
+MAX_GOAL_CHARS = LIMITS.goal_chars
+MAX_OUTPUT_CHARS = LIMITS.output_chars
+MAX_OUTCOME_CHARS = LIMITS.reason_chars
+KEPT_TASK_OUTPUT_CHARS = LIMITS.kept_output_chars
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -33,6 +33,7 @@ from loopcore.errors import Conflict, InvalidInput, LoopNotFound, NotFound
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator, validate_spec
 from loopcore.ids import check_project, check_text, new_id, task_ref
+from loopcore.limits import LIMITS
 from loopcore.loops.model import (
     KEPT_TASK_OUTPUT_CHARS,
     MAX_GOAL_CHARS,
@@ -114,8 +115,8 @@ class LoopService:
         """
         check_project(project)
         check_text(goal, "goal", min_chars=1, max_chars=MAX_GOAL_CHARS)
-        check_text(task_type, "task_type", min_chars=1, max_chars=64)
-        check_text(model, "model", max_chars=200)
+        check_text(task_type, "task_type", min_chars=1, max_chars=LIMITS.label_chars)
+        check_text(model, "model", max_chars=LIMITS.model_chars)
         ref = task_ref(plan_id, task_id)
         spec = self._checked_spec(evaluator_spec)
         cfg = config if config is not None else StopConfig()

@@ -29,6 +29,7 @@ from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
+from loopcore.limits import LIMITS
 from loopcore.plans.acceptance import check_record, runs_command, task_context, tracked_details
 from loopcore.plans.confidence import DEFAULT_THRESHOLD, check_score
 from loopcore.plans.export import (
@@ -450,7 +451,7 @@ class PlanService:
                 raise InvalidInput("must be a list", field=name)
         specs = [parse_task(t, lim, f"add[{i}]") for i, t in enumerate(add)]
         patches = [parse_patch(p, lim, f"update[{i}]") for i, p in enumerate(update)]
-        removals = [check_text(r, "remove", min_chars=1, max_chars=64) for r in remove]
+        removals = [check_text(r, "remove", min_chars=1, max_chars=LIMITS.id_chars) for r in remove]
         with self._store.write() as tx:
             return replan(
                 tx,

@@ -15,13 +15,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from loopcore.errors import LoopcoreError, NotFound
+from loopcore.limits import ID_PATTERN
 from server.schemas import jsonable, plan_brief, plan_out
 from server.tools.deps import Deps
 from server.tools.loops import view_out
 
 __all__ = ["register"]
 
-_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ID = re.compile(ID_PATTERN)
 T = TypeVar("T")
 
 

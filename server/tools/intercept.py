@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from loopcore.ids import task_ref
 from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
+from loopcore.limits import LIMITS
 from server.mcp.elicitation import Asked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
 from server.mcp.notify import plan_uris
@@ -74,6 +75,9 @@ def _out(
     )
 
 
+Window = Annotated[int, Field(ge=1, le=LIMITS.stats_window)]
+
+
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register intercept, prompt_stats and prompt_feedback."""
 
@@ -115,17 +119,17 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         ctx: Context[Any, Any],
         answers: Annotated[ElicitationResult[BaseModel], Resolve(ask_questions)],
         sampled: Annotated[CreateMessageResult | None, Resolve(sample_rubric)],
-        context: Annotated[str, Field(max_length=20_000)] | None = None,
+        context: Annotated[str, Field(max_length=LIMITS.context_chars)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
         ask_user: bool = False,
         judge: Literal["heuristic", "model"] = "heuristic",
     ) -> InterceptOut:
-        """Before acting on a request, score whether it says enough to act on: score 0..1,
-        grade, dimensions, issues, questions (best first, each tied to a blank) and route
-        proceed|clarify|decompose. ask_user=true asks the user through the host and returns
-        improved_prompt; judge="model" adds a model's reading of a rubric (judge_note says
-        when it could not). Kept in history; with plan_id+task_id, scored on the task.
+        """Before acting on a request, score if it says enough: score 0..1, grade,
+        dimensions, issues, questions (best first), route proceed|clarify|decompose.
+        ask_user=true asks the user via the host, returns improved_prompt; judge="model"
+        adds a model's rubric reading (judge_note: why not). Kept in history, and on the
+        task of plan_id+task_id.
         """
         ids = task_ref(plan_id, task_id)
         score = score_prompt(prompt, context)
@@ -151,7 +155,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         return _out(score, history_id, source, asked, improved, ids is not None, stored)
 
     @deps.tool(mcp, read_only=True, idempotent=True)
-    def prompt_stats(window: Annotated[int, Field(ge=1, le=1000)] = 50) -> PromptStatsOut:
+    def prompt_stats(
+        window: Annotated[int, Field(ge=1, le=LIMITS.stats_window)] = 50,
+    ) -> PromptStatsOut:
         """How this project's recent requests scored: mean, trend (newer half minus older
         half), grade counts, mean per dimension and the weakest dimensions to work on.
         """
@@ -171,7 +177,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     def prompt_feedback(
         history_id: HistoryId,
         rating: Annotated[int, Field(ge=1, le=5, description="1 = score was wrong, 5 = right.")],
-        comment: Annotated[str, Field(max_length=2000)] = "",
+        comment: Annotated[str, Field(max_length=LIMITS.reason_chars)] = "",
     ) -> FeedbackOut:
         """Rate how well a past intercept score matched the request (1..5), with an optional
         comment. Kept with the prompt history, apart from the loop priors.

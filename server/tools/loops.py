@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, WithJsonSchema
 
+from loopcore.limits import LIMITS
 from loopcore.loops.sessions import LoopRecord, LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import StopCondition, StopConfig
 from loopcore.plans.acceptance import run_outcome
@@ -32,8 +33,9 @@ __all__ = ["register", "view_out"]
 Label = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9_.:/@+-]{1,64}$"),
-    WithJsonSchema({"type": "string", "maxLength": 64}),
+    WithJsonSchema({"type": "string", "pattern": r"^[\w.:/@+-]{1,64}$"}),
 ]
+Outcome = Annotated[str, Field(max_length=LIMITS.reason_chars)]
 GUIDANCE = (
     "Produce an output for the goal, then call loop_step with it. On decision 'continue', fix "
     "what feedback lists and step again; on 'stop', call loop_end (it returns the best output)."
@@ -114,17 +116,17 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         goal: Goal,
         evaluator: Spec,
         task_type: Label = "general",
-        model: Annotated[str, Field(max_length=200)] = "",
+        model: Annotated[str, Field(max_length=LIMITS.model_chars)] = "",
         quality_threshold: Unit | None = None,
-        max_iterations: Annotated[int, Field(ge=1, le=100)] | None = None,
+        max_iterations: Annotated[int, Field(ge=1, le=LIMITS.loop_iterations)] | None = None,
         max_tokens: Annotated[int, Field(ge=1)] | None = None,
         timeout_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
     ) -> LoopStartOut:
-        """Open a loop you drive: you write outputs, loop_step scores each and says when to
-        stop. Unset limits come from past loops of task_type. With plan_id+task_id, loop_end
-        records the best score there.
+        """A loop you drive: you write outputs, loop_step scores each and says when to stop.
+        Unset limits are learned per task_type; with plan_id+task_id, loop_end records the
+        best score.
         """
         services = deps.services()
         cfg, why = await deps.run_sync(
@@ -174,7 +176,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=False, idempotent=True)
     async def loop_end(
-        loop_id: LoopId, outcome: Annotated[str, Field(max_length=2000)] | None = None
+        loop_id: LoopId,
+        outcome: Annotated[str, Field(max_length=LIMITS.reason_chars)] | None = None,
     ) -> LoopOut:
         """Close a loop (safe to repeat). Returns scores, best_output, converged; teaches
         future loops.

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
+from loopcore.limits import LIMITS
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -34,25 +35,9 @@ from server.tools.deps import Deps
 
 __all__ = ["register"]
 
-Tasks = Annotated[list[TaskIn], Field(min_length=1, max_length=500)]
-# plan_replan's lists are validated by the full models but published in a line each: the
-# task shape is plan_create's, and the bytes count against hosts' tool budgets.
-AddTasks = Annotated[
-    Sequence[TaskIn],
-    Field(max_length=500),
-    WithJsonSchema({"type": "array", "description": "new tasks, shaped as in plan_create"}),
-]
-UpdateTasks = Annotated[
-    Sequence[TaskUpdateIn],
-    Field(max_length=500),
-    WithJsonSchema(
-        {
-            "type": "array",
-            "description": "{id, title?, description?, depends_on?, acceptance?, "
-            "clear_acceptance?, status?: pending|skipped}",
-        }
-    ),
-]
+Tasks = Annotated[list[TaskIn], Field(min_length=1, max_length=LIMITS.tasks_per_plan)]
+AddTasks = Annotated[Sequence[TaskIn], Field(max_length=LIMITS.tasks_per_plan)]
+UpdateTasks = Annotated[Sequence[TaskUpdateIn], Field(max_length=LIMITS.tasks_per_plan)]
 
 
 def _patch(update: TaskUpdateIn) -> dict[str, Any]:
@@ -73,8 +58,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         confidence_threshold: Unit = 0.72,
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
-        """Start multi-step work as a plan: tasks with id, title, depends_on and an optional
-        acceptance spec. Returns plan_id and ready tasks. Then repeat plan_next_task, work,
+        """Start multi-step work as a plan: tasks with id, title, depends_on, optional
+        acceptance spec. Returns plan_id and ready tasks; then repeat plan_next_task, work,
         plan_record.
         """
         plans = deps.services().plans
@@ -93,7 +78,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     async def plan_next_task(
         plan_id: PlanId,
         agent: Agent = "agent",
-        lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
+        lease_s: Annotated[float, Field(gt=0, le=LIMITS.lease_s, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
         """Claim the next ready task under a lease. kind: task (do it, then plan_record),
         complete, blocked (see reason) or needs_replan (call plan_replan).
@@ -132,9 +117,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=False)
     async def plan_replan(
         plan_id: PlanId,
-        reason: Annotated[str, Field(min_length=1, max_length=2000)],
+        reason: Annotated[str, Field(min_length=1, max_length=LIMITS.reason_chars)],
         add: AddTasks = (),
-        remove: Annotated[Sequence[TaskId], Field(max_length=500)] = (),
+        remove: Annotated[Sequence[TaskId], Field(max_length=LIMITS.tasks_per_plan)] = (),
         update: UpdateTasks = (),
     ) -> ReplanOut:
         """Revise a plan's pending tasks (add, remove, update) when needs_replan is set or the
@@ -156,8 +141,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     async def plan_update_task(
         plan_id: PlanId,
         task_id: TaskId,
-        status: Literal["pending", "in_progress", "done", "failed", "skipped"] | None = None,
-        title: Annotated[str, Field(min_length=1, max_length=200)] | None = None,
+        status: Literal["pending", "done", "failed", "skipped"] | None = None,
+        title: Annotated[str, Field(min_length=1, max_length=LIMITS.title_chars)] | None = None,
         description: OptText | None = None,
         notes: OptText | None = None,
     ) -> TaskOut:
@@ -180,6 +165,6 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=True, idempotent=True)
     def plan_status(plan_id: PlanId, verbose: bool = False) -> PlanOut:
         """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
-        task ids; verbose=true lists the tasks.
+        task ids; verbose=true adds the tasks.
         """
         return plan_out(deps.services().plans.status(plan_id, verbose=verbose))

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import EvalContext, Evaluator
+from loopcore.limits import LIMITS
 from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult
 from loopcore.loops.engine import refine as run_refine
 from loopcore.loops.priors import PriorsCache
@@ -24,7 +25,7 @@ __all__ = ["MAX_REFINE_ITERATIONS", "MAX_TIMEOUT_S", "register"]
 log = structlog.get_logger(__name__)
 
 MAX_TIMEOUT_S = 600.0
-MAX_REFINE_ITERATIONS = 20
+MAX_REFINE_ITERATIONS = LIMITS.refine_iterations
 # A cancelled loop or one cut by a provider failure did not end on its own: what it
 # would have done next is unknown, so it teaches the priors nothing.
 _UNLEARNED = frozenset({"cancelled", "error"})

@@ -7,6 +7,7 @@ import pytest
 from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, NotFound, PlanNotFound
 from loopcore.history import HistoryService
+from loopcore.limits import LIMITS
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore
 
@@ -152,3 +153,13 @@ def test_usage_stats_count_per_project(
     stats = history.stats("p")
     assert (dict(stats.plans), dict(stats.tasks)) == ({"active": 1}, {"done": 1, "pending": 1})
     assert (stats.intercepts, stats.feedback, dict(stats.loops)) == (1, 0, {})
+
+
+def test_history_keeps_prompts_up_to_the_intercept_bound(history: HistoryService) -> None:
+    """History takes what intercept takes (LIMITS.prompt_chars) and refuses one more."""
+    at_bound = "x" * LIMITS.prompt_chars
+    history_id = history.record_intercept("p", "abc", 0.7, "B", {}, "proceed", at_bound)
+    assert history.get(history_id).prompt_text == at_bound
+    with pytest.raises(InvalidInput) as err:
+        history.record_intercept("p", "abc", 0.7, "B", {}, "proceed", at_bound + "x")
+    assert err.value.field == "prompt_text" and str(LIMITS.prompt_chars) in str(err.value)
