@@ -2,9 +2,11 @@
 
 A ``LoopcoreError`` becomes a ``ToolError`` whose text says what kind of
 problem it was, which field, and what is allowed (the domain's message carries
-the last two). Anything else is left to the SDK, which logs it on stderr with
-its traceback and answers only ``Error executing tool <name>``: internals never
-reach the client, and the session stays usable either way.
+the last two), then what to call next: the domain names no tool, so the hints
+live here (``HINTS``, by the error's ``kind`` first, then its class).
+Anything else is left to the SDK, which logs it on stderr with its traceback
+and answers only ``Error executing tool <name>``: internals never reach the
+client, and the session stays usable either way.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from loopcore.errors import (
     Conflict,
     InvalidInput,
     LoopcoreError,
+    LoopNotFound,
     NotFound,
+    PlanNotFound,
     ProviderError,
     StoreError,
+    TaskNotFound,
 )
 
-__all__ = ["map_errors", "to_tool_error"]
+__all__ = ["HINTS", "hint_for", "map_errors", "to_tool_error"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,10 +44,34 @@ _KINDS: tuple[tuple[type[LoopcoreError], str], ...] = (
 )
 
 
+# What to call next, by the error's kind (a case its class does not tell apart) or its class.
+HINTS: dict[str | type[LoopcoreError], str] = {
+    PlanNotFound: "call plan_list to see existing plans",
+    TaskNotFound: "call plan_status with verbose=true to list its tasks",
+    LoopNotFound: "call loop_start to open one",
+    "loop_stopped": "call loop_end",
+    "loop_closed": "loop_start opens one",
+    "loop_raced": "loop_status shows it",
+    "plan_stale": "plan_status reads it",
+    "task_held": "plan_update_task sets its status",
+    "no_acceptance": "plan_replan sets one",
+    "bad_cursor": "pass the next_cursor plan_list returned",
+    "claim_only": "plan_next_task claims tasks",
+}
+
+
+def hint_for(exc: LoopcoreError) -> str | None:
+    """The tool hint for ``exc``: by its kind, else by the nearest class that has one."""
+    if exc.kind is not None and exc.kind in HINTS:
+        return HINTS[exc.kind]
+    return next((HINTS[c] for c in type(exc).__mro__ if c in HINTS), None)
+
+
 def to_tool_error(exc: LoopcoreError) -> ToolError:
-    """The tool error for a domain error: ``<kind>: <message>``."""
+    """The tool error for a domain error: ``<kind>: <message>[; <hint>]``."""
     kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "error")
-    return ToolError(f"{kind}: {exc}")
+    hint = hint_for(exc)
+    return ToolError(f"{kind}: {exc}; {hint}" if hint else f"{kind}: {exc}")
 
 
 def map_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -216,7 +216,8 @@ def require_open(loop: LoopRecord) -> None:
     if loop.status == "stopped":
         raise Conflict(
             f"loop {loop.id!r} already stopped ({loop.exit_reason}: {loop.exit_detail}); "
-            "call loop_end to close it and get the best output"
+            "close it to get the best output",
+            kind="loop_stopped",
         )
     if loop.status == "closed":
-        raise Conflict(f"loop {loop.id!r} is closed; start a new loop with loop_start")
+        raise Conflict(f"loop {loop.id!r} is closed; start a new loop", kind="loop_closed")

@@ -218,7 +218,8 @@ class LoopService:
         require_open(loop)
         if loop.iterations != seen.iterations:
             raise Conflict(
-                f"loop {loop.id!r} took another step meanwhile; call loop_status and retry"
+                f"loop {loop.id!r} took another step meanwhile; read its state and retry",
+                kind="loop_raced",
             )
         scores = (*(s.score for s in steps), evaluation.score)
         outputs = (*(s.output for s in steps), output)

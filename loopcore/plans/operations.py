@@ -94,7 +94,7 @@ def create_plan(
 
 def _needs_replan(plan: Plan, released: tuple[str, ...]) -> NextTask:
     reason = (plan.replan_reason or "confidence below threshold") + (
-        "; replan_policy is 'block': call plan_replan before taking more work"
+        "; replan_policy is 'block': the plan must be replanned before more work is handed out"
     )
     return NextTask(
         kind="needs_replan", plan=plan, needs_replan=True, reason=reason, released=released

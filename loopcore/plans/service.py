@@ -106,8 +106,9 @@ def _scoring_spec(task: Task, output: str | None) -> Mapping[str, Any]:
     if task.acceptance is None:
         raise InvalidInput(
             f"task {task.id!r} has no acceptance spec to score the output with; pass "
-            "output_score, or give the task an acceptance spec with plan_replan",
+            "output_score, or give the task an acceptance spec",
             field="output",
+            kind="no_acceptance",
         )
     return task.acceptance
 

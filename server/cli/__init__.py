@@ -17,11 +17,19 @@ from server.logs import configure_logging
 configure_logging()
 
 # Imported after logging is configured: importing the SDK may log.
-from loopcore.errors import LoopcoreError  # noqa: E402
+from loopcore.errors import LoopcoreError, PlanNotFound  # noqa: E402
 from server.cli.install import add_install_parser, run_install  # noqa: E402
 from server.settings import Settings, SettingsError  # noqa: E402
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CLI_HINTS", "build_parser", "main"]
+
+# What to run next, by error class (the domain's messages name no command; see loopcore.errors).
+CLI_HINTS: dict[type[LoopcoreError], str] = {PlanNotFound: "see loopcore plans list"}
+
+
+def _cli_message(exc: Exception) -> str:
+    hint = next((CLI_HINTS[c] for c in type(exc).__mro__ if c in CLI_HINTS), None)
+    return f"{exc}; {hint}" if hint else str(exc)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -95,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loopcore: {exc}", file=sys.stderr)
         return 2
     except (LoopcoreError, ValueError) as exc:
-        print(f"loopcore {args.command}: {exc}", file=sys.stderr)
+        print(f"loopcore {args.command}: {_cli_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
