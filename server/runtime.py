@@ -88,6 +88,7 @@ class Runtime:
             if self._users or self._services is None:
                 return
             services, self._services = self._services, None
+        services.history.close()  # intercepts written behind their answers land first
         if self._given is None:
             services.store.close()
             log.info("store_closed", path=services.store.location)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
@@ -11,7 +13,7 @@ from pydantic import BaseModel, Field
 from loopcore.ids import task_ref
 from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
 from loopcore.limits import LIMITS
-from server.mcp.elicitation import Asked, ask_questions, read_outcome
+from server.mcp.elicitation import Asked, NotAsked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
 from server.mcp.notify import plan_uris
 from server.schemas import (
@@ -75,14 +77,35 @@ def _out(
     )
 
 
-Window = Annotated[int, Field(ge=1, le=LIMITS.stats_window)]
+Context_ = Annotated[str, Field(max_length=LIMITS.context_chars)] | None
+# What the elicitation resolver injects when ask_user is false.
+_NOT_ASKED: ElicitationResult[BaseModel] = AcceptedElicitation(
+    data=NotAsked(status="not_requested")
+)
+
+
+def _asks_nothing(arguments: Mapping[str, Any]) -> bool:
+    """A call that neither asks the user nor samples a model: its resolvers would do nothing."""
+    return arguments.get("ask_user") in (None, False) and arguments.get("judge") in (
+        None,
+        "heuristic",
+    )
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register intercept, prompt_stats and prompt_feedback."""
+    _register_intercept(mcp, deps)
+    _register_history(mcp, deps)
+
+
+def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
 
     def _store(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
-        """Record one scored prompt in history (and on the plan task); returns its id."""
+        """Record one scored prompt in history (and on the plan task); returns its id.
+
+        Without a task the row is written behind the answer (``HistoryService``): the
+        database is off the response path, and every history read waits for it.
+        """
         return deps.services().history.record_intercept(
             deps.project,
             prompt_hash(text),
@@ -93,7 +116,14 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             text if deps.settings.store_prompts else None,
             plan_id=ids[0] if ids else None,
             task_id=ids[1] if ids else None,
+            wait=ids is not None,
         )
+
+    async def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
+        """``_store`` in a worker thread when it writes now (on a task), inline when queued."""
+        if ids is None:
+            return _store(text, score, None)
+        return await deps.run_sync(_store, text, score, ids)
 
     async def _improve(
         prompt: str, context: str | None, asked: Asked, ids: tuple[str, str] | None
@@ -101,7 +131,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """Fold the answers in, score the result again and record it (on the task too)."""
         improved = fold_answers(prompt, asked.answers)
         again = score_prompt(improved, context)
-        hid = await deps.run_sync(_store, improved, again, ids)
+        hid = await _record(improved, again, ids)
         out = ImprovedOut(
             history_id=hid,
             score=again.score,
@@ -113,25 +143,15 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         )
         return improved, out
 
-    @deps.tool(mcp, read_only=False)
-    async def intercept(
-        prompt: PromptText,
+    async def _intercept(
+        prompt: str,
         ctx: Context[Any, Any],
-        answers: Annotated[ElicitationResult[BaseModel], Resolve(ask_questions)],
-        sampled: Annotated[CreateMessageResult | None, Resolve(sample_rubric)],
-        context: Annotated[str, Field(max_length=LIMITS.context_chars)] | None = None,
-        plan_id: PlanId | None = None,
-        task_id: TaskId | None = None,
-        ask_user: bool = False,
-        judge: Literal["heuristic", "model"] = "heuristic",
+        answers: ElicitationResult[BaseModel],
+        sampled: CreateMessageResult | None,
+        context: str | None,
+        ids: tuple[str, str] | None,
+        judge: str,
     ) -> InterceptOut:
-        """Before acting on a request, score if it says enough: score 0..1, grade,
-        dimensions, issues, questions (best first), route proceed|clarify|decompose.
-        ask_user=true asks the user via the host, returns improved_prompt; judge="model"
-        adds a model's rubric reading (judge_note: why not). Kept in history, and on the
-        task of plan_id+task_id.
-        """
-        ids = task_ref(plan_id, task_id)
         score = score_prompt(prompt, context)
         source: JudgeSource = "heuristic"
         if judge == "model":
@@ -148,12 +168,49 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         improved: tuple[str, ImprovedOut] | None = None
         if asked.status == "accepted":
             improved = await _improve(prompt, context, asked, ids)
-        history_id = await deps.run_sync(_store, prompt, score, None if improved else ids)
+        history_id = await _record(prompt, score, None if improved else ids)
         if ids is not None:
             await deps.notifier.changed(*plan_uris(ids[0]))
         stored = deps.settings.store_prompts
         return _out(score, history_id, source, asked, improved, ids is not None, stored)
 
+    @deps.tool(mcp, read_only=False)
+    async def intercept(
+        prompt: PromptText,
+        ctx: Context[Any, Any],
+        answers: Annotated[ElicitationResult[BaseModel], Resolve(ask_questions)],
+        sampled: Annotated[CreateMessageResult | None, Resolve(sample_rubric)],
+        context: Context_ = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+        ask_user: bool = False,
+        judge: Literal["heuristic", "model"] = "heuristic",
+    ) -> InterceptOut:
+        """Before acting on a request, score if it says enough: score 0..1, grade,
+        dimensions, issues, questions (best first), route proceed|clarify|decompose.
+        ask_user=true asks the user via the host, returns improved_prompt; judge="model"
+        adds a model's rubric reading (judge_note: why not). Kept in history, and on the
+        task of plan_id+task_id.
+        """
+        ids = task_ref(plan_id, task_id)
+        return await _intercept(prompt, ctx, answers, sampled, context, ids, judge)
+
+    @deps.fast_path("intercept", when=_asks_nothing)
+    async def intercept_plain(
+        prompt: PromptText,
+        ctx: Context[Any, Any],
+        context: Context_ = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+        ask_user: bool = False,
+        judge: Literal["heuristic", "model"] = "heuristic",
+    ) -> InterceptOut:
+        """intercept when it asks nobody: the same arguments and answer, no resolvers run."""
+        ids = task_ref(plan_id, task_id)
+        return await _intercept(prompt, ctx, _NOT_ASKED, None, context, ids, judge)
+
+
+def _register_history(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=True, idempotent=True)
     def prompt_stats(
         window: Annotated[int, Field(ge=1, le=LIMITS.stats_window)] = 50,
