@@ -14,7 +14,7 @@ decline or cancel is an ordinary outcome, never an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver import (
     AcceptedElicitation,
@@ -26,7 +26,9 @@ from pydantic import BaseModel, Field, create_model
 
 from loopcore.errors import InvalidInput
 from loopcore.ids import task_ref
-from loopcore.intercept import BLANKS, Question, score_prompt
+
+if TYPE_CHECKING:
+    from loopcore.intercept import Question
 
 __all__ = [
     "MAX_ANSWER_CHARS",
@@ -78,7 +80,7 @@ def answers_model(questions: tuple[Question, ...]) -> type[BaseModel]:
             Field(
                 default="",
                 max_length=MAX_ANSWER_CHARS,
-                title=BLANKS.get(q.blank, q.blank),
+                title=_blanks().get(q.blank, q.blank),
                 description=q.text,
             ),
         )
@@ -112,6 +114,8 @@ async def ask_questions(
     """
     if not ask_user or not _pairs(plan_id, task_id):
         return NotAsked(status="not_requested")
+    from loopcore.intercept import score_prompt  # the scorer loads on the first intercept
+
     questions = score_prompt(prompt, context).questions[:MAX_QUESTIONS]
     if not questions:
         return NotAsked(status="no_questions")
@@ -145,7 +149,7 @@ def read_outcome(outcome: ElicitationResult[BaseModel]) -> Asked:
             answers = {
                 k: " ".join(v.split())
                 for k, v in raw.items()
-                if k in BLANKS and isinstance(v, str) and v.strip()
+                if k in _blanks() and isinstance(v, str) and v.strip()
             }
             status = "accepted" if answers else "empty"
     else:
@@ -160,3 +164,10 @@ def _pairs(plan_id: str | None, task_id: str | None) -> bool:
     except InvalidInput:
         return False
     return True
+
+
+def _blanks() -> dict[str, str]:
+    """The scorer's blanks by name (imported when first needed, not at start-up)."""
+    from loopcore.intercept import BLANKS
+
+    return dict(BLANKS)

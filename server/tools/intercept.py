@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
@@ -11,7 +12,6 @@ from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
 from loopcore.ids import task_ref
-from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
 from loopcore.limits import LIMITS
 from server.mcp.elicitation import Asked, NotAsked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
@@ -29,6 +29,9 @@ from server.schemas import (
     TaskId,
 )
 from server.tools.deps import Deps
+
+if TYPE_CHECKING:
+    from loopcore.intercept import PromptScore
 
 __all__ = ["register"]
 
@@ -108,7 +111,7 @@ def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
         """
         return deps.services().history.record_intercept(
             deps.project,
-            prompt_hash(text),
+            _scorer().prompt_hash(text),
             score.score,
             score.grade,
             score.dimensions,
@@ -129,8 +132,8 @@ def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
         prompt: str, context: str | None, asked: Asked, ids: tuple[str, str] | None
     ) -> tuple[str, ImprovedOut]:
         """Fold the answers in, score the result again and record it (on the task too)."""
-        improved = fold_answers(prompt, asked.answers)
-        again = score_prompt(improved, context)
+        improved = _scorer().fold_answers(prompt, asked.answers)
+        again = _scorer().score_prompt(improved, context)
         hid = await _record(improved, again, ids)
         out = ImprovedOut(
             history_id=hid,
@@ -152,7 +155,7 @@ def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
         ids: tuple[str, str] | None,
         judge: str,
     ) -> InterceptOut:
-        score = score_prompt(prompt, context)
+        score = _scorer().score_prompt(prompt, context)
         source: JudgeSource = "heuristic"
         if judge == "model":
             judged = await judge_prompt(
@@ -247,3 +250,10 @@ def _register_history(mcp: MCPServer[Any], deps: Deps) -> None:
             comment=fb.comment,
             note=FEEDBACK_NOTE,
         )
+
+
+def _scorer() -> ModuleType:
+    """The prompt scorer, imported on first use (not at start-up: a server may never score)."""
+    import loopcore.intercept
+
+    return loopcore.intercept

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
 import structlog
@@ -12,13 +12,14 @@ from pydantic import Field
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import EvalContext, Evaluator
 from loopcore.limits import LIMITS
-from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult
-from loopcore.loops.engine import refine as run_refine
 from loopcore.loops.priors import PriorsCache
 from loopcore.store.observations import LoopObservation
 from server.mcp.sampling import ChosenProvider, ProviderChoice, open_provider
 from server.schemas import IterationOut, PromptText, RefineOut, Spec, TaskType, Unit
 from server.tools.deps import Deps
+
+if TYPE_CHECKING:
+    from loopcore.loops.engine import IterationRecord, RefineResult
 
 __all__ = ["MAX_REFINE_ITERATIONS", "MAX_TIMEOUT_S", "register"]
 
@@ -118,7 +119,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
                 r.iteration, stop.max_iterations, f"iteration {r.iteration}: score {r.score:.2f}"
             )
 
-        res = await run_refine(
+        from loopcore.loops.engine import RefineConfig, refine  # loaded on the first refine
+
+        res = await refine(
             prompt,
             evaluator,
             chosen.provider,
