@@ -270,7 +270,7 @@ class LoopService:
         now = self._clock()
         threshold = config_from(loop.config).quality_threshold
         best = best_iteration([s.score for s in steps]) if steps else None
-        note = self._record_on_task(tx, loop, steps[best - 1] if best else None, now)
+        note = self._record_on_task(loop, steps[best - 1] if best else None, now)
         summary = build_summary(
             loop, steps, threshold=threshold, outcome=outcome, now=now, note=note
         )
@@ -301,9 +301,7 @@ class LoopService:
         )
         return summary
 
-    def _record_on_task(
-        self, tx: StoreTx, loop: LoopRecord, best: StepRecord | None, now: float
-    ) -> str:
+    def _record_on_task(self, loop: LoopRecord, best: StepRecord | None, now: float) -> str:
         if loop.plan_id is None or loop.task_id is None:
             return ""
         if best is None:
