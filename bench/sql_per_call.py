@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from _common import checked, in_process, machine_line, print_command, print_table
 from mcp import Client
 
@@ -89,11 +90,18 @@ async def _new_plan(client: Client) -> tuple[str, list[str]]:
     return str(plan["plan_id"]), [t["id"] for t in TASKS]
 
 
-async def measure(tracer: Tracer, calls: int, call: Callable[[int], Awaitable[None]]) -> list[int]:
-    """Statements of each of ``calls`` calls (set-up inside ``call`` is not counted)."""
+async def measure(
+    tracer: Tracer,
+    calls: int,
+    call: Callable[[int], Awaitable[None]],
+    settle: Callable[[], object] = lambda: None,
+) -> list[int]:
+    """Statements of each of ``calls`` calls (set-up inside ``call`` is not counted);
+    ``settle`` waits for writes a call queued behind its answer."""
     counts = []
     for i in range(calls):
         await call(i)
+        await anyio.to_thread.run_sync(settle)
         await tracer.quiet()
         counts.append(tracer.take())
     return counts
@@ -105,13 +113,20 @@ async def run(calls: int) -> list[list[object]]:
         store = traced_store(Path(tmp) / "bench.db", tracer)
         settings = Settings(db=Path(tmp) / "bench.db", project="bench")
         try:
-            async with in_process(build_server(settings, store=store)) as client:
-                return await _cases(client, tracer, calls)
+            server = build_server(settings, store=store)
+            async with in_process(server) as client:
+                history = server.deps.runtime.services.history
+                # A checkout that writes intercepts behind the answer has flush(); one
+                # that does not writes them before answering.
+                settle = getattr(history, "flush", lambda: None)
+                return await _cases(client, tracer, calls, settle)
         finally:
             store.close()
 
 
-async def _cases(client: Client, tracer: Tracer, calls: int) -> list[list[object]]:
+async def _cases(
+    client: Client, tracer: Tracer, calls: int, settle: Callable[[], object]
+) -> list[list[object]]:
     async def tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return checked(await client.call_tool(name, args), name)
 
@@ -163,7 +178,7 @@ async def _cases(client: Client, tracer: Tracer, calls: int) -> list[list[object
     )
     row("loop_step", await measure(tracer, calls, loop_step))
     row("verify_output (no plan)", await measure(tracer, calls, verify))
-    row("intercept", await measure(tracer, calls, intercept))
+    row("intercept", await measure(tracer, calls, intercept, settle))
     return rows
 
 

@@ -68,3 +68,26 @@ def test_floor_server_answers_echo_over_stdio() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "['echo'] {'result': 'hi'}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sql_per_call_quick_counts_every_tool() -> None:
+    """bench/sql_per_call.py --quick prints a statement count for each hot tool call."""
+    out = run_quick("sql_per_call.py")
+    assert "| tool call | calls | median | min | max |" in out
+    rows = {
+        cells[0]: cells[1:]
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith(("| tool", "|---"))
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert set(rows) == {
+        "plan_next_task",
+        "plan_record (output_score)",
+        "plan_record (output, scored by acceptance)",
+        "loop_step",
+        "verify_output (no plan)",
+        "intercept",
+    }
+    assert all(float(rows[k][1]) > 0 for k in rows if k.startswith(("plan_", "loop_", "inter")))
