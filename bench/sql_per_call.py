@@ -36,7 +36,9 @@ from server.app import build_server
 from server.settings import Settings
 
 SPEC = {"type": "length", "min_words": 3}
-TASKS = [{"id": f"t{i}", "title": f"task {i}", "acceptance": SPEC} for i in range(40)]
+TASKS: list[dict[str, Any]] = [
+    {"id": f"t{i}", "title": f"task {i}", "acceptance": SPEC} for i in range(40)
+]
 PROMPT = (
     "Add a --json flag to `loopcore plans list` that prints the plans as a JSON array; keep "
     "the table output as the default. Done when tests/server/cli pass and the README says it."
@@ -79,7 +81,7 @@ def traced_store(db: Path, tracer: Tracer) -> Any:
         conn.set_trace_callback(tracer)
         return conn
 
-    store._open = traced_open
+    setattr(store, "_open", traced_open)  # noqa: B010 - a bench patches the store's opener
     for conn in list(store._conns):
         conn.set_trace_callback(tracer)
     return store
@@ -87,7 +89,7 @@ def traced_store(db: Path, tracer: Tracer) -> Any:
 
 async def _new_plan(client: Client) -> tuple[str, list[str]]:
     plan = checked(await client.call_tool("plan_create", {"goal": "ship", "tasks": TASKS}), "")
-    return str(plan["plan_id"]), [t["id"] for t in TASKS]
+    return str(plan["plan_id"]), [str(t["id"]) for t in TASKS]
 
 
 async def measure(

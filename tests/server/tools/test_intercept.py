@@ -365,7 +365,7 @@ def test_the_fast_path_takes_the_same_arguments_as_intercept(tmp_path: Path) -> 
 @pytest.mark.parametrize("mode", MODES)
 async def test_an_intercept_is_rated_right_after_its_answer(tmp_path: Path, mode: str) -> None:
     """The history row is written behind the answer, yet prompt_feedback finds it at once."""
-    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:  # type: ignore[arg-type]
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         for i in range(5):
             seen = await ok(c, "intercept", {"prompt": f"Fix the parser bug number {i}."})
             rated = await ok(c, "prompt_feedback", {"history_id": seen["history_id"], "rating": 5})
