@@ -16,6 +16,11 @@ translates it once into a tool error a model can act on::
 
 Anything else that escapes is a bug: the server logs it with its traceback on
 stderr and answers without internals.
+
+Messages say what is wrong in the domain's own words and name no MCP tool or
+CLI command: the server adds tool hints (``server.errors.HINTS``), the CLI its
+own, keyed on the error's class or its ``kind`` (a short code for a case a
+class does not tell apart, such as ``loop_stopped``).
 """
 
 from __future__ import annotations
@@ -34,7 +39,16 @@ __all__ = [
 
 
 class LoopcoreError(Exception):
-    """Base of every error loopcore raises on purpose."""
+    """Base of every error loopcore raises on purpose.
+
+    Args:
+        message: what went wrong, in the domain's terms.
+        kind: a short code for the case, for callers that add their own advice.
+    """
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class InvalidInput(LoopcoreError):
@@ -45,9 +59,9 @@ class InvalidInput(LoopcoreError):
         field: the dotted name of the offending field, when there is one.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, kind: str | None = None) -> None:
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        super().__init__(f"{field}: {message}" if field else message, kind=kind)
 
 
 class NotFound(LoopcoreError):
@@ -59,7 +73,7 @@ class PlanNotFound(NotFound):
 
     def __init__(self, plan_id: str) -> None:
         self.plan_id = plan_id
-        super().__init__(f"no plan with id {plan_id!r}; call plan_list to see existing plans")
+        super().__init__(f"no plan with id {plan_id!r}")
 
 
 class TaskNotFound(NotFound):
@@ -68,10 +82,7 @@ class TaskNotFound(NotFound):
     def __init__(self, plan_id: str, task_id: str) -> None:
         self.plan_id = plan_id
         self.task_id = task_id
-        super().__init__(
-            f"plan {plan_id!r} has no task {task_id!r}; call plan_status with verbose=true "
-            "to list its tasks"
-        )
+        super().__init__(f"plan {plan_id!r} has no task {task_id!r}")
 
 
 class LoopNotFound(NotFound):
@@ -79,7 +90,7 @@ class LoopNotFound(NotFound):
 
     def __init__(self, loop_id: str) -> None:
         self.loop_id = loop_id
-        super().__init__(f"no loop with id {loop_id!r}; call loop_start to open one")
+        super().__init__(f"no loop with id {loop_id!r}")
 
 
 class Conflict(LoopcoreError):

@@ -5,18 +5,31 @@ when ``LOOPCORE_STORE_PROMPTS`` is on); otherwise only its hash. Feedback
 ratings live in their own table and are never fed into the loop priors.
 Reads go through the ``(project, seq)`` index, so their cost does not grow
 with the history.
+
+An intercept that names no task may be written behind the answer
+(``record_intercept(..., wait=False)``): the row is checked and given its id
+at once, then inserted in order by one writer thread, so the caller does not
+wait for the database. Every read of this service waits for the queued
+writes first (a history id handed out is always found), and ``close`` writes
+what is left. A process killed in the milliseconds between the answer and the
+insert loses that row; a write that touches a plan task is never deferred.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import structlog
+
 from loopcore.clock import Clock, system_clock
-from loopcore.errors import InvalidInput, NotFound
-from loopcore.ids import check_project, check_text, new_id
+from loopcore.errors import InvalidInput, LoopcoreError, NotFound
+from loopcore.ids import check_project, check_text, new_id, task_ref
+from loopcore.limits import LIMITS
 from loopcore.plans.confidence import check_score
 from loopcore.plans.operations import apply_scores
 from loopcore.store.protocol import Store
@@ -30,10 +43,12 @@ __all__ = [
     "UsageCounts",
 ]
 
-MAX_WINDOW = 1000
+log = structlog.get_logger(__name__)
+
+MAX_WINDOW = LIMITS.stats_window
 MAX_DIMENSIONS = 32
-MAX_PROMPT_CHARS = 200_000
-MAX_COMMENT_CHARS = 2000
+MAX_PROMPT_CHARS = LIMITS.prompt_chars
+MAX_COMMENT_CHARS = LIMITS.reason_chars
 WEAKEST = 3
 
 
@@ -113,12 +128,54 @@ def compute_stats(project: str, window: int, rows: Sequence[InterceptRecord]) ->
     )
 
 
+class _WriteBehind:
+    """Writes run in order on one thread, off the caller's path; ``flush`` waits for them."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, write: Callable[[], object]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="loopcore-history-writer", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(write)
+
+    def flush(self) -> None:
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        while (write := self._queue.get()) is not None:
+            try:
+                write()
+            except LoopcoreError as exc:  # the answer went out already: log what was lost
+                log.warning("history.write_failed", error=str(exc))
+            except Exception:
+                log.exception("history.write_crashed")
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+
 class HistoryService:
     """Prompt history of every project in one store."""
 
     def __init__(self, store: Store, clock: Clock = system_clock) -> None:
         self._store = store
         self._clock = clock
+        self._behind = _WriteBehind()
 
     def record_intercept(
         self,
@@ -131,10 +188,14 @@ class HistoryService:
         prompt_text: str | None,
         plan_id: str | None = None,
         task_id: str | None = None,
+        *,
+        wait: bool = True,
     ) -> str:
         """Store one intercept; with plan and task ids, also its prompt score on that task.
 
-        Both land in one transaction. Returns the history id.
+        Both land in one transaction. Returns the history id. With ``wait=False``
+        an intercept that names no task is checked now and written behind the
+        answer (see the module docstring).
 
         Raises:
             InvalidInput: a bad field; only one of plan_id/task_id.
@@ -148,9 +209,7 @@ class HistoryService:
         dims = _check_dimensions(dimensions)
         if prompt_text is not None:
             check_text(prompt_text, "prompt_text", max_chars=MAX_PROMPT_CHARS)
-        if (plan_id is None) != (task_id is None):
-            raise InvalidInput("pass both plan_id and task_id, or neither", field="task_id")
-        now = self._clock()
+        ref = task_ref(plan_id, task_id)
         record = InterceptRecord(
             id=new_id("ih_"),
             project=project,
@@ -162,24 +221,38 @@ class HistoryService:
             prompt_text=prompt_text,
             plan_id=plan_id,
             task_id=task_id,
-            created_at=now,
+            created_at=self._clock(),
         )
+        if ref is None and not wait:
+            self._behind.submit(lambda: self._insert(record, None))
+        else:
+            self._insert(record, ref)
+        return record.id
+
+    def _insert(self, record: InterceptRecord, ref: tuple[str, str] | None) -> None:
         with self._store.write() as tx:
             tx.insert_intercept(record)
-            if plan_id is not None and task_id is not None:
+            if ref is not None:
                 apply_scores(
                     tx,
-                    plan_id,
-                    task_id,
-                    now=now,
-                    prompt_score=score,
+                    *ref,
+                    now=record.created_at,
+                    prompt_score=record.score,
                     mark_done=False,
                     source=f"intercept {record.id}",
                 )
-        return record.id
+
+    def flush(self) -> None:
+        """Wait until every intercept written behind is in the store."""
+        self._behind.flush()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer (the store stays open)."""
+        self._behind.close()
 
     def get(self, history_id: str) -> InterceptRecord:
         """One stored intercept. Raises ``NotFound``."""
+        self.flush()
         with self._store.read() as tx:
             record = tx.get_intercept(history_id)
         if record is None:
@@ -189,6 +262,7 @@ class HistoryService:
     def recent_intercepts(self, project: str, window: int = 50) -> tuple[InterceptRecord, ...]:
         """The newest ``window`` intercepts of a project, newest first."""
         check_project(project)
+        self.flush()
         with self._store.read() as tx:
             return tuple(tx.recent_intercepts(project, _check_window(window)))
 
@@ -207,6 +281,7 @@ class HistoryService:
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
             raise InvalidInput(f"must be an integer in 1..5, got {rating!r}", field="rating")
         check_text(comment, "comment", max_chars=MAX_COMMENT_CHARS)
+        self.flush()
         with self._store.write() as tx:
             if tx.get_intercept(history_id) is None:
                 raise NotFound(
@@ -218,5 +293,6 @@ class HistoryService:
     def stats(self, project: str) -> UsageCounts:
         """Usage counts of a project: plans, tasks by status, loops, intercepts, feedback."""
         check_project(project)
+        self.flush()
         with self._store.read() as tx:
             return tx.usage_counts(project)

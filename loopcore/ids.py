@@ -12,11 +12,19 @@ import re
 import secrets
 
 from loopcore.errors import InvalidInput
+from loopcore.limits import ID_PATTERN, LIMITS
 
-__all__ = ["MAX_PROJECT_CHARS", "check_project", "check_task_id", "check_text", "new_id"]
+__all__ = [
+    "MAX_PROJECT_CHARS",
+    "check_project",
+    "check_task_id",
+    "check_text",
+    "new_id",
+    "task_ref",
+]
 
-MAX_PROJECT_CHARS = 500
-_TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_PROJECT_CHARS = LIMITS.project_chars
+_TASK_ID = re.compile(ID_PATTERN)
 
 
 def new_id(prefix: str) -> str:
@@ -52,3 +60,19 @@ def check_task_id(value: object, field: str) -> str:
             field=field,
         )
     return value
+
+
+def task_ref(plan_id: str | None, task_id: str | None) -> tuple[str, str] | None:
+    """The (plan id, task id) pair a call names, or None when it names no task.
+
+    A task id is only meaningful within its plan, so the two go together.
+
+    Raises:
+        InvalidInput: only one of the two was given (naming the missing one).
+    """
+    if plan_id is None and task_id is None:
+        return None
+    if plan_id is None or task_id is None:
+        missing = "task_id" if task_id is None else "plan_id"
+        raise InvalidInput("plan_id and task_id go together; pass both or neither", field=missing)
+    return plan_id, task_id

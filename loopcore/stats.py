@@ -47,11 +47,6 @@ class Welford:
         """Sample variance (n - 1 in the denominator); 0.0 below two observations."""
         return self.m2 / (self.n - 1) if self.n > 1 else 0.0
 
-    @property
-    def std(self) -> float:
-        """Sample standard deviation."""
-        return math.sqrt(self.variance)
-
 
 def normal_sf(x: float, mean: float, variance: float) -> float:
     """P(X >= x) for X ~ N(mean, variance); a step function when the variance is 0."""

@@ -17,6 +17,7 @@ import anyio.to_thread
 import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import CallToolResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
 
 from loopcore import __version__
@@ -60,8 +61,7 @@ resource loopcore://evaluators) and fix what it reports. Checking records nothin
 "stop", then loop_end.
 - For multi-step work: plan_create with tasks (depends_on, acceptance specs), then repeat \
 plan_next_task -> work -> verify_output (fix, check again) -> plan_record (records the \
-final result). When needs_replan is true, read \
-plan_explain and call plan_replan.
+final result). When needs_replan is true, read plan_explain and call plan_replan.
 Scores are 0..1; every call that fails says which field was wrong and what is allowed."""
 
 
@@ -80,16 +80,6 @@ class LoopcoreServer(MCPServer[Runtime]):
         request = getattr(context, "_request_context", None) if context is not None else None
         runtime = self.deps.runtime
         return await session_project(request, runtime.settings.project, runtime.project)
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> Any:
-        """Call the tool in its session's project (``server.mcp.roots``)."""
-        token = CURRENT_PROJECT.set(await self._project(context))
-        try:
-            return await super().call_tool(name, arguments, context)
-        finally:
-            CURRENT_PROJECT.reset(token)
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
         """Read the resource in its session's project (``server.mcp.roots``)."""
@@ -115,6 +105,23 @@ class LoopcoreServer(MCPServer[Runtime]):
             ]
             self._published = (names, compacted)
         return list(self._published[1])
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Call a tool in its session's project (``server.mcp.roots``); a call its resolvers
+        would do nothing for takes its fast path."""
+        token = CURRENT_PROJECT.set(await self._project(context))
+        try:
+            route = self.deps.fast_paths.get(name)
+            if route is None or not route.when(arguments):
+                return await super().call_tool(name, arguments, context)
+            if context is None:
+                context = Context(mcp_server=self, subscriptions=self._subscriptions)
+            result: CallToolResult = await route.tool.run(arguments, context, convert_result=True)
+            return result
+        finally:
+            CURRENT_PROJECT.reset(token)
 
 
 def build_server(

@@ -21,6 +21,7 @@ from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.history import HistoryService
+from loopcore.loops.priors import PriorsCache
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
@@ -33,7 +34,8 @@ log = structlog.get_logger(__name__)
 
 
 class Services:
-    """The domain services over one open store (seen from one project, or from all).
+    """The domain services over one open store (seen from one project, or from all), and the
+    priors learned in it (shared by every project's view: priors are not per project).
 
     ``for_project`` gives the services the tools, resources and completions use:
     there, a plan or loop id of another project is not found, exactly as an
@@ -46,6 +48,7 @@ class Services:
         self.plans = PlanService(store, clock, factory_options=options)
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
+        self.priors = PriorsCache(store)
         self._args = (clock, options, settings)
         self._scoped: dict[str, Services] = {}
         self._lock = threading.Lock()
@@ -57,6 +60,7 @@ class Services:
             if scoped is None:
                 view = ProjectStore(self.store, project).as_store()
                 scoped = self._scoped[project] = Services(view, *self._args)
+                scoped.priors = self.priors
             return scoped
 
 
@@ -99,6 +103,7 @@ class Runtime:
             if self._users or self._services is None:
                 return
             services, self._services = self._services, None
+        services.history.close()  # intercepts written behind their answers land first
         if self._given is None:
             services.store.close()
             log.info("store_closed", path=services.store.location)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import loopcore
@@ -118,3 +119,54 @@ def test_tests_mirror_the_source_packages() -> None:
         and not (ROOT / d.relative_to(ROOT / "tests")).is_dir()
     ]
     assert strays == []
+
+
+# Tool names that are not also words of the domain ("intercept" is a concept, "refine" the
+# engine, "stats" a statistics module): no string in loopcore may name one.
+_TOOL_NAMES = re.compile(
+    r"\b(verify_output|loop_(start|step|end|status)|plan_(create|next_task|record|replan|"
+    r"update_task|status|list|explain|archive|delete)|suggest_config|prompt_(stats|feedback))\b"
+)
+# Strings that use such a name as an identifier, not as advice: a journal kind, SQL.
+_SQL = re.compile(r"\s*(SELECT|INSERT|CREATE|UPDATE|DELETE|ALTER|DROP)\b")
+
+
+def _advice(text: str) -> bool:
+    """Whether ``text`` names a tool in prose (not as a bare identifier or inside SQL)."""
+    return (
+        bool(_TOOL_NAMES.search(text)) and not _TOOL_NAMES.fullmatch(text) and not _SQL.match(text)
+    )
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string literal of a module except docstrings (a string standing as a statement)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_domain_messages_name_no_tool() -> None:
+    """loopcore speaks its own language: no string literal names an MCP tool (hints are the
+    server's and the CLI's)."""
+    found = [
+        f"{p.relative_to(ROOT)}:{line}: {text!r}"
+        for p in sorted((ROOT / "loopcore").rglob("*.py"))
+        for line, text in _strings(p)
+        if _advice(text)
+    ]
+    assert found == []
+
+
+def test_the_tool_name_scan_tells_advice_from_identifiers() -> None:
+    """Prose naming a tool is caught; a bare journal kind or SQL naming a table is not."""
+    assert _advice("no plan with id 'x'; call plan_list to see existing plans")
+    assert not _advice("loop_step")
+    assert not _advice("SELECT COUNT(*) FROM prompt_feedback")

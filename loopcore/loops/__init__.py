@@ -9,10 +9,27 @@ worth less than a step) and ``priors`` (what finished loops teach).
 
 from __future__ import annotations
 
-from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult, refine
-from loopcore.loops.priors import Priors, PriorSummary, SuggestedConfig
+from typing import TYPE_CHECKING, Any
+
+from loopcore.loops.priors import Priors, PriorsCache, PriorSummary, SuggestedConfig
 from loopcore.loops.sessions import LoopRecord, LoopService, LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import ExitReason, StopConfig, StopDecision
+
+if TYPE_CHECKING:
+    from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult, refine
+
+# The engine (``refine``) loads on first use: a server that serves agent-driven loops, or
+# none, never needs it, and importing any ``loopcore.loops`` module runs this file.
+_ENGINE = frozenset({"IterationRecord", "RefineConfig", "RefineResult", "refine"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENGINE:
+        from loopcore.loops import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ExitReason",
@@ -23,6 +40,7 @@ __all__ = [
     "LoopView",
     "PriorSummary",
     "Priors",
+    "PriorsCache",
     "RefineConfig",
     "RefineResult",
     "StepResult",

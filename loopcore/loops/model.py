@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from loopcore.errors import Conflict
 from loopcore.evaluators.base import Evaluation
+from loopcore.limits import LIMITS
 from loopcore.loops.stopping import StopConfig
 from loopcore.plans.acceptance import has_verdict
 from loopcore.store.observations import LoopObservation
@@ -32,10 +33,10 @@ __all__ = [
     "summary_from",
 ]
 
-MAX_GOAL_CHARS = 4000
-MAX_OUTPUT_CHARS = 200_000
-MAX_OUTCOME_CHARS = 2000
-KEPT_TASK_OUTPUT_CHARS = 4000
+MAX_GOAL_CHARS = LIMITS.goal_chars
+MAX_OUTPUT_CHARS = LIMITS.output_chars
+MAX_OUTCOME_CHARS = LIMITS.reason_chars
+KEPT_TASK_OUTPUT_CHARS = LIMITS.kept_output_chars
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -215,7 +216,8 @@ def require_open(loop: LoopRecord) -> None:
     if loop.status == "stopped":
         raise Conflict(
             f"loop {loop.id!r} already stopped ({loop.exit_reason}: {loop.exit_detail}); "
-            "call loop_end to close it and get the best output"
+            "close it to get the best output",
+            kind="loop_stopped",
         )
     if loop.status == "closed":
-        raise Conflict(f"loop {loop.id!r} is closed; start a new loop with loop_start")
+        raise Conflict(f"loop {loop.id!r} is closed; start a new loop", kind="loop_closed")

@@ -24,7 +24,7 @@ A loop is a small state machine kept in the store::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -32,7 +32,8 @@ from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput, LoopNotFound, NotFound
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator, validate_spec
-from loopcore.ids import check_project, check_text, new_id
+from loopcore.ids import check_project, check_text, new_id, task_ref
+from loopcore.limits import LIMITS
 from loopcore.loops.model import (
     KEPT_TASK_OUTPUT_CHARS,
     MAX_GOAL_CHARS,
@@ -56,7 +57,10 @@ from loopcore.plans.operations import apply_scores, load_active_plan, load_plan,
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import LoopRecord, StepRecord
 
-__all__ = ["LoopRecord", "LoopService", "LoopSummary", "LoopView", "StepResult"]
+__all__ = ["ConditionsFor", "LoopRecord", "LoopService", "LoopSummary", "LoopView", "StepResult"]
+
+ConditionsFor = Callable[[LoopRecord], Sequence[StopCondition]]
+"""The extra exit rules of a loop, given the loop as read (its task type and model)."""
 
 
 def _judged(outputs: tuple[str, ...], loop: LoopRecord) -> tuple[str, ...]:
@@ -113,12 +117,11 @@ class LoopService:
             PlanNotFound, TaskNotFound. Conflict: the plan is archived.
         """
         check_project(project)
-        check_text(task_type, "task_type", min_chars=1, max_chars=64)
-        check_text(model, "model", max_chars=200)
-        if (plan_id is None) != (task_id is None):
-            raise InvalidInput("pass both plan_id and task_id, or neither", field="task_id")
-        if plan_id is not None and task_id is not None and (goal is None or evaluator_spec is None):
-            goal, evaluator_spec = self._task_defaults(plan_id, task_id, goal, evaluator_spec)
+        check_text(task_type, "task_type", min_chars=1, max_chars=LIMITS.label_chars)
+        check_text(model, "model", max_chars=LIMITS.model_chars)
+        ref = task_ref(plan_id, task_id)
+        if ref is not None and (goal is None or evaluator_spec is None):
+            goal, evaluator_spec = self._task_defaults(*ref, goal, evaluator_spec)
         if evaluator_spec is None:
             raise InvalidInput(
                 "required unless plan_id and task_id name a task with an acceptance spec",
@@ -136,9 +139,9 @@ class LoopService:
             task_id=task_id, created_at=now, updated_at=now,
         )  # fmt: skip
         with self._store.write() as tx:
-            if plan_id is not None and task_id is not None:
-                load_active_plan(tx, plan_id)
-                load_task(tx, plan_id, task_id)
+            if ref is not None:
+                load_active_plan(tx, ref[0])
+                load_task(tx, *ref)
             tx.insert_loop(loop)
             detail = {"task_type": task_type, "model": model, "config": asdict(cfg),
                       "plan_id": plan_id, "task_id": task_id}  # fmt: skip
@@ -186,9 +189,13 @@ class LoopService:
         loop_id: str,
         output: str = "",
         tokens_used: int = 0,
-        conditions: Sequence[StopCondition] = (),
+        conditions: Sequence[StopCondition] | ConditionsFor = (),
     ) -> StepResult:
         """Score one output, checkpoint it, and decide whether to go on.
+
+        ``conditions`` are extra exit rules, or a function that gives them for the
+        loop once it is read (the caller learns its task type and model without
+        reading the loop again).
 
         The output may be empty only when the loop's evaluator runs a command
         (the command's run is the evidence). Test runs are compared with the
@@ -222,8 +229,9 @@ class LoopService:
             project_root=self._options.project_root,
         )
         evaluation = evaluator.evaluate(output, context)
+        rules = conditions(loop) if callable(conditions) else conditions
         with self._store.write() as tx:
-            return self._checkpoint(tx, loop, steps, output, evaluation, tokens_used, conditions)
+            return self._checkpoint(tx, loop, steps, output, evaluation, tokens_used, rules)
 
     def _checkpoint(
         self,
@@ -240,7 +248,8 @@ class LoopService:
         require_open(loop)
         if loop.iterations != seen.iterations:
             raise Conflict(
-                f"loop {loop.id!r} took another step meanwhile; call loop_status and retry"
+                f"loop {loop.id!r} took another step meanwhile; read its state and retry",
+                kind="loop_raced",
             )
         scores = (*(s.score for s in steps), evaluation.score)
         outputs = (*(s.output for s in steps), output)
@@ -291,7 +300,7 @@ class LoopService:
         now = self._clock()
         threshold = config_from(loop.config).quality_threshold
         best = best_iteration([s.score for s in steps]) if steps else None
-        note = self._record_on_task(tx, loop, steps[best - 1] if best else None, now)
+        note = self._record_on_task(loop, steps[best - 1] if best else None, now)
         summary = build_summary(
             loop, steps, threshold=threshold, outcome=outcome, now=now, note=note
         )
@@ -322,9 +331,7 @@ class LoopService:
         )
         return summary
 
-    def _record_on_task(
-        self, tx: StoreTx, loop: LoopRecord, best: StepRecord | None, now: float
-    ) -> str:
+    def _record_on_task(self, loop: LoopRecord, best: StepRecord | None, now: float) -> str:
         if loop.plan_id is None or loop.task_id is None:
             return ""
         if best is None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 from loopcore.errors import InvalidInput
+from loopcore.limits import LIMITS
 
 __all__ = [
     "EXIT_REASONS",
@@ -61,7 +62,7 @@ ExitReason = Literal[
 # Derived from the Literal so the two can never drift apart.
 EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
 
-MAX_ITERATIONS_CAP = 100
+MAX_ITERATIONS_CAP = LIMITS.loop_iterations
 
 
 def _is_int(value: object) -> bool:

@@ -104,7 +104,9 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         created_at, plan_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
         return float(created_at), str(plan_id)
     except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
-        raise InvalidInput("is not a cursor returned by plan_list", field="cursor") from exc
+        raise InvalidInput(
+            "is not a cursor a plan listing returned", field="cursor", kind="bad_cursor"
+        ) from exc
 
 
 def _scored(d: Mapping[str, Any]) -> str:

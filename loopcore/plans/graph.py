@@ -89,7 +89,7 @@ def blocked_reason(tasks: Sequence[Task]) -> str:
         parts.append(
             "failed tasks keep the plan from completing: "
             + ", ".join(described)
-            + "; retry one (plan_update_task status=pending), skip it (status=skipped) "
-            "or call plan_replan"
+            + "; retry one (set its status to pending), skip it (status skipped) "
+            "or replan the plan"
         )
     return "; ".join(parts) or "no task is ready"

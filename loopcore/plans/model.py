@@ -11,6 +11,7 @@ from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
 from loopcore.ids import check_task_id, check_text
+from loopcore.limits import LIMITS
 from loopcore.store.records import JournalEntry, Plan, Task, TaskStatus
 
 __all__ = [
@@ -38,15 +39,15 @@ _PATCH_KEYS = _SPEC_KEYS | {"status"}
 class PlanLimits:
     """Size limits of plans (a violation is an ``InvalidInput`` and nothing is written)."""
 
-    max_tasks: int = 500
-    max_goal_chars: int = 4000
-    max_title_chars: int = 200
-    max_description_chars: int = 4000
-    max_notes_chars: int = 4000
-    max_reason_chars: int = 2000
-    max_output_chars: int = 200_000
-    kept_output_chars: int = 4000
-    max_lease_s: float = 7 * 86400.0
+    max_tasks: int = LIMITS.tasks_per_plan
+    max_goal_chars: int = LIMITS.goal_chars
+    max_title_chars: int = LIMITS.title_chars
+    max_description_chars: int = LIMITS.text_chars
+    max_notes_chars: int = LIMITS.text_chars
+    max_reason_chars: int = LIMITS.reason_chars
+    max_output_chars: int = LIMITS.output_chars
+    kept_output_chars: int = LIMITS.kept_output_chars
+    max_lease_s: float = LIMITS.lease_s
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -31,6 +31,7 @@ __all__ = [
     "new_tasks",
     "peek_next",
     "refresh_confidence",
+    "score_loaded",
 ]
 
 _FINISHED = ("done", "skipped")
@@ -123,7 +124,7 @@ def create_plan(
 
 def _needs_replan(plan: Plan, released: tuple[str, ...]) -> NextTask:
     reason = (plan.replan_reason or "confidence below threshold") + (
-        "; replan_policy is 'block': call plan_replan before taking more work"
+        "; replan_policy is 'block': the plan must be replanned before more work is handed out"
     )
     return NextTask(
         kind="needs_replan", plan=plan, needs_replan=True, reason=reason, released=released
@@ -307,7 +308,39 @@ def apply_scores(
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
 ) -> RecordResult:
-    """Score a task, then refresh the plan's rolling confidence and replan flag.
+    """Load the plan (locked, active) and the task, then ``score_loaded`` them."""
+    plan = load_active_plan(tx, plan_id)
+    return score_loaded(
+        tx,
+        plan,
+        load_task(tx, plan_id, task_id),
+        now=now,
+        prompt_score=prompt_score,
+        output_score=output_score,
+        mark_done=mark_done,
+        output_text=output_text,
+        deficiencies=deficiencies,
+        source=source,
+        tracked=tracked,
+    )
+
+
+def score_loaded(
+    tx: StoreTx,
+    plan: Plan,
+    before: Task,
+    *,
+    now: float,
+    prompt_score: float | None = None,
+    output_score: float | None = None,
+    mark_done: bool = True,
+    output_text: str | None = None,
+    deficiencies: tuple[str, ...] = (),
+    source: str = "record",
+    tracked: Mapping[str, Any] | None = None,
+) -> RecordResult:
+    """Score a task read in this write transaction, then refresh the plan's rolling
+    confidence and replan flag.
 
     With ``mark_done`` and an output score the task becomes ``done`` when its
     confidence reaches the plan's threshold, else ``failed``; a prompt score
@@ -319,8 +352,6 @@ def apply_scores(
         raise InvalidInput(
             "nothing to score: pass a prompt or an output score", field="output_score"
         )
-    plan = load_active_plan(tx, plan_id)
-    before = load_task(tx, plan_id, task_id)
     task = _score_task(
         before,
         plan,
@@ -332,7 +363,7 @@ def apply_scores(
         tracked=tracked,
     )
     tx.save_task(task)
-    new_plan = _scored_plan(plan, refresh_confidence(tx, plan_id), task, now)
+    new_plan = _scored_plan(plan, refresh_confidence(tx, plan.id), task, now)
     tx.save_plan(new_plan)
     _journal_score(
         tx, before, task, plan, new_plan, now=now, deficiencies=deficiencies, source=source

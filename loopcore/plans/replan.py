@@ -35,7 +35,8 @@ def check_version(plan: Plan, expected: int | None) -> None:
     if expected is not None and expected != plan.version:
         raise Conflict(
             f"plan {plan.id!r} is at version {plan.version}, not {expected}: it changed since "
-            "you read it; read it again (plan_status) and retry"
+            "you read it; read it again and retry",
+            kind="plan_stale",
         )
 
 
@@ -60,7 +61,8 @@ def _check_removals(tasks: dict[str, Task], remove: Sequence[str], now: float) -
         if task.status == "in_progress" and (task.lease_expires_at or 0.0) > now:
             raise Conflict(
                 f"task {rid!r} is in progress (claimed by {task.claimed_by}); let its lease end "
-                "or set it to pending with plan_update_task before removing it"
+                "or set it to pending before removing it",
+                kind="task_held",
             )
 
 
@@ -222,9 +224,10 @@ def edit_task(
     """
     if status is not None and status not in _EDIT_STATUSES:
         raise InvalidInput(
-            f"may be one of {sorted(_EDIT_STATUSES)}, got {status!r} (claim tasks with "
-            "plan_next_task)",
+            f"may be one of {sorted(_EDIT_STATUSES)}, got {status!r} (a task is in progress "
+            "only when claimed)",
             field="status",
+            kind="claim_only",
         )
     plan = load_active_plan(tx, plan_id)
     check_version(plan, expected_version)

@@ -29,6 +29,7 @@ from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
+from loopcore.limits import LIMITS
 from loopcore.plans.acceptance import (
     check_record,
     runs_command,
@@ -70,9 +71,11 @@ from loopcore.plans.operations import (
     check_order,
     claim_next,
     create_plan,
+    load_active_plan,
     load_plan,
     load_task,
     peek_next,
+    score_loaded,
 )
 from loopcore.plans.replan import edit_task, replan
 from loopcore.store.protocol import Store, StoreTx
@@ -95,6 +98,29 @@ __all__ = [
 ]
 
 MAX_AGENT_CHARS = 200
+
+
+def _scoring_spec(task: Task, output: str | None) -> Mapping[str, Any]:
+    """The task's acceptance spec, which scores ``output`` (None: its command runs alone).
+
+    Raises:
+        InvalidInput: nothing to record and no command to run, or no spec at all.
+    """
+    if output is None and not runs_command(task.acceptance):
+        raise InvalidInput(
+            "nothing to record: pass prompt_score, output_score or output (only a task "
+            "whose acceptance spec runs a command can be recorded with none: the server "
+            "runs it)",
+            field="output_score",
+        )
+    if task.acceptance is None:
+        raise InvalidInput(
+            f"task {task.id!r} has no acceptance spec to score the output with; pass "
+            "output_score, or give the task an acceptance spec",
+            field="output",
+            kind="no_acceptance",
+        )
+    return task.acceptance
 
 
 def _is_list(value: object) -> bool:
@@ -386,21 +412,14 @@ class PlanService:
             prompt_score, output_score, output, self._limits.max_output_chars
         )
         check_text(agent, "agent", min_chars=1, max_chars=MAX_AGENT_CHARS)
-        with self._store.read() as tx:  # refused before an evaluator runs for nothing
-            load_plan(tx, plan_id)
-            check_order(tx, load_task(tx, plan_id, task_id), agent=agent, now=self._clock())
         nothing = prompt_score is None and output_score is None and evaluation is None
-        used_spec: Mapping[str, Any] | None = None
         if output_score is None and evaluation is None and (output is not None or nothing):
-            used_spec, evaluation = self._score_output(plan_id, task_id, output)
+            return self._score_and_record(plan_id, task_id, prompt_score, output, mark_done, agent)
         if evaluation is not None and output_score is None:
             output_score = evaluation.score
-        kept = None if output is None else output[: self._limits.kept_output_chars]
         with self._store.write() as tx:
-            task = load_task(tx, plan_id, task_id)
-            if used_spec is not None and task.acceptance != used_spec:
-                raise Conflict("the task's acceptance spec changed while scoring; record again")
-            check_order(tx, task, agent=agent, now=self._clock())
+            load_active_plan(tx, plan_id)  # an unknown plan is reported as such, before its task
+            check_order(tx, load_task(tx, plan_id, task_id), agent=agent, now=self._clock())
             result = apply_scores(
                 tx,
                 plan_id,
@@ -409,37 +428,82 @@ class PlanService:
                 prompt_score=prompt_score,
                 output_score=output_score,
                 mark_done=mark_done,
-                output_text=kept,
+                output_text=self._kept(output),
                 deficiencies=evaluation.deficiencies if evaluation else (),
-                source="command" if used_spec is not None and output is None else "record",
                 tracked=tracked_details(evaluation),
             )
             plan = finished_plan(result.plan, tx.count_tasks(plan_id))
         return replace(result, plan=plan, evaluation=evaluation)
 
-    def _score_output(
-        self, plan_id: str, task_id: str, output: str | None
-    ) -> tuple[Mapping[str, Any], Evaluation]:
-        """Score ``output`` (None: run the acceptance command) with the task's acceptance spec."""
-        acc = self.acceptance_for(plan_id, task_id)
-        plan, task = acc.plan, acc.task
-        if plan.status == "archived":  # refused before a command runs for nothing
-            raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
-        if output is None and not runs_command(task.acceptance):
-            raise InvalidInput(
-                "nothing to record: pass prompt_score, output_score or output (only a task "
-                "whose acceptance spec runs a command can be recorded with none: the server "
-                "runs it)",
-                field="output_score",
-            )
-        if task.acceptance is None:
-            raise InvalidInput(
-                f"task {task_id!r} has no acceptance spec to score the output with; pass "
-                "output_score, or give the task an acceptance spec with plan_replan",
-                field="output",
-            )
-        evaluator = build_evaluator(task.acceptance, self._options)
-        return task.acceptance, evaluator.evaluate(output or "", acc.context)
+    def _kept(self, output: str | None) -> str | None:
+        return None if output is None else output[: self._limits.kept_output_chars]
+
+    def _score_and_record(
+        self,
+        plan_id: str,
+        task_id: str,
+        prompt_score: float | None,
+        output: str | None,
+        mark_done: bool,
+        agent: str,
+    ) -> RecordResult:
+        """Score ``output`` (None: run the acceptance command) by the task's spec, and record it.
+
+        Plan and task are read once, in the write transaction, and a spec that
+        runs no command (bounded in time, milliseconds) is evaluated there. A
+        command may run for minutes, so it runs outside the write lock and its
+        spec is checked again before the result is written.
+        """
+        with self._store.write() as tx:
+            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            check_order(tx, task, agent=agent, now=self._clock())  # before anything runs
+            spec = _scoring_spec(task, output)
+            if not runs_command(spec):
+                evaluation = self._evaluate(plan, task, spec, output)
+                return self._write_score(
+                    tx, plan, task, prompt_score, output, mark_done, evaluation
+                )
+        evaluation = self._evaluate(plan, task, spec, output)
+        with self._store.write() as tx:
+            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            if task.acceptance != spec:
+                raise Conflict("the task's acceptance spec changed while scoring; record again")
+            check_order(tx, task, agent=agent, now=self._clock())
+            return self._write_score(tx, plan, task, prompt_score, output, mark_done, evaluation)
+
+    def _evaluate(
+        self, plan: Plan, task: Task, spec: Mapping[str, Any], output: str | None
+    ) -> Evaluation:
+        goal = task_goal(plan, task)
+        evaluator = build_evaluator(spec, self._options)
+        context = task_context(task, goal, self._options.project_root)
+        return evaluator.evaluate(output or "", context)
+
+    def _write_score(
+        self,
+        tx: StoreTx,
+        plan: Plan,
+        task: Task,
+        prompt_score: float | None,
+        output: str | None,
+        mark_done: bool,
+        evaluation: Evaluation,
+    ) -> RecordResult:
+        result = score_loaded(
+            tx,
+            plan,
+            task,
+            now=self._clock(),
+            prompt_score=prompt_score,
+            output_score=evaluation.score,
+            mark_done=mark_done,
+            output_text=self._kept(output),
+            deficiencies=evaluation.deficiencies,
+            source="command" if output is None else "record",
+            tracked=tracked_details(evaluation),
+        )
+        done = finished_plan(result.plan, tx.count_tasks(plan.id))
+        return replace(result, plan=done, evaluation=evaluation)
 
     def replan(
         self,
@@ -464,7 +528,7 @@ class PlanService:
                 raise InvalidInput("must be a list", field=name)
         specs = [parse_task(t, lim, f"add[{i}]") for i, t in enumerate(add)]
         patches = [parse_patch(p, lim, f"update[{i}]") for i, p in enumerate(update)]
-        removals = [check_text(r, "remove", min_chars=1, max_chars=64) for r in remove]
+        removals = [check_text(r, "remove", min_chars=1, max_chars=LIMITS.id_chars) for r in remove]
         with self._store.write() as tx:
             res = replan(
                 tx,

@@ -24,7 +24,7 @@ configure_logging()
 
 # Imported after logging is configured: importing the SDK may log.
 from loopcore import __version__  # noqa: E402
-from loopcore.errors import LoopcoreError  # noqa: E402
+from loopcore.errors import LoopcoreError, PlanNotFound  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.hook import add_hook_parser  # noqa: E402
 from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
@@ -33,7 +33,15 @@ from server.cli.verify import add_verify_parser  # noqa: E402
 from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
 from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CLI_HINTS", "build_parser", "main"]
+
+# What to run next, by error class (the domain's messages name no command; see loopcore.errors).
+CLI_HINTS: dict[type[LoopcoreError], str] = {PlanNotFound: "see loopcore plans list"}
+
+
+def _cli_message(exc: Exception) -> str:
+    hint = next((CLI_HINTS[c] for c in type(exc).__mro__ if c in CLI_HINTS), None)
+    return f"{exc}; {hint}" if hint else str(exc)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

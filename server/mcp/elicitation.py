@@ -14,7 +14,7 @@ decline or cancel is an ordinary outcome, never an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver import (
     AcceptedElicitation,
@@ -24,7 +24,11 @@ from mcp.server.mcpserver import (
 )
 from pydantic import BaseModel, Field, create_model
 
-from loopcore.intercept import BLANKS, Question, score_prompt
+from loopcore.errors import InvalidInput
+from loopcore.ids import task_ref
+
+if TYPE_CHECKING:
+    from loopcore.intercept import Question
 
 __all__ = [
     "MAX_ANSWER_CHARS",
@@ -76,7 +80,7 @@ def answers_model(questions: tuple[Question, ...]) -> type[BaseModel]:
             Field(
                 default="",
                 max_length=MAX_ANSWER_CHARS,
-                title=BLANKS.get(q.blank, q.blank),
+                title=_blanks().get(q.blank, q.blank),
                 description=q.text,
             ),
         )
@@ -108,8 +112,10 @@ async def ask_questions(
     matches the answer to the exact question it asked). A call the tool will refuse
     (only one of plan_id/task_id) asks nothing.
     """
-    if not ask_user or (plan_id is None) != (task_id is None):
+    if not ask_user or not _pairs(plan_id, task_id):
         return NotAsked(status="not_requested")
+    from loopcore.intercept import score_prompt  # the scorer loads on the first intercept
+
     questions = score_prompt(prompt, context).questions[:MAX_QUESTIONS]
     if not questions:
         return NotAsked(status="no_questions")
@@ -143,9 +149,25 @@ def read_outcome(outcome: ElicitationResult[BaseModel]) -> Asked:
             answers = {
                 k: " ".join(v.split())
                 for k, v in raw.items()
-                if k in BLANKS and isinstance(v, str) and v.strip()
+                if k in _blanks() and isinstance(v, str) and v.strip()
             }
             status = "accepted" if answers else "empty"
     else:
         status = "declined" if outcome.action == "decline" else "cancelled"
     return Asked(status=status, answers=answers, note=_NOTES[status])
+
+
+def _pairs(plan_id: str | None, task_id: str | None) -> bool:
+    """Whether the ids pass the domain's pairing rule (``loopcore.ids.task_ref``)."""
+    try:
+        task_ref(plan_id, task_id)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _blanks() -> dict[str, str]:
+    """The scorer's blanks by name (imported when first needed, not at start-up)."""
+    from loopcore.intercept import BLANKS
+
+    return dict(BLANKS)

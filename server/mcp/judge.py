@@ -16,7 +16,8 @@ keeps the heuristic score, with ``judge_note`` saying why.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import structlog
@@ -25,7 +26,6 @@ from mcp.server.mcpserver.resolve import Sample
 from mcp.types import CreateMessageResult
 
 from loopcore.errors import InvalidInput, ProviderError
-from loopcore.intercept import PromptScore, combine_with_judge, parse_rubric, rubric_messages
 from loopcore.providers.base import Provider
 from server.mcp.sampling import (
     SamplingProvider,
@@ -35,6 +35,9 @@ from server.mcp.sampling import (
     to_sampling,
 )
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from loopcore.intercept import PromptScore
 
 __all__ = [
     "JUDGE_MAX_TOKENS",
@@ -72,7 +75,7 @@ async def sample_rubric(
     caps = ctx.client_capabilities
     if judge != "model" or caps is None or caps.sampling is None or ctx.session.can_send_request:
         return None
-    system, turns = to_sampling(rubric_messages(prompt, context))
+    system, turns = to_sampling(_scorer().rubric_messages(prompt, context))
     return Sample(turns, max_tokens=JUDGE_MAX_TOKENS, system_prompt=system, temperature=0.0)
 
 
@@ -84,7 +87,7 @@ def _kept(heuristic: PromptScore, why: str) -> Judged:
 async def _ask(provider: Provider, prompt: str, context: str | None) -> str:
     with anyio.fail_after(JUDGE_TIMEOUT_S):
         completion = await provider.complete(
-            rubric_messages(prompt, context), max_tokens=JUDGE_MAX_TOKENS, temperature=0.0
+            _scorer().rubric_messages(prompt, context), max_tokens=JUDGE_MAX_TOKENS, temperature=0.0
         )
     return completion.text
 
@@ -131,8 +134,15 @@ async def judge_prompt(
     except TimeoutError:
         return _kept(heuristic, f"no answer within {JUDGE_TIMEOUT_S:g}s")
     try:
-        verdict = parse_rubric(text)
+        verdict = _scorer().parse_rubric(text)
     except InvalidInput as exc:
         log.info("judge.unparsed", source=source, error=str(exc))
         return _kept(heuristic, f"the {source} model's answer did not follow the rubric ({exc})")
-    return Judged(score=combine_with_judge(heuristic, verdict), source=source)
+    return Judged(score=_scorer().combine_with_judge(heuristic, verdict), source=source)
+
+
+def _scorer() -> ModuleType:
+    """The prompt scorer, imported on first use (not at start-up: a server may never score)."""
+    import loopcore.intercept
+
+    return loopcore.intercept

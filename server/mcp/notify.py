@@ -67,11 +67,6 @@ class ChangeNotifier:
             else:
                 self._legacy.pop(uri, None)
 
-    def subscribers(self, uri: str) -> int:
-        """How many legacy sessions are subscribed to ``uri``."""
-        with self._lock:
-            return len(self._legacy.get(uri, []))
-
     async def changed(self, *uris: str) -> None:
         """Tell every subscriber of each of ``uris`` that it changed.
 

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from loopcore.clock import iso
 from loopcore.errors import LoopcoreError, NotFound
+from loopcore.limits import ID_PATTERN
 from server.schemas import jsonable, plan_brief, plan_out
 from server.schemas.evaluators import EVALUATORS_URI, catalogue
 from server.tools.deps import Deps
@@ -23,7 +24,7 @@ from server.tools.loops import view_out
 
 __all__ = ["register"]
 
-_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ID = re.compile(ID_PATTERN)
 T = TypeVar("T")
 
 

@@ -22,7 +22,10 @@ from pydantic import (
     model_serializer,
 )
 
+from loopcore.limits import ID_PATTERN, LIMITS
+
 __all__ = [
+    "ID_JSON_PATTERN",
     "ID_PATTERN",
     "MAX_PROMPT",
     "MAX_TEXT",
@@ -41,10 +44,13 @@ __all__ = [
     "Unit",
 ]
 
-MAX_PROMPT = 50_000  # characters of a prompt to intercept or refine
-MAX_TEXT = 200_000  # characters of a prompt or an output
-ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_PROMPT = LIMITS.prompt_chars  # characters of a prompt to intercept or refine
+MAX_TEXT = LIMITS.output_chars  # characters of an output
 _ID = ID_PATTERN
+# The id pattern as published: the same set in JSON Schema's (ECMA-262) regex dialect, where
+# ``\w`` is ``[A-Za-z0-9_]``, in fewer bytes. The server validates with ``ID_PATTERN`` itself
+# (pydantic's ``\w`` would also take non-ASCII letters).
+ID_JSON_PATTERN = r"^[\w.-]{1,64}$"
 
 
 def _drop_titles(schema: dict[str, Any]) -> None:
@@ -103,22 +109,26 @@ class Model(BaseModel):
 
 # ---- bounded argument types ----------------------------------------------------------------
 
-# References to existing ids: validated by the pattern, published as plain strings (a wrong id
-# is answered "not found" anyway, and the bytes count against hosts' tool budgets).
-_Ref = WithJsonSchema({"type": "string"})
-PlanId = Annotated[str, Field(pattern=_ID), _Ref]
-TaskId = Annotated[str, Field(pattern=_ID), _Ref]
-LoopId = Annotated[str, Field(pattern=_ID), _Ref]
+# Ids: validated by the pattern, and published with it (a call the schema admits is never
+# refused for its shape; a wrong id is answered "not found").
+_Id = WithJsonSchema({"type": "string", "pattern": ID_JSON_PATTERN})
+PlanId = Annotated[str, Field(pattern=_ID), _Id]
+TaskId = Annotated[str, Field(pattern=_ID), _Id]
+LoopId = Annotated[str, Field(pattern=_ID), _Id]
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Goal = Annotated[str, Field(min_length=1, max_length=4000)]
+Goal = Annotated[str, Field(min_length=1, max_length=LIMITS.goal_chars)]
 OutputText = Annotated[str, Field(max_length=MAX_TEXT)]
-OptText = Annotated[str, Field(max_length=4000)]
-Agent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
+OptText = Annotated[str, Field(max_length=LIMITS.text_chars)]
+Agent = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[\w.@:-]{1,64}$"}),
+]
 Spec = Annotated[
     dict[str, Any],
     Field(
-        description="spec {type:regex|json_schema|length|completeness|evidence|composite|"
-        "command,...}; fields: loopcore://evaluators"
+        description="{type: regex|json_schema|length|completeness|evidence|composite|command|"
+        "judge, ...}"
     ),
 ]
 
@@ -126,7 +136,7 @@ Spec = Annotated[
 PromptText = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]
 HistoryId = Annotated[
     str,
-    Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="history_id an intercept returned."),
+    Field(pattern=_ID, description="history_id an intercept returned."),
 ]
 TaskType = Annotated[
     str,

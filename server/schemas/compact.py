@@ -5,7 +5,8 @@ total, so the published schemas drop what pydantic adds for humans:
 ``title`` keywords, ``default`` values that say nothing (null, empty),
 ``additionalProperties: true`` (the default) and ``false`` (the server still
 rejects unknown keys); ``anyOf [X, null]`` is folded into ``type: [X, null]``,
-a ``$defs`` entry used once is written in place, and whole-number bounds lose
+a ``type`` beside an ``enum`` of strings goes (the enum says it all), a
+``$defs`` entry used once is written in place, and whole-number bounds lose
 their ``.0``. The server validates arguments with the full pydantic models
 either way.
 
@@ -38,6 +39,9 @@ def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(arms, list) or len(arms) != 2 or {"type": "null"} not in arms:
         return node
     other = arms[0] if arms[1] == {"type": "null"} else arms[1]
+    if isinstance(other, dict) and "type" not in other and isinstance(other.get("enum"), list):
+        folded = {k: v for k, v in node.items() if k != "anyOf"} | other
+        return folded | {"enum": [*other["enum"], None]}  # an enum arm: null joins its values
     kind = other.get("type") if isinstance(other, dict) else None
     if not isinstance(kind, str):
         return node
@@ -78,7 +82,20 @@ def _compact(node: Any) -> Any:
             out[key] = _bound(value)
         else:
             out[key] = value
-    return _fold_nullable(out)
+    return _drop_enum_type(_fold_nullable(out))
+
+
+def _drop_enum_type(node: dict[str, Any]) -> dict[str, Any]:
+    """``{enum: [...], type: ...}`` -> ``{enum: [...]}`` when the type admits every listed
+    value: the enum alone admits exactly the same instances."""
+    enum, kind = node.get("enum"), node.get("type")
+    if not isinstance(enum, list) or kind is None:
+        return node
+    kinds = set(kind) if isinstance(kind, list) else {kind}
+    names = {"string" if isinstance(v, str) else "null" if v is None else "?" for v in enum}
+    if not names <= kinds:
+        return node
+    return {k: v for k, v in node.items() if k != "type"}
 
 
 def _inline_single_defs(schema: Any) -> Any:

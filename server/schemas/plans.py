@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
-from server.schemas.base import _ID, Model
+from loopcore.limits import LIMITS
+from server.schemas.base import _ID, ID_JSON_PATTERN, Model
 
 __all__ = [
     "DeleteOut",
@@ -28,21 +29,21 @@ __all__ = [
 # ---- nested inputs ---------------------------------------------------------------------------
 
 
-# Dependencies name tasks of the same plan: validated here, published as a plain list.
-_Deps = Annotated[
-    list[Annotated[str, Field(pattern=_ID)]],
-    Field(max_length=500),
-    WithJsonSchema({"type": "array", "items": {"type": "string"}}),
+# A task id a caller chooses: the id pattern, published in JSON Schema's shorter spelling.
+_TaskId = Annotated[
+    str, Field(pattern=_ID), WithJsonSchema({"type": "string", "pattern": ID_JSON_PATTERN})
 ]
+# Dependencies name tasks of the same plan.
+_Deps = Annotated[list[_TaskId], Field(max_length=LIMITS.tasks_per_plan)]
 _Acceptance = Annotated[dict[str, Any], Field(description="evaluator spec")]
 
 
 class TaskIn(Model):
     """One task of a new plan (or one added by a replan)."""
 
-    id: Annotated[str, Field(pattern=_ID)]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=4000)] = ""
+    id: _TaskId
+    title: Annotated[str, Field(min_length=1, max_length=LIMITS.title_chars)]
+    description: Annotated[str, Field(max_length=LIMITS.text_chars)] = ""
     depends_on: _Deps = []
     acceptance: _Acceptance | None = None
 
@@ -50,12 +51,10 @@ class TaskIn(Model):
 class TaskUpdateIn(Model):
     """A replan's change to one pending task; only the fields given change."""
 
-    id: Annotated[str, Field(pattern=_ID)]
-    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    description: Annotated[str, Field(max_length=4000)] | None = None
-    depends_on: (
-        Annotated[list[Annotated[str, Field(pattern=_ID)]], Field(max_length=500)] | None
-    ) = None
+    id: _TaskId
+    title: Annotated[str, Field(min_length=1, max_length=LIMITS.title_chars)] | None = None
+    description: Annotated[str, Field(max_length=LIMITS.text_chars)] | None = None
+    depends_on: _Deps | None = None
     acceptance: dict[str, Any] | None = None
     clear_acceptance: bool = False
     status: Literal["pending", "skipped"] | None = None

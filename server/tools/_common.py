@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
@@ -28,7 +30,7 @@ from pydantic import BaseModel
 from server.errors import map_errors
 from server.settings import ToolSet
 
-__all__ = ["CORE_TOOLS", "add_tool", "enabled", "text_fields"]
+__all__ = ["CORE_TOOLS", "FastPath", "add_tool", "enabled", "fast_path", "text_fields"]
 
 # The tools a host with a tight tool budget gets (DESIGN.md, "The tools").
 CORE_TOOLS = frozenset(
@@ -139,3 +141,28 @@ def add_tool(
     if tool is not None:
         tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
     return True
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """A twin of a tool without its resolvers, for calls that would make them do nothing.
+
+    The SDK runs a tool's ``Resolve`` parameters before its body on every call
+    (0.2-0.3 ms for intercept's two). ``when(arguments)`` picks the twin; it takes
+    the same arguments, is validated the same way and answers the same result.
+    """
+
+    when: Callable[[Mapping[str, Any]], bool]
+    tool: Tool
+
+
+def fast_path(
+    name: str,
+    when: Callable[[Mapping[str, Any]], bool],
+    fn: Callable[..., Any],
+    toolset: ToolSet = "all",
+) -> FastPath:
+    """The fast path of the tool ``name``: ``fn`` as that tool, errors mapped, text kept."""
+    tool = Tool.from_function(map_errors(fn, toolset), name=name, structured_output=True)
+    tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
+    return FastPath(when=when, tool=tool)

@@ -17,8 +17,8 @@ call them from ``def`` tools (run in a worker thread) or through
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -28,7 +28,7 @@ from server.mcp.notify import ChangeNotifier
 from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime, Services
 from server.settings import Settings
-from server.tools._common import add_tool
+from server.tools._common import FastPath, add_tool, enabled, fast_path
 
 __all__ = ["Deps"]
 
@@ -44,11 +44,13 @@ class Deps:
         settings: the server settings.
         runtime: the shared store and services (open while a session is).
         notifier: tells resource subscribers what changed.
+        fast_paths: resolver-free twins of tools, by tool name (see ``FastPath``).
     """
 
     settings: Settings
     runtime: Runtime
     notifier: ChangeNotifier
+    fast_paths: dict[str, FastPath] = field(default_factory=dict)
 
     @property
     def project(self) -> str:
@@ -65,6 +67,18 @@ class Deps:
     async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a blocking service call in a worker thread from an async tool."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    def fast_path(
+        self, name: str, *, when: Callable[[Mapping[str, Any]], bool]
+    ) -> Callable[[F], F]:
+        """Decorator: the function answers calls of tool ``name`` for which ``when`` holds."""
+
+        def decorator(fn: F) -> F:
+            if enabled(name, self.settings.tools):
+                self.fast_paths[name] = fast_path(name, when, fn, self.settings.tools)
+            return fn
+
+        return decorator
 
     def tool(
         self,

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from server.priors_cache import priors_for
 from server.schemas import LoopBrief, PriorRow, StatsOut, SuggestOut, TaskType, Unit
 from server.tools.deps import Deps
 
@@ -28,7 +27,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         are known), plus the priors per model. The threshold is yours, never learned.
         """
         # Fresh: loops closed by loop_end a moment ago must count.
-        priors = priors_for(deps.services().store).get(fresh=True)
+        priors = deps.services().priors.get(fresh=True)
         s = priors.suggest_config(task_type, model, threshold=quality_threshold)
         rows = [
             PriorRow(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
-from loopcore.errors import InvalidInput
-from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
-from server.mcp.elicitation import Asked, ask_questions, read_outcome
+from loopcore.ids import task_ref
+from loopcore.limits import LIMITS
+from server.mcp.elicitation import Asked, NotAsked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
 from server.mcp.notify import plan_uris
 from server.schemas import (
@@ -26,6 +29,9 @@ from server.schemas import (
     TaskId,
 )
 from server.tools.deps import Deps
+
+if TYPE_CHECKING:
+    from loopcore.intercept import PromptScore
 
 __all__ = ["register"]
 
@@ -74,21 +80,38 @@ def _out(
     )
 
 
-def _ids(plan_id: str | None, task_id: str | None) -> tuple[str, str] | None:
-    if (plan_id is None) != (task_id is None):
-        missing = "task_id" if task_id is None else "plan_id"
-        raise InvalidInput("plan_id and task_id go together; pass both or neither", field=missing)
-    return (plan_id, task_id) if plan_id is not None and task_id is not None else None
+Context_ = Annotated[str, Field(max_length=LIMITS.context_chars)] | None
+# What the elicitation resolver injects when ask_user is false.
+_NOT_ASKED: ElicitationResult[BaseModel] = AcceptedElicitation(
+    data=NotAsked(status="not_requested")
+)
+
+
+def _asks_nothing(arguments: Mapping[str, Any]) -> bool:
+    """A call that neither asks the user nor samples a model: its resolvers would do nothing."""
+    return arguments.get("ask_user") in (None, False) and arguments.get("judge") in (
+        None,
+        "heuristic",
+    )
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register intercept, prompt_stats and prompt_feedback."""
+    _register_intercept(mcp, deps)
+    _register_history(mcp, deps)
+
+
+def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
 
     def _store(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
-        """Record one scored prompt in history (and on the plan task); returns its id."""
+        """Record one scored prompt in history (and on the plan task); returns its id.
+
+        Without a task the row is written behind the answer (``HistoryService``): the
+        database is off the response path, and every history read waits for it.
+        """
         return deps.services().history.record_intercept(
             deps.project,
-            prompt_hash(text),
+            _scorer().prompt_hash(text),
             score.score,
             score.grade,
             score.dimensions,
@@ -96,15 +119,22 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             text if deps.settings.store_prompts else None,
             plan_id=ids[0] if ids else None,
             task_id=ids[1] if ids else None,
+            wait=ids is not None,
         )
+
+    async def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
+        """``_store`` in a worker thread when it writes now (on a task), inline when queued."""
+        if ids is None:
+            return _store(text, score, None)
+        return await deps.run_sync(_store, text, score, ids)
 
     async def _improve(
         prompt: str, context: str | None, asked: Asked, ids: tuple[str, str] | None
     ) -> tuple[str, ImprovedOut]:
         """Fold the answers in, score the result again and record it (on the task too)."""
-        improved = fold_answers(prompt, asked.answers)
-        again = score_prompt(improved, context)
-        hid = await deps.run_sync(_store, improved, again, ids)
+        improved = _scorer().fold_answers(prompt, asked.answers)
+        again = _scorer().score_prompt(improved, context)
+        hid = await _record(improved, again, ids)
         out = ImprovedOut(
             history_id=hid,
             score=again.score,
@@ -116,26 +146,17 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         )
         return improved, out
 
-    @deps.tool(mcp, read_only=False)
-    async def intercept(
-        prompt: PromptText,
+    async def _intercept(
+        prompt: str,
         ctx: Context[Any, Any],
-        answers: Annotated[ElicitationResult[BaseModel], Resolve(ask_questions)],
-        sampled: Annotated[CreateMessageResult | None, Resolve(sample_rubric)],
-        context: Annotated[str, Field(max_length=20_000)] | None = None,
-        plan_id: PlanId | None = None,
-        task_id: TaskId | None = None,
-        ask_user: bool = False,
-        judge: Literal["heuristic", "model"] = "heuristic",
+        answers: ElicitationResult[BaseModel],
+        sampled: CreateMessageResult | None,
+        context: str | None,
+        ids: tuple[str, str] | None,
+        judge: str,
     ) -> InterceptOut:
-        """Before acting on a request, score whether it says enough to act on: score 0..1,
-        grade, dimensions, issues, questions (best first, each tied to a blank) and route
-        proceed|clarify|decompose. ask_user=true asks the user through the host and returns
-        improved_prompt; judge="model" adds a model's reading of a rubric (judge_note says
-        if not). Kept in history; with plan_id+task_id, scored on the task.
-        """
-        ids = _ids(plan_id, task_id)
-        score = score_prompt(prompt, context)
+        """Score the request, ask or judge where the call wanted it, and keep it in history."""
+        score = _scorer().score_prompt(prompt, context)
         source: JudgeSource = "heuristic"
         if judge == "model":
             judged = await judge_prompt(
@@ -151,14 +172,52 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         improved: tuple[str, ImprovedOut] | None = None
         if asked.status == "accepted":
             improved = await _improve(prompt, context, asked, ids)
-        history_id = await deps.run_sync(_store, prompt, score, None if improved else ids)
+        history_id = await _record(prompt, score, None if improved else ids)
         if ids is not None:
             await deps.notifier.changed(*plan_uris(ids[0]))
         stored = deps.settings.store_prompts
         return _out(score, history_id, source, asked, improved, ids is not None, stored)
 
+    @deps.tool(mcp, read_only=False)
+    async def intercept(
+        prompt: PromptText,
+        ctx: Context[Any, Any],
+        answers: Annotated[ElicitationResult[BaseModel], Resolve(ask_questions)],
+        sampled: Annotated[CreateMessageResult | None, Resolve(sample_rubric)],
+        context: Context_ = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+        ask_user: bool = False,
+        judge: Literal["heuristic", "model"] = "heuristic",
+    ) -> InterceptOut:
+        """Score a request before acting: score, grade, dimensions, issues, questions, route
+        proceed|clarify|decompose. ask_user=true asks the user (improved_prompt);
+        judge="model" adds a model's reading. Kept in history and on plan_id+task_id's
+        task.
+        """
+        ids = task_ref(plan_id, task_id)
+        return await _intercept(prompt, ctx, answers, sampled, context, ids, judge)
+
+    @deps.fast_path("intercept", when=_asks_nothing)
+    async def intercept_plain(
+        prompt: PromptText,
+        ctx: Context[Any, Any],
+        context: Context_ = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+        ask_user: bool = False,
+        judge: Literal["heuristic", "model"] = "heuristic",
+    ) -> InterceptOut:
+        """intercept when it asks nobody: the same arguments and answer, no resolvers run."""
+        ids = task_ref(plan_id, task_id)
+        return await _intercept(prompt, ctx, _NOT_ASKED, None, context, ids, judge)
+
+
+def _register_history(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=True, idempotent=True)
-    def prompt_stats(window: Annotated[int, Field(ge=1, le=1000)] = 50) -> PromptStatsOut:
+    def prompt_stats(
+        window: Annotated[int, Field(ge=1, le=LIMITS.stats_window)] = 50,
+    ) -> PromptStatsOut:
         """How this project's recent requests scored: mean, trend (newer half minus older
         half), grade counts, mean per dimension and the weakest dimensions to work on.
         """
@@ -178,7 +237,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     def prompt_feedback(
         history_id: HistoryId,
         rating: Annotated[int, Field(ge=1, le=5, description="1 = score was wrong, 5 = right.")],
-        comment: Annotated[str, Field(max_length=2000)] = "",
+        comment: Annotated[str, Field(max_length=LIMITS.reason_chars)] = "",
     ) -> FeedbackOut:
         """Rate how well a past intercept score matched the request (1..5), with an optional
         comment. Kept with the prompt history, apart from the loop priors.
@@ -191,3 +250,10 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             comment=fb.comment,
             note=FEEDBACK_NOTE,
         )
+
+
+def _scorer() -> ModuleType:
+    """The prompt scorer, imported on first use (not at start-up: a server may never score)."""
+    import loopcore.intercept
+
+    return loopcore.intercept

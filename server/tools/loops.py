@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from loopcore.loops.priors import Priors
-from loopcore.loops.sessions import LoopSummary, LoopView, StepResult
-from loopcore.loops.stopping import StopConfig
+from loopcore.limits import LIMITS
+from loopcore.loops.sessions import LoopRecord, LoopSummary, LoopView, StepResult
+from loopcore.loops.stopping import StopCondition, StopConfig
 from loopcore.plans.acceptance import run_outcome
 from server.mcp.notify import loop_uri, plan_uris
-from server.priors_cache import priors_for
 from server.runtime import Services
 from server.schemas import (
     Goal,
@@ -34,17 +33,13 @@ __all__ = ["register", "view_out"]
 Label = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9_.:/@+-]{1,64}$"),
-    WithJsonSchema({"type": "string", "maxLength": 64}),
+    WithJsonSchema({"type": "string", "pattern": r"^[\w.:/@+-]{1,64}$"}),
 ]
+Outcome = Annotated[str, Field(max_length=LIMITS.reason_chars)]
 GUIDANCE = (
     "Produce an output for the goal, then call loop_step with it. On decision 'continue', fix "
     "what feedback lists and step again; on 'stop', call loop_end (it returns the best output)."
 )
-
-
-def _priors(services: Services) -> Priors:
-    """The learned priors, from the per-store cache (reloading them costs milliseconds)."""
-    return priors_for(services.store).get()
 
 
 def _config(
@@ -55,13 +50,12 @@ def _config(
     max_iterations: int | None,
     budget: tuple[int | None, float | None],
 ) -> tuple[StopConfig, str]:
-    """The stopping config: the caller's values over what the priors suggest."""
-    suggested = _priors(services).suggest_config(task_type, model or None, threshold=threshold)
-    top = max_iterations if max_iterations is not None else suggested.max_iterations
-    cfg = StopConfig(
-        max_iterations=top,
-        min_iterations=min(suggested.min_iterations, top),
-        quality_threshold=suggested.quality_threshold,
+    """The stopping config (the caller's values over the priors) and its rationale."""
+    cfg, suggested = services.priors.get().stop_config(
+        task_type,
+        model or None,
+        threshold=threshold,
+        max_iterations=max_iterations,
         max_tokens=budget[0],
         timeout_s=budget[1],
     )
@@ -121,18 +115,18 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         goal: Goal | None = None,
         evaluator: Spec | None = None,
         task_type: Label = "general",
-        model: Annotated[str, Field(max_length=200)] = "",
+        model: Annotated[str, Field(max_length=LIMITS.model_chars)] = "",
         quality_threshold: Unit | None = None,
-        max_iterations: Annotated[int, Field(ge=1, le=100)] | None = None,
+        max_iterations: Annotated[int, Field(ge=1, le=LIMITS.loop_iterations)] | None = None,
         max_tokens: Annotated[int, Field(ge=1)] | None = None,
         timeout_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
     ) -> LoopStartOut:
-        """Open a loop you drive: you write outputs, loop_step scores each and says when to
-        stop. Unset limits are learned per task_type. With plan_id+task_id, goal and
-        evaluator default to the task's (specs: loopcore://evaluators); loop_end records the
-        best score there.
+        """Open a loop you drive: loop_step scores each output and says when to stop. Limits not
+        given are learned per task_type. plan_id+task_id: goal and evaluator default to
+        the task's (specs: loopcore://evaluators); loop_end records the best score
+        there.
         """
         services = deps.services()
         cfg, why = await deps.run_sync(
@@ -161,9 +155,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     def _step(loop_id: str, output: str, tokens_used: int) -> StepResult:
         services = deps.services()
-        loop = services.loops.status(loop_id).loop
-        bayes = _priors(services).stop_condition(loop.task_type, loop.model or None)
-        return services.loops.step(loop_id, output, tokens_used, conditions=(bayes,))
+
+        def bayes(loop: LoopRecord) -> tuple[StopCondition, ...]:
+            return (services.priors.get().stop_condition(loop.task_type, loop.model or None),)
+
+        return services.loops.step(loop_id, output, tokens_used, conditions=bayes)
 
     @deps.tool(mcp, read_only=False)
     async def loop_step(
@@ -171,8 +167,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output: OutputText = "",
         tokens_used: Annotated[int, Field(ge=0)] = 0,
     ) -> LoopStepOut:
-        """Submit your next attempt. continue: fix what feedback lists, step again; stop: call
-        loop_end. A command evaluator needs no output.
+        """Submit your next attempt. continue: fix what feedback lists; stop: call loop_end. A
+        command evaluator needs no output.
         """
         res = await deps.run_sync(_step, loop_id, output, tokens_used)
         await deps.notifier.changed(loop_uri(loop_id))
@@ -180,7 +176,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=False, idempotent=True)
     async def loop_end(
-        loop_id: LoopId, outcome: Annotated[str, Field(max_length=2000)] | None = None
+        loop_id: LoopId,
+        outcome: Annotated[str, Field(max_length=LIMITS.reason_chars)] | None = None,
     ) -> LoopOut:
         """Close a loop (safe to repeat). Returns scores, best_output, converged; teaches
         future loops.
@@ -188,7 +185,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         services = deps.services()
         summary = await deps.run_sync(services.loops.end, loop_id, outcome)
         # loop_end recorded an observation in the store: let the next loop see it.
-        priors_for(services.store).invalidate()
+        services.priors.invalidate()
         uris = [loop_uri(loop_id)]
         if summary.plan_id is not None:
             uris.extend(plan_uris(summary.plan_id))

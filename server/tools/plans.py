@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
+from loopcore.limits import LIMITS
 from loopcore.plans.importer import import_markdown
 from server.errors import fit_advice
 from server.mcp.notify import plan_uris
@@ -37,25 +38,9 @@ from server.tools.deps import Deps
 
 __all__ = ["register"]
 
-Tasks = Annotated[list[TaskIn], Field(min_length=1, max_length=500)]
-# plan_replan's lists are validated by the full models but published in a line each: the
-# task shape is plan_create's, and the bytes count against hosts' tool budgets.
-AddTasks = Annotated[
-    Sequence[TaskIn],
-    Field(max_length=500),
-    WithJsonSchema({"type": "array", "description": "new tasks, shaped as in plan_create"}),
-]
-UpdateTasks = Annotated[
-    Sequence[TaskUpdateIn],
-    Field(max_length=500),
-    WithJsonSchema(
-        {
-            "type": "array",
-            "description": "{id, title?, description?, depends_on?, acceptance?, "
-            "clear_acceptance?, status?: pending|skipped}",
-        }
-    ),
-]
+Tasks = Annotated[list[TaskIn], Field(min_length=1, max_length=LIMITS.tasks_per_plan)]
+AddTasks = Annotated[Sequence[TaskIn], Field(max_length=LIMITS.tasks_per_plan)]
+UpdateTasks = Annotated[Sequence[TaskUpdateIn], Field(max_length=LIMITS.tasks_per_plan)]
 
 
 def _patch(update: TaskUpdateIn) -> dict[str, Any]:
@@ -76,9 +61,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         confidence_threshold: Unit = 0.72,
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
-        """Start multi-step work as a plan: tasks with id, title, depends_on, acceptance
-        (loopcore://evaluators). Returns plan_id, tasks. Then loop: plan_next_task, work,
-        verify_output, plan_record.
+        """Start multi-step work: tasks with id, title, depends_on, acceptance
+        (loopcore://evaluators). Then repeat plan_next_task, work, verify_output,
+        plan_record.
         """
         plans = deps.services().plans
         status = await deps.run_sync(
@@ -109,10 +94,10 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     async def plan_next_task(
         plan_id: PlanId,
         agent: Agent = "agent",
-        lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
+        lease_s: Annotated[float, Field(gt=0, le=LIMITS.lease_s, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
-        """Claim the next ready task under a lease. kind: task (do it, then plan_record),
-        complete, blocked or needs_replan (reason says what to do).
+        """Claim the next ready task under a lease. kind: task (do it, then plan_record), complete,
+        blocked or needs_replan (see reason).
         """
         plans = deps.services().plans
         nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
@@ -131,9 +116,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mark_done: bool = True,
         agent: Agent = "agent",
     ) -> RecordOut:
-        """Record a task's final result (check drafts with verify_output): output, scored by
-        its acceptance, or output_score; none runs a command acceptance. Moves confidence;
-        mark_done: done or failed by threshold. Only your claimed or ready tasks.
+        """Record a task's final result: output (scored by its acceptance) or output_score; none
+        runs a command acceptance. Moves confidence; mark_done: done or failed by
+        threshold. Your claimed or ready tasks only.
         """
         plans = deps.services().plans
         res = await deps.run_sync(
@@ -152,9 +137,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=False)
     async def plan_replan(
         plan_id: PlanId,
-        reason: Annotated[str, Field(min_length=1, max_length=2000)],
+        reason: Annotated[str, Field(min_length=1, max_length=LIMITS.reason_chars)],
         add: AddTasks = (),
-        remove: Annotated[Sequence[TaskId], Field(max_length=500)] = (),
+        remove: Annotated[Sequence[TaskId], Field(max_length=LIMITS.tasks_per_plan)] = (),
         update: UpdateTasks = (),
     ) -> ReplanOut:
         """Revise a plan's pending tasks (add, remove, update) when needs_replan is set or the
@@ -176,8 +161,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     async def plan_update_task(
         plan_id: PlanId,
         task_id: TaskId,
-        status: Literal["pending", "in_progress", "done", "failed", "skipped"] | None = None,
-        title: Annotated[str, Field(min_length=1, max_length=200)] | None = None,
+        status: Literal["pending", "done", "failed", "skipped"] | None = None,
+        title: Annotated[str, Field(min_length=1, max_length=LIMITS.title_chars)] | None = None,
         description: OptText | None = None,
         notes: OptText | None = None,
     ) -> TaskOut:
@@ -200,7 +185,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     @deps.tool(mcp, read_only=True, idempotent=True)
     def plan_status(plan_id: PlanId, ctx: Context, verbose: bool = False) -> PlanOut:
         """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
-        task ids; verbose=true lists the tasks.
+        task ids; verbose=true adds the tasks.
         """
         # A host that renders the plan view (server.apps) draws the graph from the tasks.
         full = verbose or client_supports_apps(ctx)

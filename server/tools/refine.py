@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
 import structlog
@@ -11,44 +11,25 @@ from pydantic import Field
 
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import EvalContext, Evaluator
-from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult
-from loopcore.loops.engine import refine as run_refine
-from loopcore.loops.priors import Priors
-from loopcore.loops.stopping import StopConfig
+from loopcore.limits import LIMITS
+from loopcore.loops.priors import PriorsCache
 from loopcore.store.observations import LoopObservation
 from server.mcp.sampling import ChosenProvider, ProviderChoice, open_provider
-from server.priors_cache import PriorsCache, priors_for
 from server.schemas import IterationOut, PromptText, RefineOut, Spec, TaskType, Unit
 from server.tools.deps import Deps
+
+if TYPE_CHECKING:
+    from loopcore.loops.engine import IterationRecord, RefineResult
 
 __all__ = ["MAX_REFINE_ITERATIONS", "MAX_TIMEOUT_S", "register"]
 
 log = structlog.get_logger(__name__)
 
 MAX_TIMEOUT_S = 600.0
-MAX_REFINE_ITERATIONS = 20
+MAX_REFINE_ITERATIONS = LIMITS.refine_iterations
 # A cancelled loop or one cut by a provider failure did not end on its own: what it
 # would have done next is unknown, so it teaches the priors nothing.
 _UNLEARNED = frozenset({"cancelled", "error"})
-
-
-def _stop_config(
-    priors: Priors,
-    task_type: str,
-    model: str | None,
-    limits: tuple[int | None, float | None, float],
-) -> tuple[StopConfig, str, str]:
-    """The caller's limits over what the priors suggest; also the source and rationale."""
-    max_iterations, threshold, timeout_s = limits
-    suggested = priors.suggest_config(task_type, model, threshold=threshold)
-    top = max_iterations if max_iterations is not None else suggested.max_iterations
-    cfg = StopConfig(
-        max_iterations=top,
-        min_iterations=min(suggested.min_iterations, top),
-        quality_threshold=suggested.quality_threshold,
-        timeout_s=timeout_s,
-    )
-    return cfg, suggested.source, suggested.rationale
 
 
 def _iteration_out(r: IterationRecord) -> IterationOut:
@@ -121,12 +102,16 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         options: tuple[str, int | None, float | None, float, int | None],
     ) -> RefineOut:
         task_type, max_iterations, threshold, timeout_s, max_tokens = options
-        cache = priors_for(deps.services().store)
+        cache = deps.services().priors
         priors = await deps.run_sync(cache.get)
         # A host names its model only in its answers: its loops pool every model's priors.
         key_model = chosen.model if chosen.kind == "configured" else None
-        stop, source, why = _stop_config(
-            priors, task_type, key_model, (max_iterations, threshold, timeout_s)
+        stop, suggested = priors.stop_config(
+            task_type,
+            key_model,
+            threshold=threshold,
+            max_iterations=max_iterations,
+            timeout_s=timeout_s,
         )
 
         async def progress(r: IterationRecord) -> None:
@@ -134,7 +119,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
                 r.iteration, stop.max_iterations, f"iteration {r.iteration}: score {r.score:.2f}"
             )
 
-        res = await run_refine(
+        from loopcore.loops.engine import RefineConfig, refine  # loaded on the first refine
+
+        res = await refine(
             prompt,
             evaluator,
             chosen.provider,
@@ -150,8 +137,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             "min_iterations": stop.min_iterations,
             "quality_threshold": stop.quality_threshold,
             "timeout_s": timeout_s,
-            "source": source,
-            "rationale": why,
+            "source": suggested.source,
+            "rationale": suggested.rationale,
         }
         return _result_out(res, chosen, config, learned=learned)
 

@@ -77,8 +77,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         task_id: TaskId | None = None,
     ) -> VerifyOut:
         """Check a draft (code, text, JSON, test log): score, passed, deficiencies. Specs:
-        loopcore://evaluators; command runs tests, output optional. plan_id+task_id: the
-        task's acceptance is the default. Records nothing: fix, check, then plan_record.
+        loopcore://evaluators; a command spec runs tests. plan_id+task_id: the task's
+        acceptance by default. Records nothing.
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None

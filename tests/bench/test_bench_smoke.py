@@ -97,3 +97,24 @@ def test_session_bytes_prints_its_table() -> None:
     assert "### Bytes of tools/call results in one session" in out
     for tool in ("plan_create", "verify_output", "plan_record", "loop_step", "**session**"):
         assert f"| {tool} |" in out
+
+
+def test_sql_per_call_quick_counts_every_tool() -> None:
+    """bench/sql_per_call.py --quick prints a statement count for each hot tool call."""
+    out = run_quick("sql_per_call.py")
+    assert "| tool call | calls | median | min | max |" in out
+    rows = {
+        cells[0]: cells[1:]
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith(("| tool", "|---"))
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert set(rows) == {
+        "plan_next_task",
+        "plan_record (output_score)",
+        "plan_record (output, scored by acceptance)",
+        "loop_step",
+        "verify_output (no plan)",
+        "intercept",
+    }
+    assert all(float(rows[k][1]) > 0 for k in rows if k.startswith(("plan_", "loop_", "inter")))

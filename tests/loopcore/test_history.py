@@ -7,6 +7,7 @@ import pytest
 from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, NotFound, PlanNotFound
 from loopcore.history import HistoryService
+from loopcore.limits import LIMITS
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore
 
@@ -161,3 +162,47 @@ def test_usage_stats_count_per_project(
     stats = history.stats("p")
     assert (dict(stats.plans), dict(stats.tasks)) == ({"active": 1}, {"done": 1, "pending": 1})
     assert (stats.intercepts, stats.feedback, dict(stats.loops)) == (1, 0, {})
+
+
+def test_history_keeps_prompts_up_to_the_intercept_bound(history: HistoryService) -> None:
+    """History takes what intercept takes (LIMITS.prompt_chars) and refuses one more."""
+    at_bound = "x" * LIMITS.prompt_chars
+    history_id = history.record_intercept("p", "abc", 0.7, "B", {}, "proceed", at_bound)
+    assert history.get(history_id).prompt_text == at_bound
+    with pytest.raises(InvalidInput) as err:
+        history.record_intercept("p", "abc", 0.7, "B", {}, "proceed", at_bound + "x")
+    assert err.value.field == "prompt_text" and str(LIMITS.prompt_chars) in str(err.value)
+
+
+def test_intercepts_written_behind_are_read_back_at_once(history: HistoryService) -> None:
+    """wait=False returns before the insert; every read waits for the queued rows."""
+    ids = [
+        history.record_intercept("p", f"h{i}", 0.5, "C", {}, "clarify", None, wait=False)
+        for i in range(40)
+    ]
+    feedback = history.record_feedback(ids[-1], 4)
+    stats = history.prompt_stats("p", window=100)
+    history.close()
+    assert feedback.history_id == ids[-1]
+    assert stats.count == 40 and history.stats("p").intercepts == 40
+
+
+def test_close_writes_what_is_queued(store: SqliteStore, clock: FixedClock) -> None:
+    """Closing the service lands every queued intercept; a new service finds them."""
+    writer = HistoryService(store, clock)
+    ids = [
+        writer.record_intercept("p", f"h{i}", 0.5, "C", {}, "clarify", None, wait=False)
+        for i in range(25)
+    ]
+    writer.close()
+    reader = HistoryService(store, clock)
+    assert [r.id for r in reader.recent_intercepts("p", 100)] == ids[::-1]
+
+
+def test_an_intercept_on_a_task_is_never_written_behind(history: HistoryService) -> None:
+    """With plan and task ids the write is immediate, so a bad id is refused to the caller."""
+    with pytest.raises(PlanNotFound):
+        history.record_intercept(
+            "p", "h", 0.5, "C", {}, "clarify", None, plan_id="pl_x", task_id="a", wait=False
+        )
+    assert history.stats("p").intercepts == 0

@@ -16,10 +16,13 @@ from loopcore.errors import (
     PlanNotFound,
     ProviderError,
     StoreError,
+    TaskNotFound,
 )
 from server.app import build_server
-from server.errors import CORE_ADVICE, map_errors, to_tool_error
+from server.errors import CORE_ADVICE, HINTS, hint_for, map_errors, to_tool_error
 from tests.server.helpers import err, make_settings, ok
+
+LOOPCORE = Path(__file__).resolve().parents[2] / "loopcore"
 
 
 @pytest.mark.parametrize(
@@ -145,3 +148,31 @@ async def test_core_instructions_and_prompts_name_only_core_tools(tmp_path: Path
         assert not [n for n in _NON_CORE if n in message], message
     assert "record a failed or weak task again" in text
     assert "checking records nothing" in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "text"),
+    [
+        (PlanNotFound("pl_x"), "not found: no plan with id 'pl_x'; call plan_list"),
+        (TaskNotFound("pl_x", "t"), "plan 'pl_x' has no task 't'; call plan_status with verbose"),
+        (LoopNotFound("lp_x"), "not found: no loop with id 'lp_x'; call loop_start to open one"),
+        (Conflict("loop 'l' already stopped", kind="loop_stopped"), "stopped; call loop_end"),
+        (InvalidInput("bad", field="cursor", kind="bad_cursor"), "bad; pass the next_cursor"),
+    ],
+)
+def test_the_server_adds_the_tool_hint(exc: LoopcoreError, text: str) -> None:
+    """The domain names no tool; the tool error ends with what to call next."""
+    assert text in str(to_tool_error(exc))
+
+
+def test_every_hint_kind_is_one_the_domain_raises() -> None:
+    """Each kind in HINTS is written somewhere under loopcore/ (no hint for a case that is gone)."""
+    sources = "".join(p.read_text(encoding="utf-8") for p in LOOPCORE.rglob("*.py"))
+    kinds = [k for k in HINTS if isinstance(k, str)]
+    assert kinds and all(f'kind="{k}"' in sources for k in kinds)
+
+
+def test_an_error_without_a_hint_is_left_as_it_is() -> None:
+    """A plain conflict gets no hint appended."""
+    assert hint_for(Conflict("archived")) is None
+    assert str(to_tool_error(Conflict("archived"))) == "conflict: archived"

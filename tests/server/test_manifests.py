@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 
+import loopcore
 from server.settings import ENV_VARS
 from server.tools._common import CORE_TOOLS
 
@@ -151,11 +152,13 @@ def test_registry_server_json_matches_the_registry_schema() -> None:
 
 
 def test_registry_server_json_agrees_with_the_package() -> None:
-    """Package name and version match pyproject; every variable is a real setting."""
+    """Package name and version match the package (its one version, loopcore.__version__,
+    which pyproject reads); every variable is a real setting."""
     data, project = _json("server.json"), _pyproject()
     (package,) = data["packages"]
     assert (package["registryType"], package["identifier"]) == ("pypi", project["name"])
-    assert data["version"] == package["version"] == project["version"]
+    assert data["version"] == package["version"] == loopcore.__version__
+    assert project["dynamic"] == ["version"] and "version" not in project
     assert project["scripts"][package["identifier"]] == "server.cli:main"
     names = {v["name"] for v in package["environmentVariables"]}
     assert names <= set(ENV_VARS.values())
@@ -238,8 +241,7 @@ def test_the_claude_plugin_matches_the_package() -> None:
     """The plugin's name and version are the package's; its MCP server runs `loopcore serve`."""
     plugin = MANIFESTS / "claude-plugin"
     meta = json.loads((plugin / ".claude-plugin" / "plugin.json").read_text())
-    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    assert (meta["name"], meta["version"]) == ("loopcore", version)
+    assert (meta["name"], meta["version"]) == ("loopcore", loopcore.__version__)
     servers = json.loads((plugin / ".mcp.json").read_text())["mcpServers"]
     assert servers["loopcore"] == {"command": "loopcore", "args": ["serve"]}
     hooks = json.loads((plugin / "hooks" / "hooks.json").read_text())["hooks"]

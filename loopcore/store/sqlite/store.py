@@ -31,9 +31,16 @@ from loopcore.store.sqlite.loops import LoopSql
 from loopcore.store.sqlite.plans import PlanSql
 from loopcore.store.sqlite.writer_lock import WriterLock
 
-__all__ = ["SqliteStore", "SqliteTx"]
+__all__ = ["SqliteStore", "SqliteTx", "is_busy"]
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+# The primary result codes of a lock held elsewhere (extended codes keep them in the low byte).
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock (by result code)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
 
 
 class SqliteTx(PlanSql, LoopSql, HistorySql, PriorSql):
@@ -88,13 +95,12 @@ class SqliteStore:
         return str(self._path)
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
+        if is_busy(exc):
             return StoreError(
                 f"the database {self._path} stayed locked for more than {self._busy_ms} ms "
                 "(another process holds a long write); try again"
             )
-        return StoreError(f"database error on {self._path}: {text}")
+        return StoreError(f"database error on {self._path}: {exc}")
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -121,7 +127,7 @@ class SqliteStore:
                 (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise self._error(exc) from exc
                 time.sleep(0.01)
         if str(mode).lower() != "wal":

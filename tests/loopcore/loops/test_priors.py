@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 
+from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput
-from loopcore.loops.priors import Priors
+from loopcore.loops.priors import Priors, PriorsCache
 from loopcore.loops.stopping import LoopState, StopConfig, decide
 from loopcore.stats import Welford, beta_cdf
+from loopcore.store import open_store
 from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
 
 
@@ -247,3 +250,67 @@ def test_learned_scores_match_the_statistics_module() -> None:
     w = priors.iterations[("code", "m", 1)].score
     assert w.mean == pytest.approx(statistics.fmean(firsts))
     assert w.variance == pytest.approx(statistics.variance(firsts))
+
+
+def test_cache_folds_its_own_observations_without_reloading(tmp_path: Path) -> None:
+    """record() writes to the store and updates the cached priors in memory."""
+    store, _ = open_store(tmp_path / "p.db")
+    try:
+        cache = PriorsCache(store, clock=FixedClock(100.0))
+        cache.get()
+        cache.record(_obs((0.5, 0.8, 0.9), model="m1"))
+        held = cache.get().summary()
+        stored = PriorsCache(store).get().summary()
+    finally:
+        store.close()
+    assert cache.loads == 1
+    assert [(s.task_type, s.loops) for s in held] == [("code", 1)]
+    assert held == stored
+
+
+def test_cache_reloads_after_its_ttl(tmp_path: Path) -> None:
+    """Loops recorded elsewhere show up once the cached priors are older than the TTL."""
+    store, _ = open_store(tmp_path / "p.db")
+    clock = FixedClock(100.0)
+    try:
+        cache = PriorsCache(store, ttl_s=30.0, clock=clock)
+        assert cache.get().summary() == []
+        store.record_observation(_obs((0.5, 0.8, 0.9), model="m1"))
+        stale = cache.get().summary()
+        clock.advance(30.0)
+        fresh = cache.get().summary()
+    finally:
+        store.close()
+    assert stale == [] and [s.loops for s in fresh] == [1]
+    assert cache.loads == 2
+
+
+def test_fresh_get_and_invalidate_reload(tmp_path: Path) -> None:
+    """get(fresh=True) and invalidate() both make the next read go to the store."""
+    store, _ = open_store(tmp_path / "p.db")
+    try:
+        cache = PriorsCache(store, clock=FixedClock(0.0))
+        cache.get()
+        store.record_observation(_obs((0.5, 0.8, 0.9), model="m1"))
+        fresh = cache.get(fresh=True).summary()
+        store.record_observation(_obs((0.5, 0.8, 0.9), model="m1"))
+        cache.invalidate()
+        again = cache.get().summary()
+    finally:
+        store.close()
+    assert [s.loops for s in fresh] == [1] and [s.loops for s in again] == [2]
+    assert cache.loads == 3
+
+
+def test_stop_config_puts_the_callers_limits_over_the_suggestion() -> None:
+    """max_iterations, tokens and time are the caller's; the learned minimum stays under the top."""
+    priors = _learned()
+    suggested = priors.suggest_config("code", "m", threshold=0.8)
+    cfg, got = priors.stop_config(
+        "code", "m", threshold=0.8, max_iterations=1, max_tokens=500, timeout_s=9.0
+    )
+    assert got == suggested
+    assert (cfg.max_iterations, cfg.min_iterations) == (1, 1)
+    assert (cfg.quality_threshold, cfg.max_tokens, cfg.timeout_s) == (0.8, 500, 9.0)
+    default, _ = priors.stop_config("code", "m")
+    assert default.max_iterations == priors.suggest_config("code", "m").max_iterations

@@ -68,11 +68,12 @@ def test_max_iterations_stops_with_the_best_output(loops: LoopService) -> None:
 
 
 def test_stepping_a_stopped_loop_is_a_conflict(loops: LoopService) -> None:
-    """Once stopped, another step says to call loop_end."""
+    """Once stopped, another step is refused as a stopped loop (the server adds: call loop_end)."""
     loop = loops.start("p", "goal", SPEC, config=CONFIG)
     loops.step(loop.id, "alpha beta gamma delta")
-    with pytest.raises(Conflict, match="loop_end"):
+    with pytest.raises(Conflict, match="already stopped") as err:
         loops.step(loop.id, "more")
+    assert err.value.kind == "loop_stopped"
 
 
 def test_stepping_a_closed_loop_is_a_conflict(loops: LoopService) -> None:

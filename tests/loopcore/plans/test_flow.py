@@ -80,7 +80,7 @@ def test_a_failed_task_blocks_and_is_named(plans: PlanService) -> None:
     answer = plans.next_task(plan_id)
     assert answer.kind == "blocked"
     assert "a (blocks b)" in answer.reason
-    assert "plan_replan" in answer.reason
+    assert "or replan the plan" in answer.reason
 
 
 def test_an_expired_lease_returns_the_task_to_pending(
@@ -120,12 +120,12 @@ def test_advise_policy_hands_out_work_with_the_flag(plans: PlanService) -> None:
 
 
 def test_block_policy_refuses_work_until_replan(plans: PlanService) -> None:
-    """Under block, needs_replan stops next_task until plan_replan clears it."""
+    """Under block, needs_replan stops next_task until a replan clears it."""
     plan_id = plans.create("p", "g", diamond(), replan_policy="block").plan.id
     plans.record(plan_id, "a", output_score=0.3)
     refused = plans.next_task(plan_id)
     assert (refused.kind, refused.task) == ("needs_replan", None)
-    assert "plan_replan" in refused.reason
+    assert "must be replanned" in refused.reason
     result = plans.replan(
         plan_id,
         "a was too vague",
@@ -246,7 +246,7 @@ def test_update_task_to_pending_releases_the_claim(plans: PlanService) -> None:
 def test_update_task_cannot_claim(plans: PlanService) -> None:
     """Setting in_progress by hand is refused: claims go through next_task."""
     plan_id = plans.create("p", "g", diamond()).plan.id
-    with pytest.raises(InvalidInput, match="plan_next_task"):
+    with pytest.raises(InvalidInput, match="in progress only when claimed"):
         plans.update_task(plan_id, "a", status="in_progress")
 
 

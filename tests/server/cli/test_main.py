@@ -80,10 +80,12 @@ async def test_plans_export_markdown(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_plans_show_unknown_id_fails_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An unknown plan id exits 1 with the domain's message on stderr."""
+    """An unknown plan id exits 1 with the domain's message and a CLI hint (no tool hint)."""
     code = main(["plans", "show", "pl_nope", "--db", str(tmp_path / "x.db"), "--project", "p"])
+    err = capsys.readouterr().err
     assert code == 1
-    assert "no plan with id 'pl_nope'" in capsys.readouterr().err
+    assert "no plan with id 'pl_nope'; `loopcore plans list`" in err
+    assert "plan_list" not in err
 
 
 def test_serve_refuses_public_bind_without_token(capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,10 +119,7 @@ def test_defs_used_once_are_inlined_and_recursive_ones_kept() -> None:
     """_Part and _Colour are written in place; _Node refers to itself, so it stays a $ref."""
     small = compact_schema(ORDER_SCHEMA)
     assert small["properties"]["main"]["properties"]["name"] == {"minLength": 1, "type": "string"}
-    assert small["properties"]["colour"] == {
-        "enum": ["red", "blue", None],
-        "type": ["string", "null"],
-    }
+    assert small["properties"]["colour"] == {"enum": ["red", "blue", None]}
     assert small["properties"]["tree"] == {"anyOf": [{"$ref": "#/$defs/_Node"}, {"type": "null"}]}
     assert set(small["$defs"]) == {"_Node"}
 
@@ -132,3 +129,14 @@ def test_whole_number_bounds_lose_their_fraction() -> None:
     size = compact_schema(_Part.model_json_schema())["properties"]["size"]
     assert size == {"default": 0.5, "minimum": 0, "maximum": 1, "type": "number"}
     assert isinstance(size["minimum"], int) and isinstance(size["maximum"], int)
+
+
+def test_a_type_beside_a_string_enum_goes() -> None:
+    """An enum of strings (nullable or not) needs no type: it admits exactly the same values."""
+    nullable = {"anyOf": [{"enum": ["a", "b"], "type": "string"}, {"type": "null"}]}
+    assert compact_schema({"enum": ["a", "b"], "type": "string"}) == {"enum": ["a", "b"]}
+    assert compact_schema(nullable) == {"enum": ["a", "b", None]}
+    assert compact_schema({"enum": [1, 2], "type": "integer"}) == {
+        "enum": [1, 2],
+        "type": "integer",
+    }

@@ -1,4 +1,4 @@
-"""suggest_config from the priors, and the per-store priors cache."""
+"""suggest_config from the priors; the priors cache belongs to each store's services."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from loopcore.clock import FixedClock
-from loopcore.store import open_store
+from loopcore.clock import system_clock
 from loopcore.store.observations import LoopObservation
-from server.priors_cache import PriorsCache, priors_for
+from server.runtime import Runtime
+from tests.server.helpers import make_settings
 from tests.server.prompt_helpers import HostModel, served
 
 SPEC = {"type": "regex", "required": ["alpha", "beta"]}
@@ -97,63 +97,16 @@ async def test_suggest_config_rejects_a_bad_task_type(tmp_path: Path) -> None:
     assert r.is_error
 
 
-def test_cache_folds_its_own_observations_without_reloading(tmp_path: Path) -> None:
-    """record() writes to the store and updates the cached priors in memory."""
-    store, _ = open_store(tmp_path / "p.db")
+def test_each_store_has_one_priors_cache(tmp_path: Path) -> None:
+    """The services of an open store hold one priors cache; a reopened store, a new one."""
+    runtime = Runtime(make_settings(tmp_path), system_clock)
+    first = runtime.acquire()
+    again = runtime.acquire()
+    same = first.priors is again.priors
+    runtime.release()
+    runtime.release()
+    reopened = runtime.acquire()
     try:
-        cache = PriorsCache(store, clock=FixedClock(100.0))
-        cache.get()
-        cache.record(obs())
-        held = cache.get().summary()
-        stored = PriorsCache(store).get().summary()
+        assert same and reopened.priors is not first.priors
     finally:
-        store.close()
-    assert cache.loads == 1
-    assert [(s.task_type, s.loops) for s in held] == [("code", 1)]
-    assert held == stored
-
-
-def test_cache_reloads_after_its_ttl(tmp_path: Path) -> None:
-    """Loops recorded elsewhere show up once the cached priors are older than the TTL."""
-    store, _ = open_store(tmp_path / "p.db")
-    clock = FixedClock(100.0)
-    try:
-        cache = PriorsCache(store, ttl_s=30.0, clock=clock)
-        assert cache.get().summary() == []
-        store.record_observation(obs())
-        stale = cache.get().summary()
-        clock.advance(30.0)
-        fresh = cache.get().summary()
-    finally:
-        store.close()
-    assert stale == [] and [s.loops for s in fresh] == [1]
-    assert cache.loads == 2
-
-
-def test_fresh_get_and_invalidate_reload(tmp_path: Path) -> None:
-    """get(fresh=True) and invalidate() both make the next read go to the store."""
-    store, _ = open_store(tmp_path / "p.db")
-    try:
-        cache = PriorsCache(store, clock=FixedClock(0.0))
-        cache.get()
-        store.record_observation(obs())
-        fresh = cache.get(fresh=True).summary()
-        store.record_observation(obs())
-        cache.invalidate()
-        again = cache.get().summary()
-    finally:
-        store.close()
-    assert [s.loops for s in fresh] == [1] and [s.loops for s in again] == [2]
-    assert cache.loads == 3
-
-
-def test_one_cache_per_store(tmp_path: Path) -> None:
-    """priors_for gives the same cache for the same store, another for another store."""
-    a, _ = open_store(tmp_path / "a.db")
-    b, _ = open_store(tmp_path / "b.db")
-    try:
-        assert priors_for(a) is priors_for(a)
-        assert priors_for(a) is not priors_for(b)
-    finally:
-        a.close()
-        b.close()
+        runtime.release()

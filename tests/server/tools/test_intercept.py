@@ -10,7 +10,9 @@ import pytest
 from mcp import Client, MCPError
 
 from loopcore.intercept import prompt_hash, score_prompt
+from server.app import build_server
 from tests.loopcore.providers.chat_server import chat_reply, running_chat_server
+from tests.server.helpers import make_settings, ok
 from tests.server.prompt_helpers import GOOD_RUBRIC, MODES, HostModel, User, served
 
 VAGUE = "fix the download bug"
@@ -367,3 +369,30 @@ async def test_a_multi_feature_request_decomposes_with_named_dimensions(tmp_path
     assert out["questions"][0]["blank"] == "scope"
     # No question about a product name taken for a part of the program.
     assert not any("`GitHub`" in q["text"] for q in out["questions"])
+
+
+def test_the_fast_path_takes_the_same_arguments_as_intercept(tmp_path: Path) -> None:
+    """intercept's resolver-free twin publishes and validates exactly intercept's parameters."""
+    srv = build_server(make_settings(tmp_path))
+    route = srv.deps.fast_paths["intercept"]
+    full = srv._tool_manager.get_tool("intercept")
+    untitled = {k: v for k, v in route.tool.parameters.items() if k != "title"}
+    assert full is not None and untitled == {
+        k: v for k, v in full.parameters.items() if k != "title"
+    }
+    assert route.when({"prompt": "x"}) and route.when({"prompt": "x", "ask_user": False})
+    assert not route.when({"prompt": "x", "ask_user": True})
+    assert not route.when({"prompt": "x", "judge": "model"})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_intercept_is_rated_right_after_its_answer(tmp_path: Path, mode: str) -> None:
+    """The history row is written behind the answer, yet prompt_feedback finds it at once."""
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
+        for i in range(5):
+            seen = await ok(c, "intercept", {"prompt": f"Fix the parser bug number {i}."})
+            rated = await ok(c, "prompt_feedback", {"history_id": seen["history_id"], "rating": 5})
+            assert rated["history_id"] == seen["history_id"]
+        stats = await ok(c, "prompt_stats", {})
+    assert stats["count"] == 5

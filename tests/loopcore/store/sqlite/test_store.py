@@ -14,6 +14,7 @@ from loopcore.clock import FixedClock
 from loopcore.errors import StoreError
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore, default_db_path, open_store
+from loopcore.store.sqlite.store import is_busy
 
 
 @pytest.fixture
@@ -157,3 +158,21 @@ def test_foreign_keys_cascade_a_plan_delete(store: SqliteStore) -> None:
             for table in ("tasks", "plan_revisions", "journal")
         ]
     assert counts == [0, 0, 0]
+
+
+def test_busy_is_told_by_the_result_code_not_the_message(tmp_path: Path) -> None:
+    """A real lock held elsewhere is busy; an error that only mentions "locked" is not."""
+    path = tmp_path / "lock.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    waiter = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as held:
+            waiter.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as other:
+            waiter.execute("SELECT * FROM locked_busy")
+    finally:
+        holder.close()
+        waiter.close()
+    assert is_busy(held.value) and held.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    assert "locked_busy" in str(other.value) and not is_busy(other.value)

@@ -1,0 +1,206 @@
+"""SQL statements per tool call: how much store work one call of each hot tool costs.
+
+The real server runs in process (``build_server`` and the official ``Client``) on a
+store this script opens itself, with ``sqlite3``'s ``set_trace_callback`` on every
+connection the store opens (one per thread), so every statement SQLite runs is
+counted: ``BEGIN``/``COMMIT`` and savepoints included, from any thread. Statements
+a call leaves to run after its answer (a write queued for a background writer) are
+counted with it: the script waits for the store to go quiet before it reads the
+count. Run it on another checkout with ``PYTHONPATH=<checkout>``.
+
+    python bench/sql_per_call.py [--calls 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from _common import checked, in_process, machine_line, print_command, print_table
+from mcp import Client
+
+from loopcore.clock import system_clock
+from loopcore.store import open_store
+from server.app import build_server
+from server.settings import Settings
+
+SPEC = {"type": "length", "min_words": 3}
+TASKS: list[dict[str, Any]] = [
+    {"id": f"t{i}", "title": f"task {i}", "acceptance": SPEC} for i in range(40)
+]
+PROMPT = (
+    "Add a --json flag to `loopcore plans list` that prints the plans as a JSON array; keep "
+    "the table output as the default. Done when tests/server/cli pass and the README says it."
+)
+
+
+class Tracer:
+    """Counts the statements run on every traced connection, by their first word."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.kinds: Counter[str] = Counter()
+        self.last = time.monotonic()
+
+    def __call__(self, sql: str) -> None:
+        with self._lock:
+            self.count += 1
+            self.kinds[sql.split(None, 1)[0].upper() if sql.strip() else "?"] += 1
+            self.last = time.monotonic()
+
+    def take(self) -> int:
+        with self._lock:
+            n, self.count = self.count, 0
+            return n
+
+    async def quiet(self, idle_s: float = 0.02) -> None:
+        """Wait until no statement has run for ``idle_s`` (a queued write has landed)."""
+        while time.monotonic() - self.last < idle_s:
+            await anyio.sleep(idle_s)
+
+
+def traced_store(db: Path, tracer: Tracer) -> Any:
+    """The store on ``db``, every connection (open or opened later) traced."""
+    store, _ = open_store(db, system_clock)
+    opener = store._open
+
+    def traced_open() -> sqlite3.Connection:
+        conn: sqlite3.Connection = opener()
+        conn.set_trace_callback(tracer)
+        return conn
+
+    setattr(store, "_open", traced_open)  # noqa: B010 - a bench patches the store's opener
+    for conn in list(store._conns):
+        conn.set_trace_callback(tracer)
+    return store
+
+
+async def _new_plan(client: Client) -> tuple[str, list[str]]:
+    plan = checked(await client.call_tool("plan_create", {"goal": "ship", "tasks": TASKS}), "")
+    return str(plan["plan_id"]), [str(t["id"]) for t in TASKS]
+
+
+async def measure(
+    tracer: Tracer,
+    calls: int,
+    call: Callable[[int], Awaitable[None]],
+    settle: Callable[[], object] = lambda: None,
+) -> list[int]:
+    """Statements of each of ``calls`` calls (set-up inside ``call`` is not counted);
+    ``settle`` waits for writes a call queued behind its answer."""
+    counts = []
+    for i in range(calls):
+        await call(i)
+        await anyio.to_thread.run_sync(settle)
+        await tracer.quiet()
+        counts.append(tracer.take())
+    return counts
+
+
+async def run(calls: int) -> list[list[object]]:
+    tracer = Tracer()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = traced_store(Path(tmp) / "bench.db", tracer)
+        settings = Settings(db=Path(tmp) / "bench.db", project="bench")
+        try:
+            server = build_server(settings, store=store)
+            async with in_process(server) as client:
+                history = server.deps.runtime.services.history
+                # A checkout that writes intercepts behind the answer has flush(); one
+                # that does not writes them before answering.
+                settle = getattr(history, "flush", lambda: None)
+                return await _cases(client, tracer, calls, settle)
+        finally:
+            store.close()
+
+
+async def _cases(
+    client: Client, tracer: Tracer, calls: int, settle: Callable[[], object]
+) -> list[list[object]]:
+    async def tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return checked(await client.call_tool(name, args), name)
+
+    plan_id, _ = await _new_plan(client)
+    claimed: list[str] = []
+
+    async def next_task(_: int) -> None:
+        res = await tool("plan_next_task", {"plan_id": plan_id})
+        if res.get("kind") != "task":
+            raise RuntimeError(f"plan_next_task: {res}")
+        claimed.append(str(res["task"]["id"]))
+
+    async def record_score(_: int) -> None:
+        await tool("plan_record", {"plan_id": plan_id, "task_id": claimed.pop(0),
+                                   "output_score": 0.9})  # fmt: skip
+
+    async def record_output(i: int) -> None:
+        await tool("plan_record", {"plan_id": plan_id, "task_id": claimed.pop(0),
+                                   "output": f"the output of task number {i}, done"})  # fmt: skip
+
+    loop: dict[str, Any] = {}
+
+    goal = {"goal": "write it", "evaluator": SPEC, "max_iterations": 100, "quality_threshold": 1}
+
+    async def loop_step(i: int) -> None:
+        if loop.get("stopped", True):  # a new loop when the last one stopped: set-up, not counted
+            loop["id"] = (await tool("loop_start", goal))["loop_id"]
+            await tracer.quiet()
+            tracer.take()
+        res = await tool("loop_step", {"loop_id": loop["id"], "output": f"attempt {i} " * (i + 3)})
+        loop["stopped"] = res["decision"] == "stop"
+
+    async def verify(i: int) -> None:
+        await tool("verify_output", {"output": f"output number {i}", "evaluator": SPEC})
+
+    async def intercept(i: int) -> None:
+        await tool("intercept", {"prompt": f"{PROMPT} ({i})"})
+
+    rows: list[list[object]] = []
+
+    def row(label: str, counts: list[int]) -> None:
+        rows.append([label, len(counts), statistics.median(counts), min(counts), max(counts)])
+
+    row("plan_next_task", await measure(tracer, calls, next_task))
+    row("plan_record (output_score)", await measure(tracer, calls // 2, record_score))
+    row(
+        "plan_record (output, scored by acceptance)",
+        await measure(tracer, calls // 2, record_output),
+    )
+    row("loop_step", await measure(tracer, calls, loop_step))
+    row("verify_output (no plan)", await measure(tracer, calls, verify))
+    row("intercept", await measure(tracer, calls, intercept, settle))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="4 calls per tool")
+    args = parser.parse_args(argv)
+    calls = 4 if args.quick else args.calls
+    print_command()
+    print(machine_line())
+    print(f"sqlite {sqlite3.sqlite_version}; loopcore from {sys.modules['server'].__file__}")
+    rows = anyio.run(run, calls)
+    print_table(
+        "SQL statements per call (in process, every connection traced)",
+        ["tool call", "calls", "median", "min", "max"],
+        rows,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
