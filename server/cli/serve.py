@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import structlog
@@ -22,10 +22,19 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from loopcore.store.postgres import PostgresStore, is_postgres_url
 from server.app import LoopcoreServer, build_server
 from server.settings import Settings, SettingsError
+from server.team import ReplicaBridge, TeamAuth
 
-__all__ = ["BearerAuth", "check_bind", "http_app", "run_serve", "transport_security"]
+__all__ = [
+    "BearerAuth",
+    "check_bind",
+    "http_app",
+    "run_serve",
+    "team_app",
+    "transport_security",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -113,9 +122,22 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
-    if settings.token is not None:
-        app = BearerAuth(app, settings.token.get_secret_value())
-    return app
+    return team_app(app, mcp, settings)
+
+
+def team_app(app: ASGIApp, mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
+    """``app`` behind ``server.team.TeamAuth``: ``/healthz``, the single-user token, members.
+
+    On PostgreSQL the replica bridge (NOTIFY after commit, one LISTEN connection)
+    runs for the app's lifetime. The store must be open (``run_serve`` opens it).
+    """
+    deps = cast(LoopcoreServer, mcp).deps
+    token = None if settings.token is None else settings.token.get_secret_value()
+    bridge = None
+    store = deps.runtime.services.store
+    if isinstance(store, PostgresStore) and is_postgres_url(settings.db):
+        bridge = ReplicaBridge(str(settings.db), store, deps.notifier)
+    return TeamAuth(app, lambda: deps.runtime.services, token, bridge)
 
 
 def run_serve(settings: Settings) -> int:

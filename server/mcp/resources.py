@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from loopcore.errors import LoopcoreError, NotFound
 from server.schemas import jsonable, plan_brief, plan_out
+from server.team import require_owned
 from server.tools.deps import Deps
 from server.tools.loops import view_out
 
@@ -61,7 +62,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def plan_resource(plan_id: str) -> str:
-        status = _read("plan", plan_id, lambda: deps.services().plans.status(plan_id, verbose=True))
+        def fetch() -> Any:
+            require_owned(deps.services(), "plan", plan_id)
+            return deps.services().plans.status(plan_id, verbose=True)
+
+        status = _read("plan", plan_id, fetch)
         return _dump(plan_out(status).model_dump())
 
     @mcp.resource(
@@ -71,7 +76,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def journal_resource(plan_id: str) -> str:
-        ex = _read("plan", plan_id, lambda: deps.services().plans.explain(plan_id, limit=1000))
+        def fetch() -> Any:
+            require_owned(deps.services(), "plan", plan_id)
+            return deps.services().plans.explain(plan_id, limit=1000)
+
+        ex = _read("plan", plan_id, fetch)
         entries = [
             {"seq": e.seq, "at": e.at, "kind": e.kind, "task_id": e.task_id, "detail": e.detail}
             for e in ex.entries
@@ -85,5 +94,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def loop_resource(loop_id: str) -> str:
-        view = _read("loop", loop_id, lambda: deps.services().loops.status(loop_id))
+        def fetch() -> Any:
+            require_owned(deps.services(), "loop", loop_id)
+            return deps.services().loops.status(loop_id)
+
+        view = _read("loop", loop_id, fetch)
         return _dump(view_out(view).model_dump())

@@ -27,6 +27,7 @@ from mcp.server.mcpserver import MCPServer
 from server.mcp.notify import ChangeNotifier
 from server.runtime import Runtime, Services
 from server.settings import Settings
+from server.team import current_identity, scoped
 from server.tools._common import add_tool
 
 __all__ = ["Deps"]
@@ -51,8 +52,13 @@ class Deps:
 
     @property
     def project(self) -> str:
-        """The project key plans, loops and history are filed under."""
-        return self.runtime.project
+        """The project key plans, loops and history are filed under.
+
+        A member's request (``server.team``) carries its own project; otherwise the
+        process's ``LOOPCORE_PROJECT``.
+        """
+        who = current_identity.get()
+        return self.runtime.project if who is None else who.project
 
     def services(self) -> Services:
         """The domain services (raises ``StoreError`` outside a session)."""
@@ -77,7 +83,7 @@ class Deps:
             add_tool(
                 mcp,
                 self.settings.tools,
-                fn,
+                scoped(fn, self.services),
                 read_only=read_only,
                 destructive=destructive,
                 idempotent=idempotent,
