@@ -20,6 +20,7 @@ configure_logging()
 from loopcore.errors import LoopcoreError  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.install import add_install_parser, run_install  # noqa: E402
+from server.cli.members import add_members_parser, run_members  # noqa: E402
 from server.settings import Settings, SettingsError  # noqa: E402
 
 __all__ = ["build_parser", "main"]
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(doctor)
     add_install_parser(sub)
     add_db_parser(sub)
+    add_members_parser(sub)
     return parser
 
 
@@ -73,6 +75,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_install(args)
     if args.command == "db":
         return run_db(args, sys.stdout)
+    if args.command == "members":
+        return run_members(args, sys.stdout)
     settings = _settings(args)
     configure_logging(settings.log_level)
     if args.command == "serve":
