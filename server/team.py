@@ -305,6 +305,8 @@ class TeamAuth:
         except StoreError:
             await _respond(send, 503, {"status": "unavailable", "detail": "database unreachable"})
             return
+        if self._bridge is not None:
+            body["replica_listening"] = self._bridge.listening
         await _respond(send, 200, body)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -355,7 +357,7 @@ class ReplicaBridge:
             target=self._publish, name="loopcore-notify", daemon=True
         )
         self._publisher.start()
-        self.listening = anyio.Event()
+        self.listening = False  # the LISTEN connection is up (shown by /healthz)
         store.add_commit_hook(self._committed)
 
     def _committed(self, lines: Sequence[JournalLine]) -> None:
@@ -409,10 +411,11 @@ class ReplicaBridge:
                 async with aconn:
                     await aconn.execute(f"LISTEN {CHANNEL}")
                     log.info("replica_listening", channel=CHANNEL, origin=self.origin)
-                    self.listening.set()
+                    self.listening = True
                     async for note in aconn.notifies():
                         await self._forward(note.payload)
             except psycopg.Error as exc:
+                self.listening = False
                 log.warning("replica_listen_dropped", error=str(exc).strip())
                 await anyio.sleep(self._retry_s)
 
