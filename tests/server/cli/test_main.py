@@ -94,6 +94,7 @@ def test_bad_setting_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_parser_knows_every_command() -> None:
-    """serve, demo, plans, doctor, install and db are all subcommands."""
+    """serve, demo, plans, doctor, install, db and members are all subcommands."""
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices or {}) == {"serve", "demo", "plans", "doctor", "install", "db"}
+    expected = {"serve", "demo", "plans", "doctor", "install", "db", "members"}
+    assert set(sub.choices or {}) == expected
