@@ -24,7 +24,7 @@ def test_add_prints_the_token_once_list_and_revoke(
         found = MemberService(store).lookup(token)
         assert found is not None and found.name == "alice"
         with store.read() as tx:
-            row = tx._conn.execute("SELECT token_hash FROM members").fetchone()  # type: ignore[attr-defined]
+            row = tx._conn.execute("SELECT token_hash FROM members").fetchone()
         assert row is not None and row["token_hash"] == hash_token(token) != token
     finally:
         store.close()
