@@ -379,3 +379,26 @@ async def _hear_across(watch: Replica, write: Replica, token: str, plan_id: str)
         assert not res.is_error, _text(res)
         with anyio.fail_after(10):
             assert await sub.__anext__() == ResourceUpdated(uri=uri)
+
+
+async def test_one_person_on_sqlite_keeps_working_as_before(tmp_path: Path) -> None:
+    """SQLite, loopback, no members: no token needed; LOOPCORE_TOKEN still guards a server."""
+    db = str(tmp_path / "one.db")
+    with replicas(db, tmp_path, 1) as (rep,):
+        assert rep.health().json() == {"status": "ok", "database": "sqlite", "schema_version": 3}
+        async with connect(rep, None) as c:
+            res = await c.call_tool(
+                "plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]}
+            )
+            assert not res.is_error, _text(res)
+            plan_id = _structured(res)["plan_id"]
+            claim = await c.call_tool("plan_next_task", {"plan_id": plan_id, "agent": "me"})
+            assert _structured(claim)["task"]["claimed_by"] == "me"
+    with replicas(db, tmp_path, 1, LOOPCORE_TOKEN="s3cret") as (rep,):
+        url = f"{rep.url}/mcp"
+        assert httpx.post(url, json=INIT, headers=JSON_HEADERS).status_code == 401
+        ok = {**JSON_HEADERS, "authorization": "Bearer s3cret"}
+        assert httpx.post(url, json=INIT, headers=ok).status_code == 200
+        async with connect(rep, "s3cret") as c:
+            status = await c.call_tool("plan_status", {"plan_id": plan_id})
+            assert not status.is_error, _text(status)
