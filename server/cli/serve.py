@@ -22,6 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from loopcore.members import MemberService
 from loopcore.store.postgres import PostgresStore, is_postgres_url
 from server.app import LoopcoreServer, build_server
 from server.settings import Settings, SettingsError
@@ -41,17 +42,19 @@ log = structlog.get_logger(__name__)
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
-def check_bind(settings: Settings) -> None:
-    """Refuse a non-loopback bind without a token.
+def check_bind(settings: Settings, *, members: bool = False) -> None:
+    """Refuse a non-loopback bind without a token (a team's members' tokens count).
 
     Raises:
         SettingsError: the host is reachable from other machines and no token is set.
     """
-    if settings.transport != "stdio" and not settings.loopback and settings.token is None:
+    if settings.transport == "stdio" or settings.loopback or settings.token is not None:
+        return
+    if not members:
         raise SettingsError(
             f"refusing to bind {settings.host}: it is reachable from other machines; set "
-            "LOOPCORE_TOKEN so every request must carry 'Authorization: Bearer <token>', or "
-            "bind 127.0.0.1"
+            "LOOPCORE_TOKEN so every request must carry 'Authorization: Bearer <token>', "
+            "add members (loopcore members add NAME --project P), or bind 127.0.0.1"
         )
 
 
@@ -147,7 +150,6 @@ def run_serve(settings: Settings) -> int:
         SettingsError: a non-loopback bind without a token.
         StoreError: the database cannot be opened or is newer than this code.
     """
-    check_bind(settings)
     mcp = build_server(settings)
     # Open the store before serving: a database that cannot be used (newer than this code,
     # unwritable) fails here with a clear message instead of inside the first session, and
@@ -155,6 +157,7 @@ def run_serve(settings: Settings) -> int:
     runtime = mcp.deps.runtime
     runtime.acquire()
     try:
+        check_bind(settings, members=MemberService(runtime.services.store).any_active())
         return _serve(mcp, settings)
     finally:
         runtime.release()
