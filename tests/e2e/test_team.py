@@ -402,3 +402,32 @@ async def test_one_person_on_sqlite_keeps_working_as_before(tmp_path: Path) -> N
         async with connect(rep, "s3cret") as c:
             status = await c.call_tool("plan_status", {"plan_id": plan_id})
             assert not status.is_error, _text(status)
+
+
+async def test_an_expired_lease_is_returned_by_another_replica(tmp_path: Path, pg_url: str) -> None:
+    """alice's claim through replica 0 lapses; bob's next claim through replica 1 gets it back."""
+    tokens, plan_ids = _setup(pg_url)
+    plan_id = plan_ids["A"][0]
+    with replicas(pg_url, tmp_path, 2) as (first, second):
+        async with connect(first, tokens["alice"]) as alice:
+            held = await alice.call_tool("plan_next_task", {"plan_id": plan_id, "lease_s": 0.5})
+            assert _structured(held)["task"]["id"] == "t0"
+        async with connect(second, tokens["bob"], "A") as bob:
+            deadline = time.monotonic() + 30
+            while True:  # t1 is ready meanwhile: bob gets it until alice's lease has lapsed
+                got = _structured(await bob.call_tool("plan_next_task", {"plan_id": plan_id}))
+                if got["task"]["id"] == "t0":
+                    break
+                assert time.monotonic() < deadline, "the lease was never returned"
+                await anyio.sleep(0.2)
+    assert got["task"]["claimed_by"] == "bob"
+    with psycopg.connect(pg_url) as conn:
+        kinds = [
+            (kind, json.loads(detail).get("agent"))
+            for kind, detail in conn.execute(
+                "SELECT kind, detail FROM journal WHERE plan_id = %s AND task_id = 't0' "
+                "ORDER BY seq",
+                (plan_id,),
+            )
+        ]
+    assert kinds == [("claimed", "alice"), ("lease_expired", "alice"), ("claimed", "bob")]
