@@ -43,6 +43,7 @@ import httpx2
 import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.subscriptions import ResourceUpdated
 
 from loopcore.members import MemberService
 from loopcore.plans.model import PlanLimits
@@ -177,6 +178,36 @@ def _case(
     return res, twice
 
 
+# ---------------------------------------------------------------- notification across replicas
+
+
+async def _notify_delays(reps: list[Replica], token: str, plan_id: str, n: int) -> list[float]:
+    """Seconds from sending a claim through replica 1 to its update on replica 0's stream."""
+    uri = f"loopcore://plans/{plan_id}"
+    delays: list[float] = []
+    async with (
+        connect(reps[0], token) as watcher,
+        connect(reps[1], token) as writer,
+        watcher.listen(resource_subscriptions=[uri]) as sub,
+    ):
+        for _ in range(n):
+            t0 = now()
+            got = await writer.call_tool("plan_next_task", {"plan_id": plan_id})
+            if got.is_error:
+                raise RuntimeError(str(got.content))
+            with anyio.fail_after(30):
+                while (await sub.__anext__()) != ResourceUpdated(uri=uri):
+                    pass
+            delays.append(now() - t0)
+    return delays
+
+
+def _notify_case(db: str, log_dir: Path, n: int) -> list[float]:
+    token, plan_ids = _prepare(db, 1, n + 1)
+    with replicas(db, log_dir, 2, LOOPCORE_LOG_LEVEL="error") as reps:
+        return anyio.run(_notify_delays, reps, token, plan_ids[0], n)
+
+
 # ---------------------------------------------------------------- the floor over HTTP
 
 _FLOOR = (
@@ -279,9 +310,16 @@ def main() -> int:
             url = cluster.url(cluster.create_database())
             label = f"PostgreSQL, {n} replicas"
             contended.append(_case(url, work, n, label, args.agents, 1, args.rounds))
+        delays = _notify_case(cluster.url(cluster.create_database()), work, args.rounds)
     finally:
         cluster.destroy()
     _report(floor, spread, contended, args)
+    d50, d95 = p50_p95(delays)
+    print_table(
+        "a change through replica 1 reaches a listen stream on replica 0 (LISTEN/NOTIFY)",
+        ["changes", "p50 ms", "p95 ms", "max ms", "within 1 s"],
+        [[len(delays), ms(d50), ms(d95), ms(max(delays)), sum(d <= 1.0 for d in delays)]],
+    )
     problems = [e for r, _ in spread + contended for e in r.errors] + floor.errors
     twice = sum(t for _, t in contended)
     return 1 if problems or twice else 0

@@ -30,3 +30,5 @@ def test_team_bench_quick_prints_both_tables_without_errors_or_double_claims() -
     contended = [c.strip() for c in spread[2].split("|")[1:-1]]
     assert contended[2] == "40" and contended[-2:] == ["0", "0"]  # no double claim, no error
     assert "| floor: bare SDK server" in out and "| SQLite, 1 process |" in out
+    notified = out.split("(LISTEN/NOTIFY)", 1)[1].strip().splitlines()[2]
+    assert notified.startswith("| 5 |")  # five changes, each heard on the other replica
