@@ -14,7 +14,9 @@
   claims and in the journal).
 - **Tokens.** The bearer token is hashed (sha256) and looked up in the
   ``members`` table, cached for at most ``CACHE_S`` (so ``loopcore members
-  revoke`` is refused by every replica within a second). The project is chosen
+  revoke`` is refused by every replica within a second; while the database is
+  unreachable the last answer for a member stays, so their tool calls get the
+  store's clear error, and unknown tokens get 503). The project is chosen
   by the ``X-Loopcore-Project`` header among the member's projects (their first
   by default); any other project is refused with 403.
 - **Replicas.** ``ReplicaBridge``: on PostgreSQL, each committed write that wrote
@@ -169,7 +171,14 @@ class _MemberCache:
             hit = self._entries.get(key)
         if hit is not None and now - hit[1] < CACHE_S:
             return hit[0]
-        member = self._members().lookup(token)
+        try:
+            member = self._members().lookup(token)
+        except StoreError:
+            # The database is unreachable, so nothing can be revoked meanwhile and no tool
+            # can run: the last answer lets the request through to a clear tool error.
+            if hit is None or hit[0] is None:
+                raise
+            return hit[0]
         with self._lock:
             if len(self._entries) > 4096:
                 self._entries.clear()
@@ -181,7 +190,12 @@ class _MemberCache:
         cached = self._any
         if cached is not None and now - cached[1] < CACHE_S:
             return cached[0]
-        found = self._members().any_active()
+        try:
+            found = self._members().any_active()
+        except StoreError:
+            if cached is None:
+                raise
+            return cached[0]
         self._any = (found, now)
         return found
 
@@ -247,8 +261,10 @@ class TeamAuth:
             return
         try:
             member = await anyio.to_thread.run_sync(self._member, given)
-        except StoreError as exc:
-            await _respond(send, 503, {"error": "unavailable", "detail": str(exc)})
+        except StoreError as exc:  # the caller is not known yet: no database detail for them
+            log.warning("http_token_check_failed", error=str(exc))
+            detail = "the token cannot be checked: the database is unreachable; try again"
+            await _respond(send, 503, {"error": "unavailable", "detail": detail})
             return
         if member is None:
             log.info("http_unauthorized", path=scope.get("path"), client=str(scope.get("client")))

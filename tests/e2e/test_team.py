@@ -31,6 +31,7 @@ from loopcore.members import MemberService
 from loopcore.plans.model import PlanLimits
 from loopcore.plans.service import PlanService
 from loopcore.store import open_store
+from server.team import CACHE_S
 from tests.e2e.replicas import Replica, connect, replicas
 from tests.pg_cluster import Cluster, find_bin
 
@@ -331,10 +332,17 @@ async def test_losing_the_database_gives_tool_errors_and_the_replica_recovers(
         plan_id = plan_ids["A"][0]
         env = {"LOOPCORE_DB_POOL_TIMEOUT_S": "1", "LOOPCORE_DB_CONNECT_TIMEOUT_S": "1"}
         with replicas(url, tmp_path, 2, **env) as (rep, other):
-            # The token was checked (and cached) before the outage: the tool call gets through.
+            # alice's token was checked before the outage; during it, her last answer stands
+            # (nothing can be revoked while the database is down), so her tool call gets
+            # through to a clear tool error; an unknown token cannot be checked: 503.
             async with connect(rep, tokens["alice"]) as c:
                 assert not (await c.call_tool("plan_status", {"plan_id": plan_id})).is_error
                 cluster.stop()
+                await anyio.sleep(CACHE_S + 0.2)  # past the cache: the lookup itself fails
+                stranger = {**JSON_HEADERS, "authorization": "Bearer lc_unknown"}
+                refused = httpx.post(f"{rep.url}/mcp", json=INIT, headers=stranger, timeout=30)
+                assert refused.status_code == 503, refused.text
+                assert "postgres" not in refused.text  # nothing about the database for strangers
                 res = await c.call_tool("plan_next_task", {"plan_id": plan_id})
                 assert res.is_error
                 assert "PostgreSQL database postgresql://postgres@" in _text(res)
