@@ -53,6 +53,13 @@ class Services:
         self._scoped: dict[str, Services] = {}
         self._lock = threading.Lock()
 
+    def close_history(self) -> None:
+        """Let every project's pending intercept rows land before the store closes."""
+        with self._lock:
+            scoped = list(self._scoped.values())
+        for services in (*scoped, self):
+            services.history.close()
+
     def for_project(self, project: str) -> Services:
         """The services as ``project`` sees them (built once per project)."""
         with self._lock:
@@ -103,7 +110,7 @@ class Runtime:
             if self._users or self._services is None:
                 return
             services, self._services = self._services, None
-        services.history.close()  # intercepts written behind their answers land first
+        services.close_history()  # intercepts written behind their answers land first
         if self._given is None:
             services.store.close()
             log.info("store_closed", path=services.store.location)

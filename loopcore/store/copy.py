@@ -40,6 +40,7 @@ TABLES: tuple[tuple[str, str | None], ...] = (
     ("prompt_feedback", "id"),
     ("prior_iterations", None),
     ("prior_outcomes", None),
+    ("members", None),
 )
 _BATCH = 1000
 

@@ -178,9 +178,23 @@ def _v2_task_test_tracking(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE tasks ADD COLUMN last_details TEXT")
 
 
+# A team's members (``loopcore.members``): a bearer token's sha256, never the token.
+MEMBERS_TABLE = """CREATE TABLE members (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        projects TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL)"""
+
+
+def _v3_members(conn: sqlite3.Connection) -> None:
+    conn.execute(MEMBERS_TABLE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(version=2, name="task test tracking", apply=_v2_task_test_tracking),
+    Migration(version=3, name="members", apply=_v3_members),
 )
 
 

@@ -29,6 +29,7 @@ from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.hook import add_hook_parser  # noqa: E402
 from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
 from server.cli.intercept import add_intercept_parser  # noqa: E402
+from server.cli.members import add_members_parser, run_members  # noqa: E402
 from server.cli.verify import add_verify_parser  # noqa: E402
 from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
 from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_uninstall_parser(sub)
     for add in (add_verify_parser, add_intercept_parser, add_hook_parser):
         _common(add(sub))
+    add_members_parser(sub)
     return parser
 
 
@@ -149,6 +151,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_db(args, sys.stdout)
     if args.command == "dashboard":
         return run_dashboard(args)
+    if args.command == "members":
+        return run_members(args, sys.stdout)
     settings = _settings(args)
     configure_logging(settings.log_level)
     quick = _quick(args, settings)

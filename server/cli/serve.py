@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import structlog
@@ -22,28 +22,40 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from loopcore.members import MemberService
+from loopcore.store.postgres import PostgresStore, is_postgres_url
 from server.app import LoopcoreServer, build_server
 from server.settings import Settings, SettingsError
+from server.team import ReplicaBridge, TeamAuth
 from server.web.mount import mount_dashboard
 
-__all__ = ["BearerAuth", "check_bind", "http_app", "run_serve", "transport_security"]
+__all__ = [
+    "BearerAuth",
+    "check_bind",
+    "http_app",
+    "run_serve",
+    "team_app",
+    "transport_security",
+]
 
 log = structlog.get_logger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
-def check_bind(settings: Settings) -> None:
-    """Refuse a non-loopback bind without a token.
+def check_bind(settings: Settings, *, members: bool = False) -> None:
+    """Refuse a non-loopback bind without a token (a team's members' tokens count).
 
     Raises:
         SettingsError: the host is reachable from other machines and no token is set.
     """
-    if settings.transport != "stdio" and not settings.loopback and settings.token is None:
+    if settings.transport == "stdio" or settings.loopback or settings.token is not None:
+        return
+    if not members:
         raise SettingsError(
             f"refusing to bind {settings.host}: it is reachable from other machines; set "
-            "LOOPCORE_TOKEN so every request must carry 'Authorization: Bearer <token>', or "
-            "bind 127.0.0.1"
+            "LOOPCORE_TOKEN so every request must carry 'Authorization: Bearer <token>', "
+            "add members (loopcore members add NAME --project P), or bind 127.0.0.1"
         )
 
 
@@ -117,9 +129,22 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
         if isinstance(mcp, LoopcoreServer):  # the read-only dashboard at /dashboard
             mount_dashboard(web, mcp.deps.runtime, settings)
         app = web
-    if settings.token is not None:
-        app = BearerAuth(app, settings.token.get_secret_value())
-    return app
+    return team_app(app, mcp, settings)
+
+
+def team_app(app: ASGIApp, mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
+    """``app`` behind ``server.team.TeamAuth``: ``/healthz``, the single-user token, members.
+
+    On PostgreSQL the replica bridge (NOTIFY after commit, one LISTEN connection)
+    runs for the app's lifetime. The store must be open (``run_serve`` opens it).
+    """
+    deps = cast(LoopcoreServer, mcp).deps
+    token = None if settings.token is None else settings.token.get_secret_value()
+    bridge = None
+    store = deps.runtime.services.store
+    if isinstance(store, PostgresStore) and is_postgres_url(settings.db):
+        bridge = ReplicaBridge(str(settings.db), store, deps.notifier)
+    return TeamAuth(app, lambda: deps.runtime.services, token, bridge)
 
 
 def run_serve(settings: Settings) -> int:
@@ -129,7 +154,6 @@ def run_serve(settings: Settings) -> int:
         SettingsError: a non-loopback bind without a token.
         StoreError: the database cannot be opened or is newer than this code.
     """
-    check_bind(settings)
     mcp = build_server(settings)
     # Open the store before serving: a database that cannot be used (newer than this code,
     # unwritable) fails here with a clear message instead of inside the first session, and
@@ -137,6 +161,7 @@ def run_serve(settings: Settings) -> int:
     runtime = mcp.deps.runtime
     runtime.acquire()
     try:
+        check_bind(settings, members=MemberService(runtime.services.store).any_active())
         return _serve(mcp, settings)
     finally:
         runtime.release()

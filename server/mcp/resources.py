@@ -19,6 +19,7 @@ from loopcore.errors import LoopcoreError, NotFound
 from loopcore.limits import ID_PATTERN
 from server.schemas import jsonable, plan_brief, plan_out
 from server.schemas.evaluators import EVALUATORS_URI, catalogue
+from server.team import require_owned
 from server.tools.deps import Deps
 from server.tools.loops import view_out
 
@@ -83,7 +84,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def plan_resource(plan_id: str) -> str:
-        status = _read("plan", plan_id, lambda: deps.services().plans.status(plan_id, verbose=True))
+        def fetch() -> Any:
+            require_owned(deps.services(), "plan", plan_id)
+            return deps.services().plans.status(plan_id, verbose=True)
+
+        status = _read("plan", plan_id, fetch)
         return _dump(plan_out(status).model_dump())
 
     @mcp.resource(
@@ -93,7 +98,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def journal_resource(plan_id: str) -> str:
-        ex = _read("plan", plan_id, lambda: deps.services().plans.explain(plan_id, limit=1000))
+        def fetch() -> Any:
+            require_owned(deps.services(), "plan", plan_id)
+            return deps.services().plans.explain(plan_id, limit=1000)
+
+        ex = _read("plan", plan_id, fetch)
         entries = [
             {
                 "seq": e.seq,
@@ -113,5 +122,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def loop_resource(loop_id: str) -> str:
-        view = _read("loop", loop_id, lambda: deps.services().loops.status(loop_id))
+        def fetch() -> Any:
+            require_owned(deps.services(), "loop", loop_id)
+            return deps.services().loops.status(loop_id)
+
+        view = _read("loop", loop_id, fetch)
         return _dump(view_out(view).model_dump())

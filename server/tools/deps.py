@@ -28,6 +28,7 @@ from server.mcp.notify import ChangeNotifier
 from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime, Services
 from server.settings import Settings
+from server.team import current_identity, scoped
 from server.tools._common import FastPath, add_tool, enabled, fast_path
 
 __all__ = ["Deps"]
@@ -54,7 +55,11 @@ class Deps:
 
     @property
     def project(self) -> str:
-        """The project key of this request's session (``server.mcp.roots``)."""
+        """The project key of this request: a member's request (``server.team``) carries its
+        own; otherwise the session's (``server.mcp.roots``), else the process's."""
+        who = current_identity.get()
+        if who is not None:
+            return who.project
         return CURRENT_PROJECT.get() or self.runtime.project
 
     def services(self) -> Services:
@@ -95,7 +100,7 @@ class Deps:
             add_tool(
                 mcp,
                 self.settings.tools,
-                fn,
+                scoped(fn, self.services),
                 read_only=read_only,
                 destructive=destructive,
                 idempotent=idempotent,

@@ -190,6 +190,18 @@ MIGRATIONS: tuple[PgMigration, ...] = (
             "ALTER TABLE tasks ADD COLUMN last_details TEXT",
         ),
     ),
+    PgMigration(
+        version=3,
+        name="members",
+        statements=(
+            """CREATE TABLE members (
+                name TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL UNIQUE,
+                projects TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION)""",
+        ),
+    ),
 )
 
 

@@ -13,6 +13,7 @@ from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput
 from loopcore.history import HistoryService
 from loopcore.loops import LoopService
+from loopcore.members import MemberService
 from loopcore.plans import PlanService
 from loopcore.store import Store, open_store
 from loopcore.store.copy import TABLES, copy_database, table_counts
@@ -44,6 +45,7 @@ def _fill(store: Store) -> str:
         loops.end(loop.id, outcome="accepted")
     hid = history.record_intercept("proj", "h" * 64, 0.7, "B", {"clarity": 0.7}, "direct", None)
     history.record_feedback(hid, 4, "fine")
+    MemberService(store, clock).add("alice", ["proj"])  # members move with the database
     return plan_id
 
 

@@ -116,6 +116,7 @@ def test_parser_knows_every_command() -> None:
         "verify",
         "intercept",
         "hook",
+        "members",
     }
 
 
