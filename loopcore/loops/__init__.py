@@ -9,7 +9,7 @@ worth less than a step) and ``priors`` (what finished loops teach).
 
 from __future__ import annotations
 
-from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult, refine
+from loopcore.loops.engine import IterationRecord, Prices, RefineConfig, RefineResult, refine
 from loopcore.loops.priors import Priors, PriorSummary, SuggestedConfig
 from loopcore.loops.sessions import LoopRecord, LoopService, LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import ExitReason, StopConfig, StopDecision
@@ -21,6 +21,7 @@ __all__ = [
     "LoopService",
     "LoopSummary",
     "LoopView",
+    "Prices",
     "PriorSummary",
     "Priors",
     "RefineConfig",
