@@ -40,6 +40,8 @@ ENV_VARS: dict[str, str] = {
     "max_request_bytes": "LOOPCORE_MAX_REQUEST_BYTES",
     "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
+    "price_input_per_1k": "LOOPCORE_PRICE_INPUT_PER_1K",
+    "price_output_per_1k": "LOOPCORE_PRICE_OUTPUT_PER_1K",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -79,6 +81,9 @@ class Settings(BaseModel):
             protection), e.g. the machine's name when binding 0.0.0.0.
         max_request_bytes: largest HTTP request body accepted.
         command_timeout_s / regex_timeout_s: evaluator time limits.
+        price_input_per_1k / price_output_per_1k: what 1,000 prompt and completion
+            tokens of the configured provider cost; with both set, ``refine`` reports
+            a cost and accepts a cost budget (``max_cost``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -100,6 +105,8 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    price_input_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
+    price_output_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
     # The environment the server started with, handed to the command evaluator (which
     # passes on only PATH-like basics and the variables a spec names); never logged.
     command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)

@@ -17,6 +17,7 @@ from server.priors_cache import priors_for
 from server.runtime import Services
 from server.schemas import (
     Goal,
+    LoopExplainOut,
     LoopId,
     LoopOut,
     LoopStartOut,
@@ -54,16 +55,19 @@ def _config(
     threshold: float | None,
     max_iterations: int | None,
     budget: tuple[int | None, float | None],
+    tuning: dict[str, Any],
 ) -> tuple[StopConfig, str]:
     """The stopping config: the caller's values over what the priors suggest."""
     suggested = _priors(services).suggest_config(task_type, model or None, threshold=threshold)
     top = max_iterations if max_iterations is not None else suggested.max_iterations
+    given = {k: v for k, v in tuning.items() if v is not None}
     cfg = StopConfig(
         max_iterations=top,
-        min_iterations=min(suggested.min_iterations, top),
+        min_iterations=min(given.pop("min_iterations", suggested.min_iterations), top),
         quality_threshold=suggested.quality_threshold,
         max_tokens=budget[0],
         timeout_s=budget[1],
+        **given,
     )
     return cfg, suggested.rationale
 
@@ -115,7 +119,7 @@ def view_out(v: LoopView) -> LoopOut:
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register loop_start, loop_step, loop_end and loop_status."""
+    """Register loop_start, loop_step, loop_end, loop_extend, loop_explain and loop_status."""
 
     @deps.tool(mcp, read_only=False)
     async def loop_start(
@@ -129,9 +133,12 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         timeout_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
+        min_iterations: Annotated[int, Field(ge=1, le=100)] | None = None,
+        no_progress_window: Annotated[int, Field(ge=1, le=100)] | None = None,
+        convergence_delta: Unit | None = None,
     ) -> LoopStartOut:
         """Open a loop you drive: you write outputs, loop_step scores each and says when to
-        stop. Unset limits come from past loops of task_type. With plan_id+task_id, loop_end
+        stop. Unset limits are learned per task_type. With plan_id+task_id, loop_end
         records the best score there.
         """
         services = deps.services()
@@ -143,6 +150,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             quality_threshold,
             max_iterations,
             (max_tokens, timeout_s),
+            {
+                "min_iterations": min_iterations,
+                "no_progress_window": no_progress_window,
+                "convergence_delta": convergence_delta,
+            },
         )
         loop = await deps.run_sync(
             services.loops.start,
@@ -194,6 +206,39 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             uris.extend(plan_uris(summary.plan_id))
         await deps.notifier.changed(*uris)
         return _summary_out(summary)
+
+    @deps.tool(mcp, read_only=False)
+    async def loop_extend(
+        loop_id: LoopId,
+        more_iterations: Annotated[int, Field(ge=1, le=100)],
+        more_tokens: Annotated[int, Field(ge=1)] | None = None,
+        more_seconds: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
+    ) -> LoopOut:
+        """Give a stopped loop more budget instead of starting over: it reopens with its
+        scores and best output kept. For loops stopped by max_iterations, a plateau, no
+        progress or a token/time budget (then pass more_tokens/more_seconds); not for one
+        that passed or was closed. Then loop_step again.
+        """
+        services = deps.services()
+        await deps.run_sync(
+            services.loops.extend,
+            loop_id,
+            more_iterations=more_iterations,
+            more_tokens=more_tokens,
+            more_seconds=more_seconds,
+        )
+        await deps.notifier.changed(loop_uri(loop_id))
+        return view_out(await deps.run_sync(services.loops.status, loop_id))
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def loop_explain(loop_id: LoopId) -> LoopExplainOut:
+        """A loop's journal in sentences: how it started, each step's score and decision,
+        why it stopped, extensions, and what its close recorded.
+        """
+        loop, lines = deps.services().loops.explain(loop_id)
+        return LoopExplainOut(
+            loop_id=loop.id, status=loop.status, exit_reason=loop.exit_reason, lines=list(lines)
+        )
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def loop_status(loop_id: LoopId) -> LoopOut:

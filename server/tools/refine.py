@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
@@ -9,9 +10,9 @@ import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from loopcore.errors import StoreError
+from loopcore.errors import InvalidInput, StoreError
 from loopcore.evaluators.base import EvalContext, Evaluator
-from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult
+from loopcore.loops.engine import IterationRecord, Prices, RefineConfig, RefineResult
 from loopcore.loops.engine import refine as run_refine
 from loopcore.loops.priors import Priors
 from loopcore.loops.stopping import StopConfig
@@ -19,6 +20,7 @@ from loopcore.store.observations import LoopObservation
 from server.mcp.sampling import ChosenProvider, ProviderChoice, open_provider
 from server.priors_cache import PriorsCache, priors_for
 from server.schemas import IterationOut, PromptText, RefineOut, Spec, TaskType, Unit
+from server.settings import Settings
 from server.tools.deps import Deps
 
 __all__ = ["MAX_REFINE_ITERATIONS", "MAX_TIMEOUT_S", "register"]
@@ -36,19 +38,48 @@ def _stop_config(
     priors: Priors,
     task_type: str,
     model: str | None,
-    limits: tuple[int | None, float | None, float],
+    limits: _Limits,
 ) -> tuple[StopConfig, str, str]:
     """The caller's limits over what the priors suggest; also the source and rationale."""
-    max_iterations, threshold, timeout_s = limits
-    suggested = priors.suggest_config(task_type, model, threshold=threshold)
-    top = max_iterations if max_iterations is not None else suggested.max_iterations
+    suggested = priors.suggest_config(task_type, model, threshold=limits.threshold)
+    top = limits.max_iterations if limits.max_iterations is not None else suggested.max_iterations
     cfg = StopConfig(
         max_iterations=top,
         min_iterations=min(suggested.min_iterations, top),
         quality_threshold=suggested.quality_threshold,
-        timeout_s=timeout_s,
+        timeout_s=limits.timeout_s,
+        max_tokens=limits.token_budget,
+        max_cost=limits.max_cost,
     )
     return cfg, suggested.source, suggested.rationale
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Limits:
+    """What the caller of refine set (None: the priors' suggestion, or no limit)."""
+
+    task_type: str
+    max_iterations: int | None
+    threshold: float | None
+    timeout_s: float
+    max_tokens_per_call: int | None
+    token_budget: int | None
+    max_cost: float | None
+
+
+def _prices(settings: Settings, max_cost: float | None) -> Prices | None:
+    """The configured token prices; a cost budget without them is refused."""
+    if settings.price_input_per_1k is None or settings.price_output_per_1k is None:
+        if max_cost is not None:
+            raise InvalidInput(
+                "a cost budget needs token prices: set LOOPCORE_PRICE_INPUT_PER_1K and "
+                "LOOPCORE_PRICE_OUTPUT_PER_1K (or use token_budget)",
+                field="max_cost",
+            )
+        return None
+    return Prices(
+        input_per_1k=settings.price_input_per_1k, output_per_1k=settings.price_output_per_1k
+    )
 
 
 def _iteration_out(r: IterationRecord) -> IterationOut:
@@ -97,6 +128,7 @@ def _result_out(
         model=chosen.model,
         config=config,
         learned=learned,
+        cost=None if res.cost is None else round(res.cost, 6),
     )
 
 
@@ -118,16 +150,15 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         chosen: ChosenProvider,
         prompt: str,
         evaluator: Evaluator,
-        options: tuple[str, int | None, float | None, float, int | None],
+        limits: _Limits,
     ) -> RefineOut:
-        task_type, max_iterations, threshold, timeout_s, max_tokens = options
+        task_type, timeout_s = limits.task_type, limits.timeout_s
+        prices = _prices(deps.settings, limits.max_cost)
         cache = priors_for(deps.services().store)
         priors = await deps.run_sync(cache.get)
         # A host names its model only in its answers: its loops pool every model's priors.
         key_model = chosen.model if chosen.kind == "configured" else None
-        stop, source, why = _stop_config(
-            priors, task_type, key_model, (max_iterations, threshold, timeout_s)
-        )
+        stop, source, why = _stop_config(priors, task_type, key_model, limits)
 
         async def progress(r: IterationRecord) -> None:
             await ctx.report_progress(
@@ -138,7 +169,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             prompt,
             evaluator,
             chosen.provider,
-            RefineConfig(stop=stop, max_tokens_per_call=max_tokens),
+            RefineConfig(stop=stop, max_tokens_per_call=limits.max_tokens_per_call, prices=prices),
             context=EvalContext(goal=prompt, project_root=deps.runtime.options.project_root),
             conditions=(priors.stop_condition(task_type, key_model),),
             on_iteration=progress,
@@ -150,6 +181,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             "min_iterations": stop.min_iterations,
             "quality_threshold": stop.quality_threshold,
             "timeout_s": timeout_s,
+            **{
+                k: v
+                for k, v in (("token_budget", stop.max_tokens), ("max_cost", stop.max_cost))
+                if v
+            },
             "source": source,
             "rationale": why,
         }
@@ -166,17 +202,30 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         provider: Literal["auto", "sampling", "configured"] = "auto",
         task_type: TaskType = "general",
         max_tokens_per_call: Annotated[int, Field(ge=1, le=32_000)] | None = None,
+        token_budget: Annotated[int, Field(ge=1)] | None = None,
+        max_cost: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None,
     ) -> RefineOut:
         """loopcore runs the whole refinement loop: it asks a model (the host's through
         sampling, else the configured provider; provider= picks), scores each answer with the
         evaluator spec, feeds the deficiencies back, and stops at the threshold, a plateau,
         when learned priors say success is out of reach, or at max_iterations / timeout_s.
-        Progress per iteration. Returns the best output, iterations, exit_reason, tokens and
-        the provider that ran. With no model available, use loop_start/loop_step instead.
+        Progress per iteration. token_budget caps tokens over the whole loop (counted where
+        the provider reports them); max_cost caps the cost when token prices are configured.
+        Returns the best output, iterations, exit_reason, tokens, cost and the provider that
+        ran. With no model available, use loop_start/loop_step instead.
         """
-        options = (task_type, max_iterations, quality_threshold, timeout_s, max_tokens_per_call)
+        limits = _Limits(
+            task_type=task_type,
+            max_iterations=max_iterations,
+            threshold=quality_threshold,
+            timeout_s=timeout_s,
+            max_tokens_per_call=max_tokens_per_call,
+            token_budget=token_budget,
+            max_cost=max_cost,
+        )
+        _prices(deps.settings, max_cost)  # a cost budget without prices fails before any call
         want: ProviderChoice = provider
         # Built first: a bad spec is reported before any model is looked for.
         judge = deps.runtime.evaluator(evaluator)
         async with open_provider(ctx, deps.settings, want) as chosen:
-            return await _run(ctx, chosen, prompt, judge, options)
+            return await _run(ctx, chosen, prompt, judge, limits)
