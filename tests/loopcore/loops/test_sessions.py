@@ -306,7 +306,7 @@ def test_extend_checks_its_amounts(loops: LoopService) -> None:
         ({"more_iterations": 1, "more_seconds": -1.0}, "more_seconds"),
     ):
         with pytest.raises(InvalidInput) as caught:
-            loops.extend(loop_id, **kwargs)  # type: ignore[arg-type]
+            loops.extend(loop_id, **kwargs)
         assert caught.value.field == field
     with pytest.raises(Conflict, match="cap is 100"):
         loops.extend(loop_id, more_iterations=95)
