@@ -10,7 +10,7 @@ used as is and never closed here.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ from loopcore.clock import Clock
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
+from loopcore.evaluators.judge import JudgeModel
 from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import RestoreReport, Store, open_store
+from server.mcp.sampling import judge_model
 from server.settings import Settings
 
 __all__ = ["Runtime", "Services"]
@@ -59,6 +61,7 @@ class Runtime:
             project_root=_project_root(settings),
             command_timeout_s=settings.command_timeout_s,
             environ=settings.command_environ,
+            judge=judge_model(settings),
         )
         self.project = settings.project_key
         self._given = store
@@ -102,9 +105,14 @@ class Runtime:
             raise StoreError("the store is not open (no active session)")
         return services
 
-    def evaluator(self, spec: dict[str, Any] | str) -> Evaluator:
-        """Build an evaluator from a spec with the server's limits and allowlist."""
-        return build_evaluator(spec, self.options)
+    def evaluator(self, spec: dict[str, Any] | str, judge: JudgeModel | None = None) -> Evaluator:
+        """Build an evaluator from a spec with the server's limits and allowlist.
+
+        ``judge`` is the model a ``judge`` spec asks on this call (the host's, through
+        sampling); by default the configured provider, if any.
+        """
+        options = self.options if judge is None else replace(self.options, judge=judge)
+        return build_evaluator(spec, options)
 
     def _open(self) -> Store:
         if self._given is not None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loopcore.evaluators.judge import JudgeModel
 
 __all__ = ["FactoryOptions"]
 
@@ -24,6 +28,7 @@ class FactoryOptions:
             (PATH, HOME, LANG, ...) and the variables its spec names are taken.
             ``loopcore`` never reads the process environment itself; without this, a
             command gets only ``PATH=os.defpath``.
+        judge: the model a ``judge`` spec asks; None refuses such specs.
     """
 
     regex_timeout_s: float = 0.5
@@ -32,3 +37,4 @@ class FactoryOptions:
     command_timeout_s: float = 120.0
     max_output_bytes: int = 1_000_000
     environ: Mapping[str, str] | None = field(default=None, hash=False)
+    judge: JudgeModel | None = field(default=None, hash=False, compare=False)

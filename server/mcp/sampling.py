@@ -21,11 +21,13 @@ of today's handshake era.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
+import anyio.from_thread
 import structlog
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError, NoBackChannelError
@@ -44,10 +46,12 @@ __all__ = [
     "NO_PROVIDER",
     "ChosenProvider",
     "ProviderChoice",
+    "ProviderJudge",
     "SamplingProvider",
     "SamplingStatus",
     "completion_of",
     "configured_provider",
+    "judge_model",
     "open_provider",
     "sampling_available",
     "sampling_status",
@@ -249,3 +253,60 @@ async def open_provider(
     log.info("provider.chosen", kind="configured", model=http.model)
     async with http:
         yield ChosenProvider(provider=http, kind="configured", reason=reason)
+
+
+class ProviderJudge:
+    """A ``JudgeModel`` over an async provider, for evaluators that run in worker threads.
+
+    ``ask`` blocks its thread: from an anyio worker thread it runs the call on the
+    server's event loop; elsewhere (the CLI, a plain thread) on an event loop of its own.
+
+    Args:
+        open_: makes the provider for one call (a configured provider's HTTP pool
+            lives only as long as that call); ``label`` names the model before it answers.
+    """
+
+    def __init__(self, open_: Callable[[], Provider], label: str) -> None:
+        self._open = open_
+        self._label = label
+
+    @property
+    def name(self) -> str:
+        """The model that judges."""
+        return self._label
+
+    def ask(self, messages: Sequence[Message], *, max_tokens: int) -> str:
+        """The model's answer; ``ProviderError`` when it cannot give one."""
+
+        async def call() -> str:
+            provider = self._open()
+            if isinstance(provider, AbstractAsyncContextManager):
+                async with provider:
+                    return (await provider.complete(messages, max_tokens=max_tokens)).text
+            return (await provider.complete(messages, max_tokens=max_tokens)).text
+
+        try:
+            return anyio.from_thread.run(call)
+        except RuntimeError as exc:
+            if "event loop" not in str(exc) and "worker thread" not in str(exc):
+                raise
+            return anyio.run(call)
+
+
+def judge_model(settings: Settings, ctx: Context[Any, Any] | None = None) -> ProviderJudge | None:
+    """The model a ``judge`` evaluator asks: the host's (sampling) where this session
+    offers it, else the configured provider, else None (judge specs are then refused)."""
+    if ctx is not None and sampling_available(ctx):
+        sampler = SamplingProvider(ctx)
+        return ProviderJudge(lambda: sampler, "host model (sampling)")
+    provider = configured_provider(settings)
+    if provider is None:
+        return None
+    model = provider.model
+
+    def fresh() -> Provider:
+        made = configured_provider(settings)
+        assert made is not None  # the settings named one a moment ago
+        return made
+
+    return ProviderJudge(fresh, f"openai_compat:{model}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
+from loopcore.evaluators.judge import JudgeModel
 from loopcore.plans.acceptance import runs_command, task_context
 from server.mcp.notify import plan_uris
+from server.mcp.sampling import judge_model
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields, task_out
 from server.tools.deps import Deps
 
@@ -30,6 +32,7 @@ def _evaluate(
     spec: dict[str, Any] | None,
     goal: str | None,
     ids: tuple[str, str] | None,
+    judge: JudgeModel | None = None,
 ) -> Evaluation:
     """Build the evaluator (the task's acceptance spec when none is given) and run it.
 
@@ -55,7 +58,7 @@ def _evaluate(
             "required unless plan_id and task_id name a task with an acceptance spec",
             field="evaluator",
         )
-    evaluator = deps.runtime.evaluator(spec)
+    evaluator = deps.runtime.evaluator(spec, judge)
     if not output.strip() and not runs_command(validate_spec(spec)):
         raise InvalidInput(
             "must not be empty: only an evaluator that runs a command needs no output",
@@ -74,6 +77,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         goal: Annotated[str, Field(max_length=4000)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> VerifyOut:
         """Score an output (code, text, test log) with an evaluator spec before calling it
         done. A command spec runs tests, output optional. With plan_id+task_id: records the
@@ -81,7 +85,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
-        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids)
+        judge = judge_model(deps.settings, ctx) if ctx is not None else None
+        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge)
         if ids is None:
             return VerifyOut(**eval_fields(ev))
         plans = deps.services().plans
