@@ -24,7 +24,7 @@ from loopcore.evaluators.judge import JudgeModel
 from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
-from loopcore.store import RestoreReport, Store, open_store
+from loopcore.store import PoolOptions, RestoreReport, Store, open_store
 from server.mcp.sampling import judge_model
 from server.settings import Settings
 
@@ -117,7 +117,14 @@ class Runtime:
     def _open(self) -> Store:
         if self._given is not None:
             return self._given
-        store, report = open_store(self.settings.db, self.clock)
+        s = self.settings
+        pool = PoolOptions(
+            pool_size=s.db_pool_size,
+            pool_timeout_s=s.db_pool_timeout_s,
+            connect_timeout_s=s.db_connect_timeout_s,
+            statement_timeout_s=s.db_statement_timeout_s,
+        )
+        store, report = open_store(s.db, self.clock, pool=pool)
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store
