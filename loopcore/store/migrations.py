@@ -178,9 +178,15 @@ def _v2_task_test_tracking(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE tasks ADD COLUMN last_details TEXT")
 
 
+def _v3_task_approval(conn: sqlite3.Connection) -> None:
+    # "before_done": a person approves before the task is done (approvals are journaled).
+    conn.execute("ALTER TABLE tasks ADD COLUMN approval TEXT NOT NULL DEFAULT 'none'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(version=2, name="task test tracking", apply=_v2_task_test_tracking),
+    Migration(version=3, name="task approval", apply=_v3_task_approval),
 )
 
 

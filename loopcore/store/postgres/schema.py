@@ -190,6 +190,11 @@ MIGRATIONS: tuple[PgMigration, ...] = (
             "ALTER TABLE tasks ADD COLUMN last_details TEXT",
         ),
     ),
+    PgMigration(
+        version=3,
+        name="task approval",
+        statements=("ALTER TABLE tasks ADD COLUMN approval TEXT NOT NULL DEFAULT 'none'",),
+    ),
 )
 
 

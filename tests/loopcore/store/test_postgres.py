@@ -38,10 +38,10 @@ def test_migrations_are_recorded_in_order_and_reapplied_never(pg_empty_url: str)
     store.close()
     again, report2 = open_store(pg_empty_url, FixedClock(9.0))
     again.close()
-    assert (report2.migrated_from, report2.schema_version) == (2, 2)
+    assert (report2.migrated_from, report2.schema_version) == (len(MIGRATIONS), len(MIGRATIONS))
     with psycopg.connect(pg_empty_url) as conn:
         rows = conn.execute("SELECT version, name, applied_at FROM schema_migrations").fetchall()
-    assert rows == [(1, "initial schema", 5.0), (2, "task test tracking", 5.0)]
+    assert rows == [(m.version, m.name, 5.0) for m in MIGRATIONS]
 
 
 def test_replicas_opening_a_fresh_database_together_migrate_it_once(pg_empty_url: str) -> None:
@@ -62,16 +62,19 @@ def test_replicas_opening_a_fresh_database_together_migrate_it_once(pg_empty_url
         t.start()
     for t in threads:
         t.join()
-    assert results == [2] * 6
+    assert results == [len(MIGRATIONS)] * 6
     with psycopg.connect(pg_empty_url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
-    assert versions == [1, 2]
+    assert versions == [m.version for m in MIGRATIONS]
 
 
 def test_a_database_newer_than_the_code_is_refused_and_left_alone(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', 1.0)")
-    with pytest.raises(StoreError, match=r"schema version 99 .* newer than this loopcore \(2\)"):
+    latest = len(MIGRATIONS)
+    with pytest.raises(
+        StoreError, match=rf"schema version 99 .* newer than this loopcore \({latest}\)"
+    ):
         open_store(pg_url, FixedClock())
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (99,)
