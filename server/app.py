@@ -23,6 +23,7 @@ from loopcore import __version__
 from loopcore.clock import Clock, system_clock
 from loopcore.store import Store
 from server.mcp import prompts, resources
+from server.mcp.apps import declare_plan_view, plan_apps
 from server.mcp.handlers import install_protocol_handlers
 from server.mcp.notify import ChangeNotifier
 from server.runtime import Runtime
@@ -118,11 +119,13 @@ def build_server(
         lifespan=lifespan,
         subscriptions=bus,
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        extensions=[plan_apps()],
     )
     deps = Deps(settings=settings, runtime=runtime, notifier=ChangeNotifier(bus))
     mcp.deps = deps
     for group in TOOL_GROUPS:
         group.register(mcp, deps)
+    declare_plan_view(mcp)
     resources.register(mcp, deps)
     prompts.register(mcp)
     install_protocol_handlers(mcp, deps.notifier)

@@ -25,10 +25,10 @@ from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
-from server.mcp.sampling import judge_model
+from server.providers import configured_judge
 from server.settings import Settings
 
-__all__ = ["Runtime", "Services"]
+__all__ = ["Runtime", "Services", "factory_options"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,14 +55,7 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock, store: Store | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.options = FactoryOptions(
-            regex_timeout_s=settings.regex_timeout_s,
-            allow_commands=settings.allow_commands,
-            project_root=_project_root(settings),
-            command_timeout_s=settings.command_timeout_s,
-            environ=settings.command_environ,
-            judge=judge_model(settings),
-        )
+        self.options = factory_options(settings)
         self.project = settings.project_key
         self._given = store
         self._lock = threading.Lock()
@@ -128,6 +121,19 @@ class Runtime:
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store
+
+
+def factory_options(settings: Settings) -> FactoryOptions:
+    """How evaluators are built under ``settings``: time limits, allowlist, project root."""
+    return FactoryOptions(
+        regex_timeout_s=settings.regex_timeout_s,
+        evaluation_budget_s=settings.evaluation_budget_s,
+        allow_commands=settings.allow_commands,
+        project_root=_project_root(settings),
+        command_timeout_s=settings.command_timeout_s,
+        environ=settings.command_environ,
+        judge=configured_judge(settings),
+    )
 
 
 def _project_root(settings: Settings) -> Path:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-__all__ = ["ENV_VARS", "Settings", "SettingsError", "is_loopback"]
+__all__ = ["ENV_VARS", "SECRET_FILES", "Settings", "SettingsError", "forget_secrets", "is_loopback"]
 
 Transport = Literal["stdio", "sse", "http"]
 ToolSet = Literal["core", "all"]
@@ -46,7 +46,16 @@ ENV_VARS: dict[str, str] = {
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
     "price_input_per_1k": "LOOPCORE_PRICE_INPUT_PER_1K",
     "price_output_per_1k": "LOOPCORE_PRICE_OUTPUT_PER_1K",
+    "evaluation_budget_s": "LOOPCORE_EVALUATION_BUDGET_S",
+    "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
+    "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
 }
+# Secrets may also be given as a file holding them, so they are never in any environment.
+SECRET_FILES: dict[str, str] = {
+    "token": "LOOPCORE_TOKEN_FILE",
+    "provider_api_key": "LOOPCORE_PROVIDER_API_KEY_FILE",
+}
+_SECRET_FILE_BYTES = 64 * 1024
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -91,6 +100,11 @@ class Settings(BaseModel):
         price_input_per_1k / price_output_per_1k: what 1,000 prompt and completion
             tokens of the configured provider cost; with both set, ``refine`` reports
             a cost and accepts a cost budget (``max_cost``).
+        evaluation_budget_s: time limit of one whole evaluation (every pattern,
+            composite part and schema keyword together; not a command's run).
+        hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
+            its blanks and questions.
+        hook_block_prompts: ``loopcore hook`` blocks such a prompt instead (exit 2).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,6 +132,9 @@ class Settings(BaseModel):
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
     price_input_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
     price_output_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
+    evaluation_budget_s: float = Field(default=5.0, gt=0, le=600)
+    hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
+    hook_block_prompts: bool = False
     # The environment the server started with, handed to the command evaluator (which
     # passes on only PATH-like basics and the variables a spec names); never logged.
     command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
@@ -142,7 +159,7 @@ class Settings(BaseModel):
             return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
-    @field_validator("store_prompts", mode="before")
+    @field_validator("store_prompts", "hook_block_prompts", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -153,6 +170,11 @@ class Settings(BaseModel):
                 return False
             raise ValueError("use on/off, true/false, 1/0 or yes/no")
         return value
+
+    @field_validator("hook_min_grade", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("tools", "log_level", "transport", mode="before")
     @classmethod
@@ -186,6 +208,7 @@ class Settings(BaseModel):
         raw: dict[str, Any] = {
             name: source[var] for name, var in ENV_VARS.items() if source.get(var, "") != ""
         }
+        raw.update(_secrets_from_files(source))
         raw.update({k: v for k, v in (flags or {}).items() if v is not None})
         raw.setdefault("command_environ", dict(source))
         try:
@@ -193,6 +216,41 @@ class Settings(BaseModel):
         except ValidationError as exc:
             given = {k for k, v in (flags or {}).items() if v is not None}
             raise SettingsError(_describe(exc, given)) from exc
+
+
+def _secrets_from_files(source: Mapping[str, str]) -> dict[str, str]:
+    """The secrets given as ``LOOPCORE_*_FILE`` paths, read (surrounding whitespace stripped).
+
+    Raises:
+        SettingsError: both a variable and its file are set, or the file cannot be read or is empty.
+    """
+    found: dict[str, str] = {}
+    for name, file_var in SECRET_FILES.items():
+        path = source.get(file_var, "")
+        if not path:
+            continue
+        if source.get(ENV_VARS[name], ""):
+            raise SettingsError(f"{file_var}: set {ENV_VARS[name]} or {file_var}, not both")
+        try:
+            with open(path, "rb") as handle:
+                value = handle.read(_SECRET_FILE_BYTES).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{file_var}: cannot read {path!r}: {exc}") from None
+        if not value:
+            raise SettingsError(f"{file_var}: the file {path!r} is empty")
+        found[name] = value
+    return found
+
+
+def forget_secrets(environ: MutableMapping[str, str]) -> None:
+    """Remove the secret variables from ``environ`` once the settings hold them.
+
+    The server's children (``command`` evaluators, their tests) then cannot inherit
+    them. ``/proc/<pid>/environ`` still shows the block the process started with, which
+    no edit of ``os.environ`` changes: give secrets as ``*_FILE`` to keep them out of it.
+    """
+    for name in SECRET_FILES:
+        environ.pop(ENV_VARS[name], None)
 
 
 def command_environment(source: Mapping[str, str]) -> dict[str, str]:

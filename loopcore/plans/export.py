@@ -134,6 +134,10 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "replanned": _replanned,
     "edited": _edited,
     "archived": lambda d: "archived",
+    "checked": lambda d: (
+        f"checked by {d.get('source')}: {'passed' if d.get('passed') else 'failed'} "
+        f"(score {_f(d.get('score'))}); nothing recorded"
+    ),
 }
 
 
@@ -178,6 +182,26 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def checklist_item(task: Task) -> list[str]:
+    """One task as a checklist item that ``loopcore.plans.importer`` reads back."""
+    lines = [f"- [{'x' if task.status == 'done' else ' '}] {task.id}: {task.title}"]
+    lines += [f"  {line}" if line.strip() else "" for line in task.description.splitlines()]
+    if task.depends_on:
+        lines.append(f"  depends on: {', '.join(task.depends_on)}")
+    if task.acceptance is not None:
+        spec = json.dumps(_plain(task.acceptance), ensure_ascii=False)
+        lines += ["  ```json acceptance", f"  {spec}", "  ```"]
+    return lines
+
+
 def export_markdown(
     plan: Plan,
     tasks: Sequence[Task],
@@ -212,6 +236,9 @@ def export_markdown(
             f"| {i} | {_cell(t.id)} | {_cell(t.title)} | {t.status} | {_f(t.prompt_score)} | "
             f"{_f(t.output_score)} | {_f(t.confidence)} | {_cell(deps)} |"
         )
+    out += ["", "## Checklist", ""]
+    for t in tasks:
+        out += checklist_item(t)
     out += ["", "## Revisions", ""]
     out += [f"- r{r.revision} {iso(r.at)}: {r.reason}" for r in revisions]
     out += ["", "## Journal", ""]

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.app import LoopcoreServer, build_server
 from server.settings import Settings, SettingsError
+from server.web.mount import mount_dashboard
 
 __all__ = ["BearerAuth", "check_bind", "http_app", "run_serve", "transport_security"]
 
@@ -107,12 +108,15 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
             host=settings.host,
         )
     else:
-        app = mcp.streamable_http_app(
+        web = mcp.streamable_http_app(
             streamable_http_path="/mcp",
             max_request_body_size=settings.max_request_bytes,
             transport_security=security,
             host=settings.host,
         )
+        if isinstance(mcp, LoopcoreServer):  # the read-only dashboard at /dashboard
+            mount_dashboard(web, mcp.deps.runtime, settings)
+        app = web
     if settings.token is not None:
         app = BearerAuth(app, settings.token.get_secret_value())
     return app

@@ -21,39 +21,37 @@ of today's handshake era.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import anyio
-import anyio.from_thread
 import structlog
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp.types import CreateMessageResult, SamplingMessage, TextContent
 from pydantic import ValidationError
 
-from loopcore.errors import InvalidInput, ProviderError
+from loopcore.errors import ProviderError
 from loopcore.providers.base import Completion, Message, Provider
+from server.providers import ProviderJudge, configured_provider
 from server.settings import Settings
 
 if TYPE_CHECKING:
-    from loopcore.providers.openai_compat import OpenAICompatProvider
+    pass
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "NO_PROVIDER",
     "ChosenProvider",
     "ProviderChoice",
-    "ProviderJudge",
     "SamplingProvider",
     "SamplingStatus",
     "completion_of",
     "configured_provider",
-    "judge_model",
     "open_provider",
     "sampling_available",
+    "sampling_judge",
     "sampling_status",
     "to_sampling",
 ]
@@ -177,28 +175,6 @@ class SamplingProvider:
         return completion
 
 
-def configured_provider(settings: Settings) -> OpenAICompatProvider | None:
-    """The OpenAI-compatible provider the settings name, or None when they name none.
-
-    Raises:
-        ProviderError: the settings name one that cannot be built (e.g. a base URL
-            that is not http(s)).
-    """
-    if not settings.provider_base_url or not settings.provider_model:
-        return None
-    # Imported here: httpx costs ~50 ms at start-up and only a configured provider needs it.
-    from loopcore.providers.openai_compat import from_settings
-
-    key = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
-    try:
-        return from_settings(settings.provider_base_url, settings.provider_model, key)
-    except InvalidInput as exc:
-        raise ProviderError(
-            f"the configured provider is unusable ({exc}); check LOOPCORE_PROVIDER_BASE_URL "
-            "and LOOPCORE_PROVIDER_MODEL"
-        ) from exc
-
-
 @dataclass(frozen=True, kw_only=True)
 class ChosenProvider:
     """The provider a tool runs on, and which kind it is."""
@@ -255,58 +231,9 @@ async def open_provider(
         yield ChosenProvider(provider=http, kind="configured", reason=reason)
 
 
-class ProviderJudge:
-    """A ``JudgeModel`` over an async provider, for evaluators that run in worker threads.
-
-    ``ask`` blocks its thread: from an anyio worker thread it runs the call on the
-    server's event loop; elsewhere (the CLI, a plain thread) on an event loop of its own.
-
-    Args:
-        open_: makes the provider for one call (a configured provider's HTTP pool
-            lives only as long as that call); ``label`` names the model before it answers.
-    """
-
-    def __init__(self, open_: Callable[[], Provider], label: str) -> None:
-        self._open = open_
-        self._label = label
-
-    @property
-    def name(self) -> str:
-        """The model that judges."""
-        return self._label
-
-    def ask(self, messages: Sequence[Message], *, max_tokens: int) -> str:
-        """The model's answer; ``ProviderError`` when it cannot give one."""
-
-        async def call() -> str:
-            provider = self._open()
-            if isinstance(provider, AbstractAsyncContextManager):
-                async with provider:
-                    return (await provider.complete(messages, max_tokens=max_tokens)).text
-            return (await provider.complete(messages, max_tokens=max_tokens)).text
-
-        try:
-            return anyio.from_thread.run(call)
-        except RuntimeError as exc:
-            if "event loop" not in str(exc) and "worker thread" not in str(exc):
-                raise
-            return anyio.run(call)
-
-
-def judge_model(settings: Settings, ctx: Context[Any, Any] | None = None) -> ProviderJudge | None:
-    """The model a ``judge`` evaluator asks: the host's (sampling) where this session
-    offers it, else the configured provider, else None (judge specs are then refused)."""
-    if ctx is not None and sampling_available(ctx):
-        sampler = SamplingProvider(ctx)
-        return ProviderJudge(lambda: sampler, "host model (sampling)")
-    provider = configured_provider(settings)
-    if provider is None:
+def sampling_judge(ctx: Context[Any, Any]) -> ProviderJudge | None:
+    """The host's model as the judge of this call, where the session offers sampling."""
+    if not sampling_available(ctx):
         return None
-    model = provider.model
-
-    def fresh() -> Provider:
-        made = configured_provider(settings)
-        assert made is not None  # the settings named one a moment ago
-        return made
-
-    return ProviderJudge(fresh, f"openai_compat:{model}")
+    sampler = SamplingProvider(ctx)
+    return ProviderJudge(lambda: sampler, "host model (sampling)")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.apps import client_supports_apps
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
+from loopcore.plans.importer import import_markdown
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -86,6 +88,19 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             threshold=confidence_threshold,
             replan_policy=replan_policy,
         )
+        await deps.notifier.changed(*plan_uris(status.plan.id))
+        return plan_out(status)
+
+    @deps.tool(mcp, read_only=False)
+    async def plan_import(
+        markdown: Annotated[str, Field(min_length=1, max_length=200_000)],
+    ) -> PlanOut:
+        """Create a plan from a Markdown checklist: '# goal', then '- [ ] id: title' items
+        (indented text: description; 'depends on: ids'; a ```json acceptance fenced spec;
+        nested items: the parent depends on them; [x]: done). Reads plan exports back.
+        """
+        plans = deps.services().plans
+        status = await deps.run_sync(import_markdown, plans, deps.project, markdown)
         await deps.notifier.changed(*plan_uris(status.plan.id))
         return plan_out(status)
 
@@ -178,8 +193,10 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         return task_out(task, full=True)
 
     @deps.tool(mcp, read_only=True, idempotent=True)
-    def plan_status(plan_id: PlanId, verbose: bool = False) -> PlanOut:
+    def plan_status(plan_id: PlanId, ctx: Context, verbose: bool = False) -> PlanOut:
         """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
         task ids; verbose=true lists the tasks.
         """
-        return plan_out(deps.services().plans.status(plan_id, verbose=verbose))
+        # A host that renders the plan view (server.apps) draws the graph from the tasks.
+        full = verbose or client_supports_apps(ctx)
+        return plan_out(deps.services().plans.status(plan_id, verbose=full))

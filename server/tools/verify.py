@@ -13,7 +13,7 @@ from loopcore.evaluators.factory import validate_spec
 from loopcore.evaluators.judge import JudgeModel
 from loopcore.plans.acceptance import runs_command, task_context
 from server.mcp.notify import plan_uris
-from server.mcp.sampling import judge_model
+from server.mcp.sampling import sampling_judge
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields, task_out
 from server.tools.deps import Deps
 
@@ -85,7 +85,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
-        judge = judge_model(deps.settings, ctx) if ctx is not None else None
+        judge = sampling_judge(ctx) if ctx is not None else None
         ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge)
         if ids is None:
             return VerifyOut(**eval_fields(ev))

@@ -37,6 +37,13 @@ _INSERT_TASK = """INSERT INTO tasks (position, title, description, depends_on, a
     lease_expires_at, last_output, baseline_details, last_details, approval, updated_at, plan_id,
     id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
     %s, %s, %s, %s)"""
+# Each MAX is one index lookup; sequences are never reused, so a deletion followed by an
+# insert still moves the marker (what the dashboard polls).
+_MARKER = (
+    "SELECT (SELECT COALESCE(MAX(seq), 0) FROM journal) AS j, "
+    "(SELECT COALESCE(MAX(seq), 0) FROM intercepts) AS i, "
+    "(SELECT COALESCE(MAX(id), 0) FROM prompt_feedback) AS f"
+)
 _SAVE_TASK = """UPDATE tasks SET position = %s, title = %s, description = %s, depends_on = %s,
     acceptance = %s, notes = %s, status = %s, prompt_score = %s, output_score = %s,
     confidence = %s, scored_at = %s, score_seq = %s, claimed_by = %s, lease_expires_at = %s,
@@ -125,6 +132,13 @@ class PgPlanSql:
         key = ("plan", newest_first) if plan_id is not None else ("loop", newest_first)
         rows = self._conn.execute(_JOURNAL[key], (plan_id or loop_id, after_seq, limit))
         return [journal_from_row(r) for r in rows]
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """The newest journal sequence, intercept sequence and feedback id (0 when none)."""
+        row = self._conn.execute(_MARKER).fetchone()
+        if row is None:
+            return 0, 0, 0
+        return int(row["j"]), int(row["i"]), int(row["f"])
 
     def insert_plan(self, plan: Plan, tasks: Sequence[Task]) -> None:
         """Insert a new plan with its tasks."""

@@ -24,11 +24,12 @@ async def _read(c: Client, uri: str) -> Any:
 @pytest.mark.anyio
 @ERAS
 async def test_resources_and_templates_are_listed(tmp_path: Path, mode: str) -> None:
-    """The plan list is a resource; one plan, its journal and one loop are templates."""
+    """The plan list and the plan view (an MCP App) are resources; one plan, its journal and
+    one loop are templates."""
     async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         resources = [str(r.uri) for r in (await c.list_resources()).resources]
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-    assert resources == ["loopcore://plans"]
+    assert sorted(resources) == ["loopcore://plans", "ui://loopcore/plan.html"]
     assert templates == {
         "loopcore://plans/{plan_id}",
         "loopcore://plans/{plan_id}/journal",

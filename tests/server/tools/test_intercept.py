@@ -343,3 +343,27 @@ async def test_modern_host_refusing_the_sampling_round_aborts_on_the_client(tmp_
         async with Client(srv, mode="2026-07-28", sampling_callback=host) as c:
             with pytest.raises(MCPError, match="user said no"):
                 await c.call_tool("intercept", {"prompt": VAGUE, "judge": "model"})
+
+
+@pytest.mark.anyio
+async def test_a_multi_feature_request_decomposes_with_named_dimensions(tmp_path: Path) -> None:
+    """Several features route to decompose over the protocol; clarity, not ambiguity."""
+    prompt = (
+        "Build a user auth system with signup, login, password reset, OAuth via Google and "
+        "GitHub, admin dashboard..."
+    )
+    with served(tmp_path) as (srv, _):
+        async with Client(srv) as c:
+            out = out_of(await c.call_tool("intercept", {"prompt": prompt}))
+    assert out["route"] == "decompose"
+    assert list(out["dimensions"]) == [
+        "specificity",
+        "context",
+        "reproducibility",
+        "acceptance_criteria",
+        "constraints",
+        "clarity",
+    ]
+    assert out["questions"][0]["blank"] == "scope"
+    # No question about a product name taken for a part of the program.
+    assert not any("`GitHub`" in q["text"] for q in out["questions"])

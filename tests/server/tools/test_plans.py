@@ -263,3 +263,21 @@ async def test_status_refuses_a_malformed_id(tmp_path: Path, mode: str) -> None:
     async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         text = await err(c, "plan_status", {"plan_id": "../../etc"})
     assert "plan_id" in text
+
+
+@pytest.mark.anyio
+@ERAS
+async def test_plan_import_creates_a_plan_from_markdown(tmp_path: Path, mode: str) -> None:
+    """plan_import: a checklist becomes a plan; a bad one is a tool error naming the line."""
+    doc = "# Ship it\n\n- [ ] a: Build\n  - [ ] b: Test\n- [x] c: Docs\n  depends on: a\n"
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
+        plan = await ok(c, "plan_import", {"markdown": doc})
+        bad = await err(c, "plan_import", {"markdown": "# g\n- [ ] a: A\n  depends on: zz\n"})
+    assert plan["goal"] == "Ship it"
+    assert [(t["id"], t["status"]) for t in plan["tasks"]] == [
+        ("a", "pending"),
+        ("b", "pending"),
+        ("c", "done"),
+    ]
+    assert plan["ready"] == ["b"]
+    assert "line 3: depends on 'zz'" in bad

@@ -276,7 +276,7 @@ async def test_verify_output_without_output_needs_a_command_spec(
 
 @pytest.mark.anyio
 async def test_a_spec_cannot_read_the_servers_own_secrets(tmp_path: Path, project: Path) -> None:
-    """Naming LOOPCORE_PROVIDER_API_KEY in a spec's env passes nothing: the key never comes back."""
+    """Naming LOOPCORE_PROVIDER_API_KEY in a spec's env is refused: the key never comes back."""
     secret_env = {**ENV, "LOOPCORE_PROVIDER_API_KEY": "sk-do-not-leak"}
     settings = make_settings(
         tmp_path, project=str(project), allow_commands=frozenset({PY}), command_environ=secret_env
@@ -294,4 +294,4 @@ async def test_a_spec_cannot_read_the_servers_own_secrets(tmp_path: Path, projec
         result = await c.call_tool("verify_output", {"evaluator": spec})
     dumped = str(result.structured_content) + str(result.content)
     assert "sk-do-not-leak" not in dumped
-    assert "absent" in dumped
+    assert result.is_error and "never passed to commands" in dumped
