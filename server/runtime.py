@@ -38,7 +38,9 @@ class Services:
 
     def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
         self.store = store
-        self.plans = PlanService(store, clock, factory_options=options)
+        self.plans = PlanService(
+            store, clock, factory_options=options, approval_ttl_s=settings.approval_ttl_s
+        )
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
 

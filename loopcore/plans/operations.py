@@ -20,6 +20,7 @@ from loopcore.store.records import Plan, Revision, Task, TaskStatus
 
 __all__ = [
     "apply_scores",
+    "awaits_approval",
     "bump",
     "claim_next",
     "create_plan",
@@ -192,6 +193,7 @@ def new_tasks(plan: Plan, specs: Sequence[TaskSpec], start: int, now: float) -> 
             depends_on=s.depends_on,
             acceptance=s.acceptance,
             notes=s.notes,
+            approval=s.approval,
             created_at=now,
             updated_at=now,
         )
@@ -212,10 +214,27 @@ def _fmt(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _new_status(task: Task, conf: float | None, threshold: float, completes: bool) -> TaskStatus:
+def _new_status(
+    task: Task, conf: float | None, threshold: float, completes: bool, approved: bool
+) -> TaskStatus:
     if not completes or conf is None:
         return task.status
-    return "done" if conf >= threshold else "failed"
+    if conf < threshold:
+        return "failed"
+    # A task that needs a person's approval stays where it is until it is given.
+    return "done" if approved or task.approval == "none" else task.status
+
+
+def awaits_approval(task: Task, plan: Plan, completes: bool, approved: bool) -> bool:
+    """True when this score would make the task done but a person must approve it first."""
+    conf = task.confidence
+    return (
+        completes
+        and not approved
+        and task.approval == "before_done"
+        and conf is not None
+        and conf >= plan.threshold
+    )
 
 
 def _score_task(
@@ -228,11 +247,13 @@ def _score_task(
     mark_done: bool,
     output_text: str | None,
     tracked: Mapping[str, Any] | None,
+    approved: bool,
 ) -> Task:
     new_prompt = task.prompt_score if prompt is None else prompt
     new_output = task.output_score if output is None else output
     conf = task_confidence(new_prompt, new_output)
-    status = _new_status(task, conf, plan.threshold, mark_done and output is not None)
+    completes = mark_done and output is not None
+    status = _new_status(task, conf, plan.threshold, completes, approved)
     released = status in ("done", "failed")
     return replace(
         task,
@@ -276,14 +297,17 @@ def apply_scores(
     deficiencies: tuple[str, ...] = (),
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
+    approved: bool = False,
 ) -> RecordResult:
     """Score a task, then refresh the plan's rolling confidence and replan flag.
 
     With ``mark_done`` and an output score the task becomes ``done`` when its
     confidence reaches the plan's threshold, else ``failed``; a prompt score
-    alone never changes the status. ``tracked`` (details of a test run, see
-    ``loopcore.plans.acceptance``) becomes the task's latest test verdict, and its
-    baseline when it has none.
+    alone never changes the status. A task with ``approval="before_done"`` that
+    reaches the threshold stays as it is unless ``approved`` (the result says it
+    awaits approval; ``loopcore.plans.approvals`` asks for it). ``tracked`` (details
+    of a test run, see ``loopcore.plans.acceptance``) becomes the task's latest test
+    verdict, and its baseline when it has none.
     """
     if prompt_score is None and output_score is None:
         raise InvalidInput(
@@ -300,6 +324,7 @@ def apply_scores(
         mark_done=mark_done,
         output_text=output_text,
         tracked=tracked,
+        approved=approved,
     )
     tx.save_task(task)
     new_plan = _scored_plan(plan, refresh_confidence(tx, plan_id), task, now)
@@ -314,6 +339,9 @@ def apply_scores(
         needs_replan=new_plan.needs_replan,
         changes=_changes(before, task, plan, new_plan),
         deficiencies=deficiencies,
+        awaiting_approval=awaits_approval(
+            task, plan, mark_done and output_score is not None, approved
+        ),
     )
 
 

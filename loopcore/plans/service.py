@@ -21,7 +21,7 @@ Decisions the design left open:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from loopcore.clock import Clock, system_clock
@@ -29,7 +29,9 @@ from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
+from loopcore.plans import approvals
 from loopcore.plans.acceptance import check_record, runs_command, task_context, tracked_details
+from loopcore.plans.approvals import DEFAULT_APPROVAL_TTL_S
 from loopcore.plans.confidence import DEFAULT_THRESHOLD, check_score
 from loopcore.plans.export import (
     build_status,
@@ -66,10 +68,11 @@ from loopcore.plans.operations import (
     peek_next,
 )
 from loopcore.plans.replan import edit_task, replan
-from loopcore.store.protocol import Store
+from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
 
 __all__ = [
+    "Answer",
     "NextTask",
     "Plan",
     "PlanExplanation",
@@ -85,6 +88,22 @@ __all__ = [
 ]
 
 MAX_AGENT_CHARS = 200
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Answer:
+    """A person's answer given with a record (through the host): approve or not, and why.
+
+    ``via`` is how it came: ``elicitation`` (the person answered), or ``none`` (nobody
+    could be asked: the record then issues a token). ``final`` marks a decline the
+    person meant (no token is issued); a cancelled question is not final.
+    """
+
+    approved: bool
+    reason: str = ""
+    by: str = "user"
+    via: Literal["elicitation", "none"] = "elicitation"
+    final: bool = True
 
 
 def _is_list(value: object) -> bool:
@@ -126,11 +145,13 @@ class PlanService:
         *,
         factory_options: FactoryOptions | None = None,
         limits: PlanLimits | None = None,
+        approval_ttl_s: float = DEFAULT_APPROVAL_TTL_S,
     ) -> None:
         self._store = store
         self._clock = clock
         self._options = factory_options if factory_options is not None else FactoryOptions()
         self._limits = limits if limits is not None else PlanLimits()
+        self._approval_ttl_s = approval_ttl_s
 
     @property
     def limits(self) -> PlanLimits:
@@ -296,8 +317,14 @@ class PlanService:
         output: str | None = None,
         mark_done: bool = True,
         evaluation: Evaluation | None = None,
+        approval: Answer | None = None,
     ) -> RecordResult:
         """Record scores on a task; an ``output`` without a score is scored by its acceptance spec.
+
+        A task that needs a person's approval (``approval="before_done"``) is done
+        only with ``approval.approved``; a decline leaves it where it was (journaled),
+        and with no answer the result carries a token a person answers with
+        ``decide_approval`` (``loopcore.plans.approvals``).
 
         An explicit ``output_score`` wins over ``evaluation``, which wins over
         scoring ``output``. With nothing at all to record, a task whose
@@ -324,6 +351,7 @@ class PlanService:
         if evaluation is not None and output_score is None:
             output_score = evaluation.score
         kept = None if output is None else output[: self._limits.kept_output_chars]
+        approved = approval is not None and approval.approved
         with self._store.write() as tx:
             if used_spec is not None and load_task(tx, plan_id, task_id).acceptance != used_spec:
                 raise Conflict("the task's acceptance spec changed while scoring; record again")
@@ -339,8 +367,53 @@ class PlanService:
                 deficiencies=evaluation.deficiencies if evaluation else (),
                 source="command" if used_spec is not None and output is None else "record",
                 tracked=tracked_details(evaluation),
+                approved=approved,
             )
+            result = self._approval_step(tx, result, approval)
         return replace(result, evaluation=evaluation)
+
+    def _approval_step(
+        self, tx: StoreTx, result: RecordResult, answer: Answer | None
+    ) -> RecordResult:
+        """Journal the answer given with the record, or ask for one with a token."""
+        needed = result.awaiting_approval or (
+            answer is not None and answer.approved and result.task.status == "done"
+            and result.task.approval == "before_done"
+        )  # fmt: skip
+        if not needed:
+            return result
+        now = self._clock()
+        if answer is not None and (answer.approved or answer.via != "none"):
+            approvals.journal_answer(
+                tx, result.plan, result.task, now=now, approved=answer.approved,
+                reason=answer.reason, by=answer.by, via="elicitation",
+            )  # fmt: skip
+            if answer.approved or answer.final:
+                return result
+        ticket = approvals.request(
+            tx, result.plan, result.task, now=now, ttl_s=self._approval_ttl_s
+        )
+        return replace(result, approval=ticket)
+
+    def decide_approval(
+        self, token: str, *, approve: bool, reason: str = "", by: str = "person", via: str = "token"
+    ) -> approvals.ApprovalOutcome:
+        """Answer an approval token: approve (the task is done) or decline (it stays).
+
+        Raises:
+            InvalidInput: not a token, or a reason too long. NotFound: no such request.
+            Conflict: already answered, expired, or void (the task changed since).
+        """
+        check_text(reason, "reason", max_chars=self._limits.max_notes_chars)
+        check_text(by, "by", min_chars=1, max_chars=200)
+        how: approvals.Via = "agent" if via == "agent" else "token"
+        with self._store.write() as tx:
+            outcome = approvals.decide(
+                tx, token, approve=approve, reason=reason, by=by, via=how, now=self._clock()
+            )
+        if isinstance(outcome, Conflict):
+            raise outcome
+        return outcome
 
     def _score_output(
         self, plan_id: str, task_id: str, output: str | None

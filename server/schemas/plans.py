@@ -9,6 +9,7 @@ from pydantic import Field, WithJsonSchema
 from server.schemas.base import _ID, Model
 
 __all__ = [
+    "ApprovalOut",
     "DeleteOut",
     "EvalOut",
     "ExplainOut",
@@ -45,6 +46,7 @@ class TaskIn(Model):
     description: Annotated[str, Field(max_length=4000)] = ""
     depends_on: _Deps = []
     acceptance: _Acceptance | None = None
+    approval: Literal["none", "before_done"] = "none"
 
 
 class TaskUpdateIn(Model):
@@ -134,6 +136,15 @@ class RecordOut(Model):
     needs_replan: bool
     changes: list[str] = []
     evaluation: EvalOut | None = None
+    awaiting_approval: ApprovalOut | None = None
+
+
+class ApprovalOut(Model):
+    """A person must approve before the task is done: how, and until when."""
+
+    token: str | None = None
+    expires_at: str | None = None
+    how: str
 
 
 class ReplanOut(Model):

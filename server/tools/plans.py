@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
-from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field, WithJsonSchema
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from loopcore.plans.importer import import_markdown
+from server.mcp.approval import answer_of, ask_approval
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -126,6 +127,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output_score: Unit | None = None,
         output: OutputText | None = None,
         mark_done: bool = True,
+        *,
+        approval: Annotated[ElicitationResult[BaseModel], Resolve(ask_approval)],
     ) -> RecordOut:
         """Record a task's result: output (scored by its acceptance spec) or output_score,
         optional prompt_score. With none, a command acceptance runs. mark_done: done or
@@ -140,6 +143,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output_score=output_score,
             output=output,
             mark_done=mark_done,
+            approval=answer_of(approval),
         )
         await deps.notifier.changed(*plan_uris(plan_id))
         return record_out(res)
@@ -200,3 +204,26 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         # A host that renders the plan view (server.apps) draws the graph from the tasks.
         full = verbose or client_supports_apps(ctx)
         return plan_out(deps.services().plans.status(plan_id, verbose=full))
+
+    if deps.settings.agent_approvals:
+
+        @deps.tool(mcp, read_only=False)
+        async def approval_decide(
+            token: Annotated[str, Field(min_length=1, max_length=200)],
+            approve: bool,
+            reason: OptText = "",
+        ) -> TaskOut:
+            """Answer an approval token from plan_record's awaiting_approval: approve (the
+            task is done) or not (it stays). Only on servers that let agents approve.
+            """
+            plans = deps.services().plans
+            outcome = await deps.run_sync(
+                plans.decide_approval,
+                token,
+                approve=approve,
+                reason=reason,
+                by="agent",
+                via="agent",
+            )
+            await deps.notifier.changed(*plan_uris(outcome.plan_id))
+            return task_out(outcome.task, full=True)
