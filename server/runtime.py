@@ -100,13 +100,21 @@ class Runtime:
             raise StoreError("the store is not open (no active session)")
         return services
 
-    def evaluator(self, spec: dict[str, Any] | str, judge: JudgeModel | None = None) -> Evaluator:
+    def evaluator(
+        self,
+        spec: dict[str, Any] | str,
+        judge: JudgeModel | None = None,
+        *,
+        commands_approved: bool = False,
+    ) -> Evaluator:
         """Build an evaluator from a spec with the server's limits and allowlist.
 
         ``judge`` is the model a ``judge`` spec asks on this call (the host's, through
         sampling); by default the configured provider, if any.
         """
         options = self.options if judge is None else replace(self.options, judge=judge)
+        if commands_approved:
+            options = replace(options, commands_approved=True)
         return build_evaluator(spec, options)
 
     def _open(self) -> Store:

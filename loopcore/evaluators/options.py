@@ -33,6 +33,8 @@ class FactoryOptions:
             ``loopcore`` never reads the process environment itself; without this, a
             command gets only ``PATH=os.defpath``.
         judge: the model a ``judge`` spec asks; None refuses such specs.
+        commands_approved: a person approved running this call's ``command`` specs
+            that ask for approval; without it such a spec refuses to run.
     """
 
     regex_timeout_s: float = 0.5
@@ -43,3 +45,4 @@ class FactoryOptions:
     max_output_bytes: int = 1_000_000
     environ: Mapping[str, str] | None = field(default=None, hash=False)
     judge: JudgeModel | None = field(default=None, hash=False, compare=False)
+    commands_approved: bool = False

@@ -170,6 +170,7 @@ class LoopService:
         output: str = "",
         tokens_used: int = 0,
         conditions: Sequence[StopCondition] = (),
+        commands_approved: bool = False,
     ) -> StepResult:
         """Score one output, checkpoint it, and decide whether to go on.
 
@@ -196,7 +197,10 @@ class LoopService:
                 "evaluator that runs a command may be stepped without one)",
                 field="output",
             )
-        evaluator = build_evaluator(loop.evaluator_spec, self._options)
+        options = self._options
+        if commands_approved:  # a person approved this step's commands that ask for it
+            options = replace(options, commands_approved=True)
+        evaluator = build_evaluator(loop.evaluator_spec, options)
         baseline, previous = reference_steps(steps)
         context = EvalContext(
             goal=loop.goal,

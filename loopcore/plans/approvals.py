@@ -23,7 +23,9 @@ expiry. Every step is journaled and read back by ``plan_explain``.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -36,18 +38,23 @@ from loopcore.store.records import JournalEntry, Plan, Task
 __all__ = [
     "APPROVAL_KINDS",
     "DEFAULT_APPROVAL_TTL_S",
+    "ApprovalKind",
     "ApprovalOutcome",
+    "consume",
     "decide",
+    "find_grant",
     "fingerprint",
     "journal_answer",
     "request",
+    "spec_digest",
 ]
 
 DEFAULT_APPROVAL_TTL_S = 3600.0
 _SCAN = 2000  # journal entries read back to find a token: far more than a plan's open asks
 _CLOSING = ("approval_granted", "approval_declined", "approval_void", "approval_expired")
-APPROVAL_KINDS = ("approval_requested", *_CLOSING)
+APPROVAL_KINDS = ("approval_requested", *_CLOSING, "approval_used")
 Via = Literal["token", "elicitation", "agent"]
+ApprovalKind = Literal["done", "command"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,13 +82,73 @@ def _ref(plan: Plan, task: Task, now: float) -> dict[str, Any]:
     return {"at": now, "project": plan.project, "plan_id": plan.id, "task_id": task.id}
 
 
-def request(tx: StoreTx, plan: Plan, task: Task, *, now: float, ttl_s: float) -> ApprovalTicket:
-    """Issue a token for a person to approve ``task`` (inside the caller's transaction)."""
+def spec_digest(spec: Mapping[str, Any] | None) -> str:
+    """What a command approval is for: the exact acceptance spec."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+def request(
+    tx: StoreTx,
+    plan: Plan,
+    task: Task,
+    *,
+    now: float,
+    ttl_s: float,
+    kind: ApprovalKind = "done",
+) -> ApprovalTicket:
+    """Issue a token for a person to approve ``task`` (inside the caller's transaction).
+
+    ``kind``: ``done`` (mark the task done) or ``command`` (run its acceptance command
+    once; the token is for that exact spec).
+    """
     token = f"{plan.id}~{secrets.token_urlsafe(18)}"
     expires = now + ttl_s
-    detail = {"token_hash": _hash(token), "fingerprint": fingerprint(task), "expires_at": expires}
+    detail = {
+        "token_hash": _hash(token),
+        "fingerprint": fingerprint(task),
+        "expires_at": expires,
+        "kind": kind,
+        "spec": spec_digest(task.acceptance) if kind == "command" else None,
+    }
     tx.append_journal("approval_requested", detail=detail, **_ref(plan, task, now))
-    return ApprovalTicket(token=token, plan_id=plan.id, task_id=task.id, expires_at=expires)
+    return ApprovalTicket(
+        token=token, plan_id=plan.id, task_id=task.id, expires_at=expires, kind=kind
+    )
+
+
+def find_grant(tx: StoreTx, plan_id: str, task: Task) -> str | None:
+    """The hash of a granted, unused command approval for this task as it is now, if any."""
+    granted: set[str] = set()
+    used: set[str] = set()
+    want = spec_digest(task.acceptance)
+    for entry in tx.read_journal(plan_id=plan_id, limit=_SCAN, newest_first=True):
+        if entry.task_id != task.id:
+            continue
+        digest = str(entry.detail.get("token_hash", ""))
+        if entry.kind == "approval_used":
+            used.add(digest)
+        elif entry.kind == "approval_granted":
+            granted.add(digest)
+        elif (
+            entry.kind == "approval_requested"
+            and digest in granted - used
+            and entry.detail.get("kind") == "command"
+            and entry.detail.get("spec") == want
+            and entry.detail.get("fingerprint") == fingerprint(task)
+        ):
+            return digest
+    return None
+
+
+def consume(tx: StoreTx, plan: Plan, task: Task, digest: str, *, now: float) -> None:
+    """Use a command approval (once), inside the write that records the run.
+
+    Raises:
+        Conflict: it was used by another record meanwhile.
+    """
+    if find_grant(tx, plan.id, task) != digest:
+        raise Conflict("the approval to run this command was used meanwhile; ask for a new one")
+    tx.append_journal("approval_used", detail={"token_hash": digest}, **_ref(plan, task, now))
 
 
 def journal_answer(
@@ -152,11 +219,14 @@ def decide(
             f"this approval token is void: task {task.id!r} changed after it was issued; "
             "record the task again for a new one"
         )
-    detail = {"token_hash": digest, "by": by, "reason": reason, "via": via}
-    if not approve:
-        tx.append_journal("approval_declined", detail=detail, **ref)
+    kind = str(asked.detail.get("kind", "done"))
+    detail = {"token_hash": digest, "by": by, "reason": reason, "via": via, "kind": kind}
+    if not approve or kind == "command":
+        tx.append_journal(
+            "approval_granted" if approve else "approval_declined", detail=detail, **ref
+        )
         return ApprovalOutcome(
-            plan_id=plan_id, task_id=task.id, approved=False, task=task, reason=reason
+            plan_id=plan_id, task_id=task.id, approved=approve, task=task, reason=reason
         )
     return _grant(tx, plan, task, detail, now)
 

@@ -257,6 +257,7 @@ class ApprovalTicket:
     plan_id: str
     task_id: str
     expires_at: float
+    kind: Literal["done", "command"] = "done"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

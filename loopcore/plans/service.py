@@ -27,6 +27,7 @@ from typing import Any, Literal
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
+from loopcore.evaluators.command import held_commands
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
 from loopcore.plans import approvals
@@ -318,13 +319,17 @@ class PlanService:
         mark_done: bool = True,
         evaluation: Evaluation | None = None,
         approval: Answer | None = None,
+        commands_approved: bool = False,
     ) -> RecordResult:
         """Record scores on a task; an ``output`` without a score is scored by its acceptance spec.
 
         A task that needs a person's approval (``approval="before_done"``) is done
         only with ``approval.approved``; a decline leaves it where it was (journaled),
         and with no answer the result carries a token a person answers with
-        ``decide_approval`` (``loopcore.plans.approvals``).
+        ``decide_approval`` (``loopcore.plans.approvals``). An acceptance ``command``
+        that asks for approval runs with ``commands_approved`` (a person said yes
+        through the host) or a granted token; otherwise nothing is recorded and the
+        result carries a token to approve running it, then record again.
 
         An explicit ``output_score`` wins over ``evaluation``, which wins over
         scoring ``output``. With nothing at all to record, a task whose
@@ -346,8 +351,12 @@ class PlanService:
         )
         nothing = prompt_score is None and output_score is None and evaluation is None
         used_spec: Mapping[str, Any] | None = None
+        grant: str | None = None
         if output_score is None and evaluation is None and (output is not None or nothing):
-            used_spec, evaluation = self._score_output(plan_id, task_id, output)
+            scored = self._score_output(plan_id, task_id, output, commands_approved)
+            if scored is None:
+                return self._ask_to_run(plan_id, task_id)
+            used_spec, evaluation, grant = scored
         if evaluation is not None and output_score is None:
             output_score = evaluation.score
         kept = None if output is None else output[: self._limits.kept_output_chars]
@@ -355,6 +364,11 @@ class PlanService:
         with self._store.write() as tx:
             if used_spec is not None and load_task(tx, plan_id, task_id).acceptance != used_spec:
                 raise Conflict("the task's acceptance spec changed while scoring; record again")
+            if grant is not None:
+                plan = load_plan(tx, plan_id, lock=True)
+                approvals.consume(
+                    tx, plan, load_task(tx, plan_id, task_id), grant, now=self._clock()
+                )
             result = apply_scores(
                 tx,
                 plan_id,
@@ -416,12 +430,21 @@ class PlanService:
         return outcome
 
     def _score_output(
-        self, plan_id: str, task_id: str, output: str | None
-    ) -> tuple[Mapping[str, Any], Evaluation]:
-        """Score ``output`` (None: run the acceptance command) with the task's acceptance spec."""
+        self, plan_id: str, task_id: str, output: str | None, approved: bool
+    ) -> tuple[Mapping[str, Any], Evaluation, str | None] | None:
+        """Score ``output`` (None: run the acceptance command) with the task's acceptance spec.
+
+        Returns the spec, the evaluation and the command approval it used (a token's
+        hash, or None); or None when a command that asks for approval has none yet.
+        """
         with self._store.read() as tx:
             plan = load_plan(tx, plan_id)
             task = load_task(tx, plan_id, task_id)
+            grant = None
+            if not approved and held_commands(task.acceptance):
+                grant = approvals.find_grant(tx, plan_id, task)
+                if grant is None:
+                    return None
         if plan.status == "archived":  # refused before a command runs for nothing
             raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
         if output is None and not runs_command(task.acceptance):
@@ -438,9 +461,25 @@ class PlanService:
                 field="output",
             )
         goal = f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
-        evaluator = build_evaluator(task.acceptance, self._options)
+        options = self._options
+        if approved or grant is not None:
+            options = replace(options, commands_approved=True)
+        evaluator = build_evaluator(task.acceptance, options)
         context = task_context(task, goal, self._options.project_root)
-        return task.acceptance, evaluator.evaluate(output or "", context)
+        return task.acceptance, evaluator.evaluate(output or "", context), grant
+
+    def _ask_to_run(self, plan_id: str, task_id: str) -> RecordResult:
+        """Record nothing; issue a token for a person to approve running the command."""
+        with self._store.write() as tx:
+            plan = load_plan(tx, plan_id, lock=True)
+            task = load_task(tx, plan_id, task_id)
+            ticket = approvals.request(
+                tx, plan, task, now=self._clock(), ttl_s=self._approval_ttl_s, kind="command"
+            )
+        return RecordResult(
+            task=task, plan=plan, confidence=plan.confidence, needs_replan=plan.needs_replan,
+            changes=(), awaiting_approval=True, approval=ticket,
+        )  # fmt: skip
 
     def replan(
         self,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from pydantic import Field, WithJsonSchema
+from mcp.server.mcpserver import ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from loopcore.loops.priors import Priors
 from loopcore.loops.sessions import LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import StopConfig
 from loopcore.plans.acceptance import run_outcome
+from server.mcp.approval import ask_to_run_loop, run_allowed
 from server.mcp.notify import loop_uri, plan_uris
 from server.priors_cache import priors_for
 from server.runtime import Services
@@ -171,22 +172,26 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         config = {k: v for k, v in asdict(cfg).items() if v is not None}
         return LoopStartOut(loop_id=loop.id, config=config, guidance=f"{GUIDANCE} ({why})")
 
-    def _step(loop_id: str, output: str, tokens_used: int) -> StepResult:
+    def _step(loop_id: str, output: str, tokens_used: int, approved: bool) -> StepResult:
         services = deps.services()
         loop = services.loops.status(loop_id).loop
         bayes = _priors(services).stop_condition(loop.task_type, loop.model or None)
-        return services.loops.step(loop_id, output, tokens_used, conditions=(bayes,))
+        return services.loops.step(
+            loop_id, output, tokens_used, conditions=(bayes,), commands_approved=approved
+        )
 
     @deps.tool(mcp, read_only=False)
     async def loop_step(
         loop_id: LoopId,
         output: OutputText = "",
         tokens_used: Annotated[int, Field(ge=0)] = 0,
+        *,
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_loop)],
     ) -> LoopStepOut:
         """Submit your next attempt. continue: fix what feedback lists, step again; stop: call
         loop_end. A command evaluator needs no output.
         """
-        res = await deps.run_sync(_step, loop_id, output, tokens_used)
+        res = await deps.run_sync(_step, loop_id, output, tokens_used, run_allowed(run_ok))
         await deps.notifier.changed(loop_uri(loop_id))
         return _step_out(res)
 

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from loopcore.plans.importer import import_markdown
-from server.mcp.approval import answer_of, ask_approval
+from server.mcp.approval import answer_of, ask_approval, ask_to_run_task, run_allowed
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -129,6 +129,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mark_done: bool = True,
         *,
         approval: Annotated[ElicitationResult[BaseModel], Resolve(ask_approval)],
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_task)],
     ) -> RecordOut:
         """Record a task's result: output (scored by its acceptance spec) or output_score,
         optional prompt_score. With none, a command acceptance runs. mark_done: done or
@@ -144,6 +145,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output=output,
             mark_done=mark_done,
             approval=answer_of(approval),
+            commands_approved=run_allowed(run_ok),
         )
         await deps.notifier.changed(*plan_uris(plan_id))
         return record_out(res)

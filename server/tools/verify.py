@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field
 
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
 from loopcore.evaluators.judge import JudgeModel
 from loopcore.plans.acceptance import runs_command, task_context
+from server.mcp.approval import ask_to_run_spec, run_allowed
 from server.mcp.notify import plan_uris
 from server.mcp.sampling import sampling_judge
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields, task_out
@@ -33,6 +34,7 @@ def _evaluate(
     goal: str | None,
     ids: tuple[str, str] | None,
     judge: JudgeModel | None = None,
+    commands_approved: bool = False,
 ) -> Evaluation:
     """Build the evaluator (the task's acceptance spec when none is given) and run it.
 
@@ -58,7 +60,7 @@ def _evaluate(
             "required unless plan_id and task_id name a task with an acceptance spec",
             field="evaluator",
         )
-    evaluator = deps.runtime.evaluator(spec, judge)
+    evaluator = deps.runtime.evaluator(spec, judge, commands_approved=commands_approved)
     if not output.strip() and not runs_command(validate_spec(spec)):
         raise InvalidInput(
             "must not be empty: only an evaluator that runs a command needs no output",
@@ -78,6 +80,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
         ctx: Context[Any, Any] | None = None,
+        *,
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_spec)],
     ) -> VerifyOut:
         """Score an output (code, text, test log) with an evaluator spec before calling it
         done. A command spec runs tests, output optional. With plan_id+task_id: records the
@@ -86,7 +90,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
         judge = sampling_judge(ctx) if ctx is not None else None
-        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge)
+        approved = run_allowed(run_ok)
+        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge, approved)
         if ids is None:
             return VerifyOut(**eval_fields(ev))
         plans = deps.services().plans
