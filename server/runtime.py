@@ -25,6 +25,7 @@ from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
+from loopcore.store.scoped import ProjectStore
 from server.providers import configured_judge
 from server.settings import Settings
 
@@ -34,7 +35,13 @@ log = structlog.get_logger(__name__)
 
 
 class Services:
-    """The domain services over one open store."""
+    """The domain services over one open store (seen from one project, or from all).
+
+    ``for_project`` gives the services the tools, resources and completions use:
+    there, a plan or loop id of another project is not found, exactly as an
+    unknown id (``loopcore.store.scoped``). The unscoped services serve the CLI's
+    administration (``--all-projects``) and startup.
+    """
 
     def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
         self.store = store
@@ -43,6 +50,18 @@ class Services:
         )
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
+        self._args = (clock, options, settings)
+        self._scoped: dict[str, Services] = {}
+        self._lock = threading.Lock()
+
+    def for_project(self, project: str) -> Services:
+        """The services as ``project`` sees them (built once per project)."""
+        with self._lock:
+            scoped = self._scoped.get(project)
+            if scoped is None:
+                view = ProjectStore(self.store, project).as_store()
+                scoped = self._scoped[project] = Services(view, *self._args)
+            return scoped
 
 
 class Runtime:

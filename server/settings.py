@@ -86,7 +86,8 @@ class Settings(BaseModel):
         db_pool_size / db_pool_timeout_s / db_connect_timeout_s / db_statement_timeout_s:
             the PostgreSQL connection pool (ignored for SQLite).
         project: the project key plans, loops and history are filed under;
-            ``None`` means the working directory of the server process.
+            ``None`` means the session's first root where the host offers roots
+            (``server.mcp.roots``), else the working directory of the server process.
         tools: ``core`` exposes the nine tools of a tight budget, ``all`` every tool.
         log_level: threshold of the stderr log.
         token: bearer token every HTTP request must carry; required off loopback.
@@ -190,7 +191,7 @@ class Settings(BaseModel):
 
     @property
     def project_key(self) -> str:
-        """The project plans are filed under: the setting, else the working directory."""
+        """The setting, else the working directory (a session may use its host's root instead)."""
         return self.project or str(Path.cwd().resolve())
 
     @property

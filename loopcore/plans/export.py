@@ -7,7 +7,7 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from loopcore.errors import InvalidInput
@@ -24,6 +24,7 @@ __all__ = [
     "explain_summary",
     "export_dict",
     "export_markdown",
+    "finished_plan",
     "journal_line",
 ]
 
@@ -39,13 +40,25 @@ def _f(x: Any) -> str:
     return "-" if x is None else f"{float(x):.3f}"
 
 
+def finished_plan(plan: Plan, counts: Mapping[Any, int]) -> Plan:
+    """An active plan whose tasks are all done or skipped reads as ``done`` (never stored)."""
+    total = sum(counts.values())
+    if (
+        plan.status == "active"
+        and total
+        and counts.get("done", 0) + counts.get("skipped", 0) == total
+    ):
+        return replace(plan, status="done")
+    return plan
+
+
 def build_status(plan: Plan, tasks: Sequence[Task], *, verbose: bool) -> PlanStatus:
     """Counts by status, ready ids, tasks in progress and failed, completeness."""
     counts: dict[TaskStatus, int] = dict.fromkeys(TASK_STATUSES, 0)
     for t in tasks:
         counts[t.status] += 1
     return PlanStatus(
-        plan=plan,
+        plan=finished_plan(plan, counts),
         counts=counts,
         ready=tuple(t.id for t in ready_tasks(tasks)),
         in_progress=tuple(t.id for t in tasks if t.status == "in_progress"),
@@ -66,7 +79,7 @@ def compact_status(
     """A status from counts and id lists the store selected (no task rows loaded)."""
     full: dict[TaskStatus, int] = {s: int(counts.get(s, 0)) for s in TASK_STATUSES}
     return PlanStatus(
-        plan=plan,
+        plan=finished_plan(plan, full),
         counts=full,
         ready=tuple(ready),
         in_progress=tuple(in_progress),

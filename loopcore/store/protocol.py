@@ -115,6 +115,10 @@ class PlanTx(Protocol):
         """Plans of a project, newest first, strictly after the ``(created_at, id)`` key."""
         ...
 
+    def plan_projects(self) -> dict[str, int]:
+        """How many plans each project has (for "other projects have plans" hints)."""
+        ...
+
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
         """One task, or None."""
         ...

@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the plan (show, export); a status for list; a Markdown file for import",
     )
     plans.add_argument("--format", choices=["json", "md"], default="md", help="export format")
+    plans.add_argument(
+        "--all-projects", action="store_true", help="list: the plans of every project"
+    )
     doctor = sub.add_parser("doctor", help="database, settings and host config snippets")
     _common(doctor)
     add_install_parser(sub)
@@ -161,7 +164,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "doctor":
         return run_doctor(settings, sys.stdout)
-    return run_plans(settings, args.action, args.plan_id, args.format, sys.stdout)
+    return run_plans(
+        settings, args.action, args.plan_id, args.format, sys.stdout, all_projects=args.all_projects
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

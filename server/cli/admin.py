@@ -18,17 +18,18 @@ from loopcore.plans.export import iso
 from loopcore.plans.service import PlanService
 from loopcore.store import PostgresStore, default_db_path, open_store
 from loopcore.store.postgres import redact_url
+from loopcore.store.records import PLAN_STATUSES
 from server.cli.install import HOSTS, build_entry, server_command, toml_table
 from server.settings import ENV_VARS, Settings
 
 __all__ = ["run_doctor", "run_plans"]
 
 
-def _plans_list(plans: PlanService, settings: Settings, status: str | None, out: TextIO) -> int:
-    page = plans.list_plans(settings.project_key, status=status, limit=100)  # type: ignore[arg-type]
+def _plans_of(plans: PlanService, project: str, status: str | None, out: TextIO) -> None:
+    page = plans.list_plans(project, status=status, limit=100)  # type: ignore[arg-type]
     if not page.plans:
-        out.write(f"no plans in project {settings.project_key}\n")
-        return 0
+        out.write(f"no {status + ' ' if status else ''}plans in project {project}\n")
+        return
     out.write(f"{'id':<16} {'status':<9} {'conf':>5} {'tasks':>5}  {'updated':<20}  goal\n")
     for p in page.plans:
         flag = "!" if p.needs_replan else " "
@@ -39,6 +40,30 @@ def _plans_list(plans: PlanService, settings: Settings, status: str | None, out:
         )
     if page.next_cursor:
         out.write("(first 100 shown)\n")
+
+
+def _plans_list(
+    plans: PlanService, settings: Settings, status: str | None, every: bool, out: TextIO
+) -> int:
+    """This project's plans (or every project's), and a hint when other projects have some."""
+    if status is not None and status not in PLAN_STATUSES:
+        raise ValueError(f"plans list takes a status: {', '.join(PLAN_STATUSES)}; got {status!r}")
+    projects = plans.projects()
+    if every:
+        for i, project in enumerate(sorted(projects)):
+            out.write(("\n" if i else "") + f"project {project}:\n")
+            _plans_of(plans, project, status, out)
+        if not projects:
+            out.write("no plans in any project\n")
+        return 0
+    _plans_of(plans, settings.project_key, status, out)
+    others = {k: v for k, v in projects.items() if k != settings.project_key}
+    if others:
+        names = ", ".join(sorted(others)[:3]) + (", ..." if len(others) > 3 else "")
+        out.write(
+            f"\n{sum(others.values())} plan(s) of {len(others)} other project(s) in this "
+            f"database ({names}): see them with --project KEY or --all-projects\n"
+        )
     return 0
 
 
@@ -80,14 +105,22 @@ def _plans_import(plans: PlanService, settings: Settings, source: str, out: Text
     return 0
 
 
-def run_plans(settings: Settings, action: str, plan_id: str | None, fmt: str, out: TextIO) -> int:
+def run_plans(
+    settings: Settings,
+    action: str,
+    plan_id: str | None,
+    fmt: str,
+    out: TextIO,
+    *,
+    all_projects: bool = False,
+) -> int:
     """``plans list`` (with ``plan_id`` as a status filter), ``show``, ``export`` or ``import``
     (with ``plan_id`` as the Markdown file)."""
     store, _ = open_store(settings.db)
     try:
         plans = PlanService(store)
         if action == "list":
-            return _plans_list(plans, settings, plan_id, out)
+            return _plans_list(plans, settings, plan_id, all_projects, out)
         if plan_id is None:
             raise ValueError(
                 "a Markdown file is required" if action == "import" else "a plan id is required"

@@ -213,6 +213,14 @@ def build_entry(
     return entry
 
 
+def _project_key(host: str, scope: str | None, env: InstallEnv) -> str | None:
+    """A project-scoped entry files plans under this project (the directory it is written
+    for), whatever directory the host starts the server in; a user-wide one leaves it unset.
+    """
+    chosen = scope or next(iter(HOSTS[host].scopes))
+    return str(env.cwd.resolve()) if chosen == "project" else None
+
+
 def _merge_entry(old: Any, new: dict[str, Any]) -> dict[str, Any]:
     """``new`` over ``old``, keeping keys and environment variables the user added."""
     if not isinstance(old, dict):

@@ -29,7 +29,8 @@ from loopcore.evaluators.command import held_commands
 from loopcore.plans.service import Answer
 from server.errors import map_errors
 from server.mcp.elicitation import can_elicit
-from server.runtime import Runtime
+from server.mcp.roots import CURRENT_PROJECT
+from server.runtime import Runtime, Services
 
 __all__ = [
     "ApprovalForm",
@@ -65,8 +66,7 @@ def ask_approval(
 
     Deterministic in its arguments (the SDK may run it again on a later round).
     """
-    runtime = cast(Runtime, ctx.request_context.lifespan_context)
-    task = runtime.services.plans.task(plan_id, task_id)
+    task = _services(ctx).plans.task(plan_id, task_id)
     if task.approval != "before_done" or not mark_done:
         return NoApprovalAsked(status="not_needed")
     if not can_elicit(ctx):
@@ -112,6 +112,12 @@ def _runtime(ctx: Context) -> Runtime:
     return cast(Runtime, ctx.request_context.lifespan_context)
 
 
+def _services(ctx: Context) -> Services:
+    """This call's project's services: another project's ids are not found here either."""
+    runtime = _runtime(ctx)
+    return runtime.services.for_project(CURRENT_PROJECT.get() or runtime.project)
+
+
 @map_errors
 def ask_to_run_task(
     plan_id: str, task_id: str, output_score: float | None, ctx: Context
@@ -119,9 +125,8 @@ def ask_to_run_task(
     """Resolver of plan_record: ask before the task's acceptance command runs."""
     if output_score is not None:  # a given score runs nothing
         return NoApprovalAsked(status="not_needed")
-    runtime = _runtime(ctx)
-    task = runtime.services.plans.task(plan_id, task_id)
-    return _ask_run(held_commands(task.acceptance), str(runtime.options.project_root), ctx)
+    task = _services(ctx).plans.task(plan_id, task_id)
+    return _ask_run(held_commands(task.acceptance), str(_runtime(ctx).options.project_root), ctx)
 
 
 @map_errors
@@ -132,16 +137,17 @@ def ask_to_run_spec(
     runtime = _runtime(ctx)
     spec = evaluator
     if spec is None and plan_id is not None and task_id is not None:
-        spec = dict(runtime.services.plans.task(plan_id, task_id).acceptance or {})
+        spec = dict(_services(ctx).plans.task(plan_id, task_id).acceptance or {})
     return _ask_run(held_commands(spec), str(runtime.options.project_root), ctx)
 
 
 @map_errors
 def ask_to_run_loop(loop_id: str, ctx: Context) -> Elicit[RunForm] | NoApprovalAsked:
     """Resolver of loop_step: ask before the loop's command runs."""
-    runtime = _runtime(ctx)
-    loop = runtime.services.loops.status(loop_id).loop
-    return _ask_run(held_commands(loop.evaluator_spec), str(runtime.options.project_root), ctx)
+    loop = _services(ctx).loops.status(loop_id).loop
+    return _ask_run(
+        held_commands(loop.evaluator_spec), str(_runtime(ctx).options.project_root), ctx
+    )
 
 
 def run_allowed(outcome: ElicitationResult[BaseModel]) -> bool:

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from loopcore.plans.importer import import_markdown
+from server.errors import fit_advice
 from server.mcp.approval import answer_of, ask_approval, ask_to_run_task, run_allowed
 from server.mcp.notify import plan_uris
 from server.schemas import (
@@ -76,9 +77,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         confidence_threshold: Unit = 0.72,
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
-        """Start multi-step work as a plan: tasks with id, title, depends_on and an optional
-        acceptance spec. Returns plan_id and ready tasks. Then repeat plan_next_task, work,
-        plan_record.
+        """Start multi-step work as a plan: tasks with id, title, depends_on, acceptance
+        (loopcore://evaluators). Returns plan_id, tasks. Then loop: plan_next_task, work,
+        verify_output, plan_record.
         """
         plans = deps.services().plans
         status = await deps.run_sync(
@@ -112,12 +113,14 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
         """Claim the next ready task under a lease. kind: task (do it, then plan_record),
-        complete, blocked (see reason) or needs_replan (call plan_replan).
+        complete, blocked or needs_replan (reason says what to do).
         """
         plans = deps.services().plans
         nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
         await deps.notifier.changed(*plan_uris(plan_id))
-        return next_task_out(nxt)
+        out = next_task_out(nxt)
+        out.reason = fit_advice(out.reason, deps.settings.tools)
+        return out
 
     @deps.tool(mcp, read_only=False)
     async def plan_record(
@@ -127,13 +130,14 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output_score: Unit | None = None,
         output: OutputText | None = None,
         mark_done: bool = True,
+        agent: Agent = "agent",
         *,
         approval: Annotated[ElicitationResult[BaseModel], Resolve(ask_approval)],
         run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_task)],
     ) -> RecordOut:
-        """Record a task's result: output (scored by its acceptance spec) or output_score,
-        optional prompt_score. With none, a command acceptance runs. mark_done: done or
-        failed by threshold.
+        """Record a task's final result (check drafts with verify_output): output, scored by
+        its acceptance, or output_score; none runs a command acceptance. Moves confidence;
+        mark_done: done or failed by threshold. Only your claimed or ready tasks.
         """
         plans = deps.services().plans
         res = await deps.run_sync(
@@ -144,6 +148,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output_score=output_score,
             output=output,
             mark_done=mark_done,
+            agent=agent,
             approval=answer_of(approval),
             commands_approved=run_allowed(run_ok),
         )

@@ -222,6 +222,11 @@ class PgPlanSql:
         sql = _LIST_PLANS[(status is not None, after is not None)]
         return [plan_from_row(r) for r in self._conn.execute(sql, params)]
 
+    def plan_projects(self) -> dict[str, int]:
+        """How many plans each project has."""
+        rows = self._conn.execute("SELECT project, COUNT(*) AS n FROM plans GROUP BY project")
+        return {str(r["project"]): int(r["n"]) for r in rows}
+
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
         """One task, or None."""
         row = self._conn.execute(

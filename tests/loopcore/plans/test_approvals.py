@@ -28,7 +28,7 @@ def test_a_passing_record_waits_for_approval_with_a_token(store: Store) -> None:
     clock = FixedClock(1000.0)
     plans, pid = _plan(store, clock)
     plans.next_task(pid, agent="a1")
-    res = plans.record(pid, "ship", output="tests pass")
+    res = plans.record(pid, "ship", output="tests pass", agent="a1")
     assert (res.task.status, res.awaiting_approval) == ("in_progress", True)
     assert res.approval is not None and res.approval.token.startswith(f"{pid}~")
     assert res.approval.expires_at == 1060.0
@@ -60,7 +60,7 @@ def test_a_decline_leaves_the_task_and_says_why(store: Store) -> None:
     clock = FixedClock(1000.0)
     plans, pid = _plan(store, clock)
     plans.next_task(pid, agent="a1")
-    res = plans.record(pid, "ship", output="tests pass")
+    res = plans.record(pid, "ship", output="tests pass", agent="a1")
     assert res.approval is not None
     outcome = plans.decide_approval(res.approval.token, approve=False, reason="not on Friday")
     assert (outcome.approved, plans.task(pid, "ship").status) == (False, "in_progress")

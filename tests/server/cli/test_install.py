@@ -181,7 +181,8 @@ def test_dry_run_leaves_an_existing_file_alone(tmp_path: Path) -> None:
 
 
 def test_vscode_entry_uses_servers_and_stdio_type(tmp_path: Path) -> None:
-    """VS Code: top-level ``servers``, and each entry carries ``"type": "stdio"``."""
+    """VS Code: top-level ``servers``, each entry carries ``"type": "stdio"``; its default
+    scope is the project, so the entry names the project too."""
     env = _env(tmp_path)
     _run(env, "vscode")
     data = json.loads((env.cwd / ".vscode" / "mcp.json").read_text())

@@ -109,6 +109,7 @@ def test_parser_knows_every_command() -> None:
         "doctor",
         "install",
         "uninstall",
+        "approve",
         "db",
         "dashboard",
         "verify",
@@ -218,3 +219,42 @@ def test_not_found_errors_name_cli_commands(
     err = capsys.readouterr().err
     assert "no plan with id 'pl_nope'; `loopcore plans list`" in err
     assert "plan_list" not in err
+
+
+def _two_projects(db: Path) -> tuple[str, str]:
+    """A done plan in project 'cli' and an active one in project 'other', on one database."""
+    from loopcore.plans.service import PlanService
+    from loopcore.store import open_store
+
+    store, _ = open_store(db)
+    try:
+        plans = PlanService(store)
+        done = plans.create("cli", "finished work", [{"id": "a", "title": "A"}]).plan.id
+        plans.record(done, "a", output_score=1.0)
+        other = plans.create("other", "their work", [{"id": "a", "title": "A"}]).plan.id
+    finally:
+        store.close()
+    return done, other
+
+
+def test_plans_list_done_and_other_projects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plans list done lists done plans, and says other projects have plans and how to see them."""
+    db = tmp_path / "loopcore.db"
+    done, other = _two_projects(db)
+    base = ["--db", str(db), "--project", "cli"]
+    assert main(["plans", "list", "done", *base]) == 0
+    listed = capsys.readouterr().out
+    assert main(["plans", "list", "active", *base]) == 0
+    active = capsys.readouterr().out
+    assert main(["plans", "list", "--all-projects", "--db", str(db)]) == 0
+    every = capsys.readouterr().out
+    assert main(["plans", "list", "finished", *base]) == 1
+    refused = capsys.readouterr().err
+    assert done in listed and " done " in listed and other not in listed
+    assert "1 plan(s) of 1 other project(s) in this database (other)" in listed
+    assert "--project KEY or --all-projects" in listed
+    assert "no active plans in project cli" in active
+    assert done in every and other in every and "project other:" in every
+    assert "active, done, archived" in refused

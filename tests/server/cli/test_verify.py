@@ -62,7 +62,7 @@ def test_json_prints_the_full_result(
     assert main(["verify", "--spec", _spec(tmp_path), "-", "--json"]) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["passed"] is False
-    assert set(result) == {"score", "passed", "deficiencies", "sub_scores", "feedback", "details"}
+    assert set(result) == {"score", "passed", "deficiencies", "sub_scores", "details"}
 
 
 @pytest.mark.parametrize(

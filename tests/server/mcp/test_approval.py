@@ -88,7 +88,7 @@ async def test_a_declined_approval_keeps_the_task_in_progress(
     ) as c:
         plan_id = (await ok(c, "plan_create", {"goal": "release", "tasks": TASKS}))["plan_id"]
         await ok(c, "plan_next_task", {"plan_id": plan_id, "agent": "a1"})
-        out = await _record(c, plan_id)
+        out = await _record(c, plan_id, agent="a1")
         lines = (await ok(c, "plan_explain", {"plan_id": plan_id}))["lines"]
     assert out["task"]["status"] == "in_progress"
     assert out["awaiting_approval"]["token"] is None

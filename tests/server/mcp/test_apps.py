@@ -58,7 +58,7 @@ async def test_an_apps_host_gets_the_tasks_the_view_draws(tmp_path: Path, mode: 
     """With Apps advertised, plan_status lists the tasks and their dependencies."""
     async with _client(tmp_path, mode, apps=True) as client:
         status = await _status(client, await new_plan(client))
-    assert [(t["id"], t["status"], t["depends_on"]) for t in status["tasks"]] == [
+    assert [(t["id"], t["status"], t.get("depends_on", [])) for t in status["tasks"]] == [
         ("a", "done", []),
         ("b", "pending", ["a"]),
         ("c", "pending", ["b"]),

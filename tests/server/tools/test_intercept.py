@@ -41,7 +41,7 @@ async def test_default_is_the_heuristic_score(tmp_path: Path) -> None:
             out = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
     expected = score_prompt(VAGUE)
     assert (out["score"], out["grade"], out["route"]) == (
-        expected.score,
+        round(expected.score, 3),
         expected.grade,
         expected.route,
     )
@@ -63,9 +63,9 @@ async def test_history_keeps_the_hash_not_the_text_by_default(tmp_path: Path) ->
         with store.read() as tx:
             rec = tx.get_intercept(out["history_id"])
     assert rec is not None
-    assert (rec.prompt_hash, rec.score, rec.prompt_text, rec.project) == (
+    assert rec.score == pytest.approx(out["score"], abs=5e-4)
+    assert (rec.prompt_hash, rec.prompt_text, rec.project) == (
         prompt_hash(PRECISE),
-        out["score"],
         None,
         "proj",
     )
@@ -121,8 +121,8 @@ async def test_prompt_stats_summarise_the_window(tmp_path: Path) -> None:
             b = out_of(await c.call_tool("intercept", {"prompt": PRECISE}))
             st = out_of(await c.call_tool("prompt_stats", {"window": 10}))
     assert (st["count"], st["window"], st["project"]) == (2, 10, "proj")
-    assert st["mean"] == pytest.approx((a["score"] + b["score"]) / 2)
-    assert st["trend"] == pytest.approx(b["score"] - a["score"])
+    assert st["mean"] == pytest.approx((a["score"] + b["score"]) / 2, abs=1e-3)
+    assert st["trend"] == pytest.approx(b["score"] - a["score"], abs=2e-3)  # each rounded
     assert sum(st["grades"].values()) == 2
     assert len(st["weakest"]) == 3
 
@@ -211,7 +211,7 @@ async def test_declined_or_cancelled_returns_the_questions(
             out = out_of(await c.call_tool("intercept", {"prompt": VAGUE, "ask_user": True}))
     assert len(user.seen) == 1
     assert out["elicitation"] == {"decline": "declined", "cancel": "cancelled"}[action]
-    assert out["improved_prompt"] is None and out["questions"]
+    assert "improved_prompt" not in out and out["questions"]
 
 
 @pytest.mark.anyio
@@ -223,7 +223,7 @@ async def test_host_without_elicitation_gets_the_questions(tmp_path: Path, mode:
             out = out_of(await c.call_tool("intercept", {"prompt": VAGUE, "ask_user": True}))
     assert out["elicitation"] == "unsupported"
     assert "ask the questions yourself" in out["elicitation_note"]
-    assert out["questions"] and out["improved_prompt"] is None
+    assert out["questions"] and "improved_prompt" not in out
 
 
 @pytest.mark.anyio
@@ -233,7 +233,7 @@ async def test_empty_answers_leave_the_prompt_as_it_was(tmp_path: Path) -> None:
     with served(tmp_path) as (srv, _):
         async with Client(srv, mode="legacy", elicitation_callback=user) as c:
             out = out_of(await c.call_tool("intercept", {"prompt": VAGUE, "ask_user": True}))
-    assert (out["elicitation"], out["improved_prompt"]) == ("empty", None)
+    assert (out["elicitation"], out.get("improved_prompt")) == ("empty", None)
 
 
 @pytest.mark.anyio
@@ -279,7 +279,7 @@ async def test_nonsense_judge_answer_keeps_the_heuristic(tmp_path: Path, mode: s
         async with Client(srv, mode=mode, sampling_callback=host) as c:
             out = out_of(await c.call_tool("intercept", {"prompt": VAGUE, "judge": "model"}))
     assert (out["judge"], out["judge_source"]) == ("heuristic", "heuristic")
-    assert out["score"] == score_prompt(VAGUE).score
+    assert out["score"] == round(score_prompt(VAGUE).score, 3)
     assert "did not follow the rubric" in out["judge_note"]
 
 
