@@ -10,7 +10,8 @@ translates it once into a tool error a model can act on::
     │   ├── TaskNotFound
     │   └── LoopNotFound
     ├── Conflict            the request clashes with the current state
-    │                       (version clash, task already claimed, cycle in dependencies)
+    │   │                   (version clash, task already claimed, cycle in dependencies)
+    │   └── ApprovalRequired  a command needs a person's approval before it runs
     ├── StoreError          the database failed or is unusable (e.g. newer than the code)
     └── ProviderError       an LLM provider or the host's model failed
 
@@ -26,6 +27,7 @@ class does not tell apart, such as ``loop_stopped``).
 from __future__ import annotations
 
 __all__ = [
+    "ApprovalRequired",
     "Conflict",
     "InvalidInput",
     "LoopNotFound",
@@ -95,6 +97,14 @@ class LoopNotFound(NotFound):
 
 class Conflict(LoopcoreError):
     """The request clashes with the current state (a claim, a version, a cycle)."""
+
+
+class ApprovalRequired(Conflict):
+    """A ``command`` spec with ``approval: true`` was about to run without a person's yes."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"command `{command}` needs a person's approval before it runs")
+        self.command = command
 
 
 class StoreError(LoopcoreError):

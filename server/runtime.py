@@ -10,7 +10,7 @@ used as is and never closed here.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,14 @@ from loopcore.clock import Clock
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
+from loopcore.evaluators.judge import JudgeModel
 from loopcore.history import HistoryService
 from loopcore.loops.priors import PriorsCache
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
 from loopcore.store.scoped import ProjectStore
+from server.providers import configured_judge
 from server.settings import Settings
 
 __all__ = ["Runtime", "Services", "factory_options"]
@@ -45,7 +47,9 @@ class Services:
 
     def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
         self.store = store
-        self.plans = PlanService(store, clock, factory_options=options)
+        self.plans = PlanService(
+            store, clock, factory_options=options, approval_ttl_s=settings.approval_ttl_s
+        )
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
         self.priors = PriorsCache(store)
@@ -127,9 +131,22 @@ class Runtime:
             raise StoreError("the store is not open (no active session)")
         return services
 
-    def evaluator(self, spec: dict[str, Any] | str) -> Evaluator:
-        """Build an evaluator from a spec with the server's limits and allowlist."""
-        return build_evaluator(spec, self.options)
+    def evaluator(
+        self,
+        spec: dict[str, Any] | str,
+        judge: JudgeModel | None = None,
+        *,
+        commands_approved: bool = False,
+    ) -> Evaluator:
+        """Build an evaluator from a spec with the server's limits and allowlist.
+
+        ``judge`` is the model a ``judge`` spec asks on this call (the host's, through
+        sampling); by default the configured provider, if any.
+        """
+        options = self.options if judge is None else replace(self.options, judge=judge)
+        if commands_approved:
+            options = replace(options, commands_approved=True)
+        return build_evaluator(spec, options)
 
     def _open(self) -> Store:
         if self._given is not None:
@@ -156,6 +173,7 @@ def factory_options(settings: Settings) -> FactoryOptions:
         project_root=_project_root(settings),
         command_timeout_s=settings.command_timeout_s,
         environ=settings.command_environ,
+        judge=configured_judge(settings),
     )
 
 

@@ -44,6 +44,10 @@ ENV_VARS: dict[str, str] = {
     "max_request_bytes": "LOOPCORE_MAX_REQUEST_BYTES",
     "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
+    "approval_ttl_s": "LOOPCORE_APPROVAL_TTL_S",
+    "agent_approvals": "LOOPCORE_AGENT_APPROVALS",
+    "price_input_per_1k": "LOOPCORE_PRICE_INPUT_PER_1K",
+    "price_output_per_1k": "LOOPCORE_PRICE_OUTPUT_PER_1K",
     "evaluation_budget_s": "LOOPCORE_EVALUATION_BUDGET_S",
     "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
     "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
@@ -96,6 +100,12 @@ class Settings(BaseModel):
             protection), e.g. the machine's name when binding 0.0.0.0.
         max_request_bytes: largest HTTP request body accepted.
         command_timeout_s / regex_timeout_s: evaluator time limits.
+        approval_ttl_s: how long an approval token stays valid (``loopcore approve``).
+        agent_approvals: register ``approval_decide`` so an agent may answer approval
+            tokens itself (off: only a person, through the host or the CLI).
+        price_input_per_1k / price_output_per_1k: what 1,000 prompt and completion
+            tokens of the configured provider cost; with both set, ``refine`` reports
+            a cost and accepts a cost budget (``max_cost``).
         evaluation_budget_s: time limit of one whole evaluation (every pattern,
             composite part and schema keyword together; not a command's run).
         hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
@@ -126,6 +136,10 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    approval_ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    agent_approvals: bool = False
+    price_input_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
+    price_output_per_1k: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
     evaluation_budget_s: float = Field(default=5.0, gt=0, le=600)
     hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
     hook_block_prompts: bool = False
@@ -153,7 +167,7 @@ class Settings(BaseModel):
             return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
-    @field_validator("store_prompts", "hook_block_prompts", mode="before")
+    @field_validator("store_prompts", "hook_block_prompts", "agent_approvals", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopcore.errors import InvalidInput
+from loopcore.errors import ApprovalRequired, InvalidInput
 from loopcore.evaluators import _budget
 from loopcore.evaluators._process import ProcessResult, run_process
 from loopcore.evaluators.base import EvalContext, Evaluation
@@ -30,7 +30,7 @@ from loopcore.evaluators.options import FactoryOptions
 from loopcore.evaluators.specs import CommandSpec
 from loopcore.evaluators.testrun import parse_pytest, score_run
 
-__all__ = ["BASE_ENV", "CommandEvaluator", "build_command"]
+__all__ = ["BASE_ENV", "CommandEvaluator", "build_command", "held_commands"]
 
 # What a program needs to start and find its tools on any OS; nothing secret.
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
@@ -205,6 +205,7 @@ def build_command(spec: CommandSpec, options: FactoryOptions) -> CommandEvaluato
         timeout_s=spec.timeout_s or limit,
         max_output_bytes=options.max_output_bytes,
         env=_environment(options.environ, spec.env),
+        held=spec.approval and not options.commands_approved,
     )
 
 
@@ -225,6 +226,7 @@ class CommandEvaluator:
     timeout_s: float
     max_output_bytes: int = 1_000_000
     env: Mapping[str, str] = field(default_factory=dict)
+    held: bool = False  # the spec asks for approval and none was given: refuse to run
 
     @property
     def name(self) -> str:
@@ -232,8 +234,14 @@ class CommandEvaluator:
         return "command"
 
     def evaluate(self, output: str, context: EvalContext | None = None) -> Evaluation:
-        """Run the command and score the result."""
+        """Run the command and score the result.
+
+        Raises:
+            ApprovalRequired: the spec asks for a person's approval and has none.
+        """
         shown = shlex.join(self.argv)[:200]
+        if self.held:
+            raise ApprovalRequired(shown)
         program = self._program()
         if program is None:
             return _failure(f"program {self.argv[0]!r} was not found on PATH")
@@ -300,3 +308,24 @@ def _failure(
         "output_tail": _tail(result.output) if result else "",
     }
     return Evaluation.of(0.0, False, [message], details=details)
+
+
+def held_commands(spec: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The command lines in a (validated) spec tree that ask for a person's approval."""
+    if spec is None:
+        return ()
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, Mapping):
+            if node.get("type") == "command" and node.get("approval") is True:
+                run = node.get("run") or []
+                found.append(shlex.join(str(a) for a in run)[:200])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return tuple(found)

@@ -196,7 +196,9 @@ def _cache_key(spec: Mapping[str, Any] | str, options: FactoryOptions) -> _Key |
 def _options_key(options: FactoryOptions) -> tuple[Any, ...]:
     # ``environ`` (a mapping, left out of the hash) shapes only command evaluators,
     # which are never cached; every other option is part of the key.
-    return tuple(getattr(options, f.name) for f in fields(options) if f.name != "environ")
+    return tuple(
+        getattr(options, f.name) for f in fields(options) if f.name not in ("environ", "judge")
+    )
 
 
 def _load(spec: Mapping[str, Any] | str) -> Any:
@@ -302,5 +304,5 @@ def _register_builtins() -> None:
     from loopcore.evaluators.specs import CompositeSpec
 
     for name, model, builder in BUILTINS:
-        _add(_REGISTRY, name, _Entry(model, builder, cacheable=name != "command"))
+        _add(_REGISTRY, name, _Entry(model, builder, cacheable=name not in ("command", "judge")))
     _add(_REGISTRY, "composite", _Entry(CompositeSpec, None, cacheable=True))

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loopcore.evaluators.judge import JudgeModel
 
 __all__ = ["FactoryOptions"]
 
@@ -28,6 +32,9 @@ class FactoryOptions:
             (PATH, HOME, LANG, ...) and the variables its spec names are taken.
             ``loopcore`` never reads the process environment itself; without this, a
             command gets only ``PATH=os.defpath``.
+        judge: the model a ``judge`` spec asks; None refuses such specs.
+        commands_approved: a person approved running this call's ``command`` specs
+            that ask for approval; without it such a spec refuses to run.
     """
 
     regex_timeout_s: float = 0.5
@@ -37,3 +44,5 @@ class FactoryOptions:
     command_timeout_s: float = 120.0
     max_output_bytes: int = 1_000_000
     environ: Mapping[str, str] | None = field(default=None, hash=False)
+    judge: JudgeModel | None = field(default=None, hash=False, compare=False)
+    commands_approved: bool = False

@@ -270,10 +270,15 @@ _Arg = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_n
 
 
 class CommandSpec(SpecModel):
-    """``{"type": "command", "run": [...], "timeout_s"?, "env"?, "cwd"?}``."""
+    """``{"type": "command", "run": [...], "timeout_s"?, "env"?, "cwd"?, "approval"?}``.
+
+    ``approval: true``: the command runs only once a person approved it (through the
+    host, or with an approval token); otherwise the evaluation refuses to start.
+    """
 
     type: Literal["command"]
     run: list[_Arg] = Field(min_length=1, max_length=64)
+    approval: bool = False
     timeout_s: float | None = Field(default=None, gt=0.0, le=86_400.0)
     env: list[str] = Field(default_factory=list, max_length=32)
     cwd: str | None = Field(default=None, min_length=1, max_length=4096)

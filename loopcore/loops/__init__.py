@@ -16,11 +16,11 @@ from loopcore.loops.sessions import LoopRecord, LoopService, LoopSummary, LoopVi
 from loopcore.loops.stopping import ExitReason, StopConfig, StopDecision
 
 if TYPE_CHECKING:
-    from loopcore.loops.engine import IterationRecord, RefineConfig, RefineResult, refine
+    from loopcore.loops.engine import IterationRecord, Prices, RefineConfig, RefineResult, refine
 
 # The engine (``refine``) loads on first use: a server that serves agent-driven loops, or
 # none, never needs it, and importing any ``loopcore.loops`` module runs this file.
-_ENGINE = frozenset({"IterationRecord", "RefineConfig", "RefineResult", "refine"})
+_ENGINE = frozenset({"IterationRecord", "Prices", "RefineConfig", "RefineResult", "refine"})
 
 
 def __getattr__(name: str) -> Any:
@@ -38,6 +38,7 @@ __all__ = [
     "LoopService",
     "LoopSummary",
     "LoopView",
+    "Prices",
     "PriorSummary",
     "Priors",
     "PriorsCache",

@@ -40,6 +40,7 @@ from loopcore.providers.base import Completion, Message, Provider
 
 __all__ = [
     "IterationRecord",
+    "Prices",
     "RefineConfig",
     "RefineResult",
     "feedback_prompt",
@@ -52,6 +53,32 @@ OnIteration = Callable[["IterationRecord"], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Prices:
+    """What tokens cost: per 1,000 prompt (input) and completion (output) tokens.
+
+    Raises:
+        InvalidInput: a price that is negative or not finite.
+    """
+
+    input_per_1k: float
+    output_per_1k: float
+
+    def __post_init__(self) -> None:
+        for name in ("input_per_1k", "output_per_1k"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= 0)
+            ):
+                raise InvalidInput(f"must be a finite number >= 0, got {value!r}", field=name)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """The cost of these tokens."""
+        return (prompt_tokens * self.input_per_1k + completion_tokens * self.output_per_1k) / 1000
+
+
+@dataclass(frozen=True, kw_only=True)
 class RefineConfig:
     """How a refinement loop runs.
 
@@ -61,6 +88,8 @@ class RefineConfig:
         system_prompt: sent as a system message before every prompt.
         max_tokens_per_call: completion cap passed to the provider, 1..1,000,000.
         temperature: passed to the provider, in [0, 2].
+        prices: what 1,000 prompt and 1,000 completion tokens cost (``Prices``);
+            gives the result a cost and makes ``stop.max_cost`` a budget.
 
     Raises:
         InvalidInput: naming the field out of range.
@@ -71,10 +100,13 @@ class RefineConfig:
     system_prompt: str | None = None
     max_tokens_per_call: int | None = None
     temperature: float | None = None
+    prices: Prices | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.stop, StopConfig):
             raise InvalidInput("must be a StopConfig", field="stop")
+        if self.stop.max_cost is not None and self.prices is None:
+            raise InvalidInput("a cost budget needs token prices", field="max_cost")
         cap = self.max_tokens_per_call
         if cap is not None and not (
             isinstance(cap, int) and not isinstance(cap, bool) and 1 <= cap <= 1_000_000
@@ -125,6 +157,7 @@ class RefineResult:
     elapsed_s: float
     provider: str
     output: str
+    cost: float | None = None
 
 
 def feedback_prompt(original: str, last_output: str, evaluation: Evaluation) -> str:
@@ -304,12 +337,19 @@ class _Loop:
     def _tokens(self) -> int:
         return sum(r.prompt_tokens + r.completion_tokens for r in self.records)
 
+    def _cost(self) -> float | None:
+        prices = self.config.prices
+        if prices is None:
+            return None
+        return sum(prices.cost(r.prompt_tokens, r.completion_tokens) for r in self.records)
+
     def _state(self) -> LoopState:
         return LoopState(
             scores=tuple(r.score for r in self.records),
             outputs=tuple(r.output for r in self.records),
             tokens_used=self._tokens(),
             elapsed_s=max(0.0, self.clock() - self.started),
+            cost=self._cost() or 0.0,
         )
 
     def _result(self, reason: ExitReason, detail: str) -> RefineResult:
@@ -332,6 +372,7 @@ class _Loop:
             elapsed_s=max(0.0, self.clock() - self.started),
             provider=self.provider.name,
             output=best_output if self.config.best_of else final_output,
+            cost=self._cost(),
         )
         log.info(
             "refine.finished",

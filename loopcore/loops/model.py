@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -11,8 +11,9 @@ from loopcore.evaluators.base import Evaluation
 from loopcore.limits import LIMITS
 from loopcore.loops.stopping import StopConfig
 from loopcore.plans.acceptance import has_verdict
+from loopcore.plans.export import iso
 from loopcore.store.observations import LoopObservation
-from loopcore.store.records import LoopRecord, StepRecord
+from loopcore.store.records import JournalEntry, LoopRecord, StepRecord
 
 __all__ = [
     "KEPT_TASK_OUTPUT_CHARS",
@@ -26,6 +27,7 @@ __all__ = [
     "build_summary",
     "config_from",
     "evaluation_of",
+    "loop_line",
     "observation_of",
     "reference_steps",
     "require_open",
@@ -221,3 +223,56 @@ def require_open(loop: LoopRecord) -> None:
         )
     if loop.status == "closed":
         raise Conflict(f"loop {loop.id!r} is closed; start a new loop", kind="loop_closed")
+
+
+def _num(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _started(d: Mapping[str, Any]) -> str:
+    cfg = d.get("config") or {}
+    on = f" for task {d.get('task_id')} of plan {d.get('plan_id')}" if d.get("plan_id") else ""
+    aim = _num(cfg.get("quality_threshold"))
+    return (
+        f"started{on} (task type {d.get('task_type')}): aims at {aim} "
+        f"within {cfg.get('max_iterations')} iterations"
+    )
+
+
+def _stepped(d: Mapping[str, Any]) -> str:
+    head = f"iteration {d.get('iteration')} scored {_num(d.get('score'))}"
+    if d.get("stop"):
+        return f"{head} and stopped ({d.get('reason')}): {d.get('detail')}"
+    return f"{head}; going on"
+
+
+def _extended(d: Mapping[str, Any]) -> str:
+    extra = [f"{k} {d[k]}" for k in ("max_tokens", "timeout_s") if d.get(k) is not None]
+    return (
+        f"extended after {d.get('after')} at iteration {d.get('iterations')}: now up to "
+        f"{d.get('max_iterations')} iterations" + (f", {', '.join(extra)}" if extra else "")
+    )
+
+
+def _closed(d: Mapping[str, Any]) -> str:
+    verdict = "converged" if d.get("converged") else "did not converge"
+    tail = f"; {d.get('task_note')}" if d.get("task_note") else ""
+    return (
+        f"closed after {d.get('iterations')} iterations ({d.get('exit_reason')}): best "
+        f"{_num(d.get('best_score'))}, {verdict}{tail}"
+    )
+
+
+_LOOP_LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "loop_started": _started,
+    "loop_step": _stepped,
+    "loop_extended": _extended,
+    "loop_closed": _closed,
+}
+
+
+def loop_line(entry: JournalEntry) -> str:
+    """One readable sentence for a loop's journal entry, stamped with its time."""
+    render = _LOOP_LINES.get(entry.kind)
+    text = render(entry.detail) if render else f"{entry.kind} {dict(entry.detail)}"
+    return f"{iso(entry.at)} {text}"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from loopcore.errors import InvalidInput
 from loopcore.loops.bayes_exit import BayesianStop, PooledStats
@@ -196,25 +196,32 @@ class Priors:
         max_iterations: int | None = None,
         max_tokens: int | None = None,
         timeout_s: float | None = None,
+        max_cost: float | None = None,
+        tuning: Mapping[str, Any] | None = None,
     ) -> tuple[StopConfig, SuggestedConfig]:
         """The caller's limits over what the priors suggest: the one place they merge.
 
         The caller's ``max_iterations`` wins over the learned budget, and the
         learned minimum never exceeds it; the threshold is the caller's (or the
-        default); tokens and time are the caller's alone. Returns the config and
-        the suggestion it came from (for its source and rationale).
+        default); tokens, time and cost are the caller's alone, and so is
+        ``tuning`` (``min_iterations``, ``no_progress_window``,
+        ``convergence_delta``; None values are left to the defaults). Returns the
+        config and the suggestion it came from (for its source and rationale).
 
         Raises:
             InvalidInput: a threshold outside [0, 1].
         """
         suggested = self.suggest_config(task_type, model, threshold=threshold)
         top = max_iterations if max_iterations is not None else suggested.max_iterations
+        given = {k: v for k, v in (tuning or {}).items() if v is not None}
         cfg = StopConfig(
             max_iterations=top,
-            min_iterations=min(suggested.min_iterations, top),
+            min_iterations=min(given.pop("min_iterations", suggested.min_iterations), top),
             quality_threshold=suggested.quality_threshold,
             max_tokens=max_tokens,
             timeout_s=timeout_s,
+            max_cost=max_cost,
+            **given,
         )
         return cfg, suggested
 

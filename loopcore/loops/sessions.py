@@ -20,6 +20,11 @@ A loop is a small state machine kept in the store::
   never stops for ``repeated_output``.
 - ``list_open`` lists loops that are ``open`` or ``stopped`` (waiting for
   ``end``): both survive a restart and can be resumed.
+- ``extend`` reopens a loop that stopped on a budget or for lack of progress,
+  with more iterations (and tokens or time where those ran out); its scores,
+  best output and baseline stay. A loop that passed, or was closed, cannot be
+  extended: start a new one.
+- ``explain`` tells a loop's journal in sentences.
 """
 
 from __future__ import annotations
@@ -45,13 +50,21 @@ from loopcore.loops.model import (
     best_iteration,
     build_summary,
     config_from,
+    loop_line,
     observation_of,
     reference_steps,
     require_open,
     step_record,
     summary_from,
 )
-from loopcore.loops.stopping import LoopState, StopCondition, StopConfig, decide
+from loopcore.loops.stopping import (
+    EXTENDABLE,
+    MAX_ITERATIONS_CAP,
+    LoopState,
+    StopCondition,
+    StopConfig,
+    decide,
+)
 from loopcore.plans.acceptance import runs_command, task_goal
 from loopcore.plans.operations import apply_scores, load_active_plan, load_plan, load_task
 from loopcore.store.protocol import Store, StoreTx
@@ -190,6 +203,7 @@ class LoopService:
         output: str = "",
         tokens_used: int = 0,
         conditions: Sequence[StopCondition] | ConditionsFor = (),
+        commands_approved: bool = False,
     ) -> StepResult:
         """Score one output, checkpoint it, and decide whether to go on.
 
@@ -220,7 +234,10 @@ class LoopService:
                 "evaluator that runs a command may be stepped without one)",
                 field="output",
             )
-        evaluator = build_evaluator(loop.evaluator_spec, self._options)
+        options = self._options
+        if commands_approved:  # a person approved this step's commands that ask for it
+            options = replace(options, commands_approved=True)
+        evaluator = build_evaluator(loop.evaluator_spec, options)
         baseline, previous = reference_steps(steps)
         context = EvalContext(
             goal=loop.goal,
@@ -356,6 +373,50 @@ class LoopService:
             f"{result.task.status}, plan confidence {result.confidence:.3f}"
         )
 
+    def extend(
+        self,
+        loop_id: str,
+        *,
+        more_iterations: int,
+        more_tokens: int | None = None,
+        more_seconds: float | None = None,
+    ) -> LoopRecord:
+        """Reopen a stopped loop with more budget, keeping its steps.
+
+        ``more_iterations`` raises ``max_iterations`` past the iterations taken;
+        ``more_tokens`` and ``more_seconds`` raise the token and time budgets and
+        are required when that budget is what stopped the loop.
+
+        Raises:
+            InvalidInput: a bad amount, or the budget that stopped it not raised.
+            LoopNotFound. Conflict: the loop is open, passed, closed, or at the
+                iteration cap.
+        """
+        _check_more(more_iterations, more_tokens, more_seconds)
+        with self._store.write() as tx:
+            loop = self._load(tx, loop_id, lock=True)
+            cfg = _extended_config(loop, more_iterations, more_tokens, more_seconds)
+            now = self._clock()
+            reopened = replace(
+                loop, status="open", exit_reason=None, exit_detail="", config=asdict(cfg),
+                updated_at=now,
+            )  # fmt: skip
+            tx.save_loop(reopened)
+            detail = {"after": loop.exit_reason, "iterations": loop.iterations,
+                      "max_iterations": cfg.max_iterations, "max_tokens": cfg.max_tokens,
+                      "timeout_s": cfg.timeout_s}  # fmt: skip
+            tx.append_journal(
+                "loop_extended", at=now, project=loop.project, loop_id=loop.id, detail=detail
+            )
+        return reopened
+
+    def explain(self, loop_id: str, *, limit: int = 200) -> tuple[LoopRecord, tuple[str, ...]]:
+        """The loop and its journal as sentences, oldest first. Raises ``LoopNotFound``."""
+        with self._store.read() as tx:
+            loop = self._load(tx, loop_id)
+            entries = tx.read_journal(loop_id=loop_id, limit=limit)
+        return loop, tuple(loop_line(e) for e in entries)
+
     def status(self, loop_id: str) -> LoopView:
         """A loop's state, for resuming it. Raises ``LoopNotFound``."""
         with self._store.read() as tx:
@@ -375,3 +436,66 @@ class LoopService:
         check_project(project)
         with self._store.read() as tx:
             return tuple(tx.list_loops(project, statuses=("open", "stopped"), limit=limit))
+
+
+def _check_more(iterations: object, tokens: object, seconds: object) -> None:
+    if (
+        isinstance(iterations, bool)
+        or not isinstance(iterations, int)
+        or not (1 <= iterations <= MAX_ITERATIONS_CAP)
+    ):
+        raise InvalidInput(
+            f"must be an integer in [1, {MAX_ITERATIONS_CAP}], got {iterations!r}",
+            field="more_iterations",
+        )
+    if tokens is not None and (
+        isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
+    ):
+        raise InvalidInput(f"must be an integer >= 1, got {tokens!r}", field="more_tokens")
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 < seconds <= 86400
+    ):
+        raise InvalidInput(
+            f"must be a number of seconds in (0, 86400], got {seconds!r}", field="more_seconds"
+        )
+
+
+def _extended_config(
+    loop: LoopRecord, more: int, tokens: int | None, seconds: float | None
+) -> StopConfig:
+    """The loop's config with more budget, or a Conflict/InvalidInput saying why not."""
+    if loop.status == "closed":
+        raise Conflict(f"loop {loop.id!r} is closed; start a new loop to go on")
+    if loop.status == "open":
+        raise Conflict(f"loop {loop.id!r} is still open: step it; extend it once it stops")
+    if loop.exit_reason not in EXTENDABLE:
+        raise Conflict(
+            f"loop {loop.id!r} stopped with {loop.exit_reason!r} (it passed, or was cut short): "
+            "there is nothing to extend; end it"
+        )
+    cfg = config_from(loop.config)
+    if loop.exit_reason == "token_budget" and tokens is None:
+        raise InvalidInput(
+            "the loop stopped on its token budget: give more_tokens", field="more_tokens"
+        )
+    if loop.exit_reason == "timeout" and seconds is None:
+        raise InvalidInput(
+            "the loop stopped on its time budget: give more_seconds", field="more_seconds"
+        )
+    top = max(cfg.max_iterations, loop.iterations) + more
+    if top > MAX_ITERATIONS_CAP:
+        raise Conflict(
+            f"loop {loop.id!r} would reach {top} iterations; the cap is {MAX_ITERATIONS_CAP}"
+        )
+    max_tokens = cfg.max_tokens
+    if tokens is not None:
+        max_tokens = max(max_tokens or 0, loop.tokens_used) + tokens
+    timeout = cfg.timeout_s
+    if seconds is not None and timeout is not None:
+        timeout = timeout + seconds
+    return replace(
+        cfg, max_iterations=top, max_tokens=max_tokens, timeout_s=timeout,
+        resumed_at=loop.iterations,
+    )  # fmt: skip

@@ -14,13 +14,18 @@ Order of the checks (DESIGN.md, seed semantics kept):
    latest output equals an earlier one after whitespace normalisation), then
    the custom conditions in the order given (reason ``"bayesian"`` for a
    condition named ``"bayesian"``, else ``"condition"``).
-2. The budgets, ``timeout`` then ``token_budget``, are hard limits checked
+2. The budgets, ``timeout``, ``token_budget`` then ``cost_budget``, are hard limits checked
    always, even before ``min_iterations``: a budget is what the caller agreed
    to spend, and ``min_iterations`` must not overrule it.
 3. ``max_iterations`` once ``len(scores) >= max_iterations``.
 
 Setting ``convergence_delta`` to 0 turns plateau detection off; a
 ``no_progress_window`` of ``max_iterations`` or more never fires.
+
+An extended loop (``LoopService.extend``) keeps its scores, but the exits that
+judge progress (plateau, no progress, the custom conditions) look only at what
+came after the extension (``resumed_at``): more budget means more tries, not
+the same verdict again at the next step.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from loopcore.limits import LIMITS
 
 __all__ = [
     "EXIT_REASONS",
+    "EXTENDABLE",
     "ExitReason",
     "LoopState",
     "StopCondition",
@@ -54,6 +60,7 @@ ExitReason = Literal[
     "condition",
     "timeout",
     "token_budget",
+    "cost_budget",
     "max_iterations",
     "cancelled",
     "error",
@@ -61,6 +68,21 @@ ExitReason = Literal[
 
 # Derived from the Literal so the two can never drift apart.
 EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
+
+EXTENDABLE: frozenset[ExitReason] = frozenset(
+    {
+        "plateau",
+        "no_progress",
+        "repeated_output",
+        "bayesian",
+        "condition",
+        "timeout",
+        "token_budget",
+        "cost_budget",
+        "max_iterations",
+    }
+)
+"""Exits after which a loop may be given more budget: not a pass, a cancel or an error."""
 
 MAX_ITERATIONS_CAP = LIMITS.loop_iterations
 
@@ -111,6 +133,10 @@ class StopConfig:
             this many iterations, 1..100.
         max_tokens: token budget over the whole loop (None: unlimited).
         timeout_s: time budget over the whole loop in seconds (None: unlimited).
+        max_cost: cost budget over the whole loop, in the currency of the prices
+            the caller priced tokens with (None: unlimited).
+        resumed_at: the number of iterations when the loop was last extended (0:
+            never); the progress exits judge only the iterations after it.
 
     Raises:
         InvalidInput: naming the first field out of range.
@@ -123,6 +149,8 @@ class StopConfig:
     no_progress_window: int = 3
     max_tokens: int | None = None
     timeout_s: float | None = None
+    max_cost: float | None = None
+    resumed_at: int = 0
 
     def __post_init__(self) -> None:
         _check_int(self.max_iterations, "max_iterations", 1, MAX_ITERATIONS_CAP)
@@ -134,6 +162,9 @@ class StopConfig:
             _check_int(self.max_tokens, "max_tokens", 1, 2**62)
         if self.timeout_s is not None:
             _check_seconds(self.timeout_s, "timeout_s")
+        if self.max_cost is not None:
+            _check_seconds(self.max_cost, "max_cost")  # a finite amount > 0, like seconds
+        _check_int(self.resumed_at, "resumed_at", 0, MAX_ITERATIONS_CAP)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +176,7 @@ class LoopState:
         outputs: the output of each iteration (same length as ``scores``).
         tokens_used: tokens spent so far.
         elapsed_s: seconds since the loop started.
+        cost: what the tokens cost so far (0 when unpriced).
 
     Raises:
         InvalidInput: on a score outside [0, 1], mismatched lengths or a
@@ -155,6 +187,7 @@ class LoopState:
     outputs: tuple[str, ...]
     tokens_used: int = 0
     elapsed_s: float = 0.0
+    cost: float = 0.0
 
     def __post_init__(self) -> None:
         for s in self.scores:
@@ -168,6 +201,8 @@ class LoopState:
             raise InvalidInput("must be a non-negative integer", field="tokens_used")
         if not math.isfinite(self.elapsed_s) or self.elapsed_s < 0:
             raise InvalidInput("must be a finite number >= 0", field="elapsed_s")
+        if not math.isfinite(self.cost) or self.cost < 0:
+            raise InvalidInput("must be a finite number >= 0", field="cost")
 
 
 @runtime_checkable
@@ -228,26 +263,28 @@ def _quality_exits(
 ) -> StopDecision | None:
     scores, n = state.scores, len(state.scores)
     latest = scores[-1]
+    fresh = n - config.resumed_at  # iterations since the last extension (all, if never)
+    judged = scores[max(0, config.resumed_at - 1) :]
     if latest >= config.quality_threshold:
         return _stop(
             "quality_threshold",
             f"score {latest:.2f} reached the quality threshold "
             f"{config.quality_threshold:.2f} at iteration {n}",
         )
-    if _plateau(scores, config.convergence_delta):
+    if _plateau(judged, config.convergence_delta):
         return _stop(
             "plateau",
             f"scores plateaued: the last two changes were both below "
             f"{config.convergence_delta:g} (latest {latest:.2f})",
         )
-    if (stale := _since_best(scores)) >= config.no_progress_window:
+    if (stale := min(_since_best(scores), fresh)) >= config.no_progress_window:
         return _stop(
             "no_progress",
             f"the best score {max(scores):.2f} has not improved in {stale} iterations",
         )
     if (first := _repeated(state.outputs)) is not None:
         return _stop("repeated_output", f"output of iteration {n} repeats iteration {first}")
-    for cond in conditions:
+    for cond in conditions if fresh >= 2 or not config.resumed_at else ():
         if cond.check(state, config):
             reason: ExitReason = "bayesian" if cond.name == "bayesian" else "condition"
             return _stop(reason, f"stop condition {cond.name!r} said stop at iteration {n}")
@@ -264,6 +301,11 @@ def _budget_exits(state: LoopState, config: StopConfig) -> StopDecision | None:
         return _stop(
             "token_budget",
             f"token budget spent: {state.tokens_used} of {config.max_tokens} tokens",
+        )
+    if config.max_cost is not None and state.cost >= config.max_cost:
+        return _stop(
+            "cost_budget",
+            f"cost budget spent: {state.cost:.4f} of {config.max_cost:g}",
         )
     return None
 

@@ -153,7 +153,22 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"checked by {d.get('source')}: {'passed' if d.get('passed') else 'failed'} "
         f"(score {_f(d.get('score'))}); nothing recorded"
     ),
+    "approval_requested": lambda d: (
+        f"approval asked for before done; token valid until {iso(d.get('expires_at'))}"
+    ),
+    "approval_granted": lambda d: _answered("approved", d),
+    "approval_declined": lambda d: _answered("declined", d) + "; the task stays as it was",
+    "approval_void": lambda d: (
+        f"approval token refused as void (the task changed), by {d.get('by')}"
+    ),
+    "approval_expired": lambda d: f"approval token refused as expired, by {d.get('by')}",
 }
+
+
+def _answered(verb: str, d: Mapping[str, Any]) -> str:
+    how = {"elicitation": "through the host", "token": "with a token", "agent": "by an agent"}
+    why = f": {d.get('reason')}" if d.get("reason") else ""
+    return f"{verb} by {d.get('by')} {how.get(str(d.get('via')), '')}".rstrip() + why
 
 
 def journal_line(entry: JournalEntry) -> str:

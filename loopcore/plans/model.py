@@ -12,9 +12,17 @@ from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
 from loopcore.ids import check_task_id, check_text
 from loopcore.limits import LIMITS
-from loopcore.store.records import JournalEntry, Plan, Task, TaskStatus
+from loopcore.store.records import (
+    APPROVAL_RULES,
+    ApprovalRule,
+    JournalEntry,
+    Plan,
+    Task,
+    TaskStatus,
+)
 
 __all__ = [
+    "ApprovalTicket",
     "NextKind",
     "NextTask",
     "PlanExplanation",
@@ -31,8 +39,10 @@ __all__ = [
     "parse_task",
 ]
 
-_SPEC_KEYS = frozenset({"id", "title", "description", "depends_on", "acceptance", "notes"})
-_PATCH_KEYS = _SPEC_KEYS | {"status"}
+_SPEC_KEYS = frozenset(
+    {"id", "title", "description", "depends_on", "acceptance", "notes", "approval"}
+)
+_PATCH_KEYS = (_SPEC_KEYS - {"approval"}) | {"status"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,6 +70,7 @@ class TaskSpec:
     depends_on: tuple[str, ...] = ()
     acceptance: Mapping[str, Any] | None = None
     notes: str = ""
+    approval: ApprovalRule = "none"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,7 +132,15 @@ def parse_task(raw: TaskSpec | Mapping[str, Any], limits: PlanLimits, where: str
         depends_on=_deps(data.get("depends_on", ()), f"{where}.depends_on"),
         acceptance=None if acceptance is None else _acceptance(acceptance, f"{where}.acceptance"),
         notes=check_text(data.get("notes", ""), f"{where}.notes", max_chars=limits.max_notes_chars),
+        approval=_approval(data.get("approval", "none"), f"{where}.approval"),
     )
+
+
+def _approval(value: object, field: str) -> ApprovalRule:
+    for rule in APPROVAL_RULES:
+        if value == rule:
+            return rule
+    raise InvalidInput(f"must be one of {list(APPROVAL_RULES)}, got {value!r}", field=field)
 
 
 def parse_patch(raw: TaskPatch | Mapping[str, Any], limits: PlanLimits, where: str) -> TaskPatch:
@@ -224,6 +243,23 @@ class RecordResult:
     changes: tuple[str, ...]
     evaluation: Evaluation | None = None
     deficiencies: tuple[str, ...] = ()
+    awaiting_approval: bool = False
+    approval: ApprovalTicket | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalTicket:
+    """A person's approval asked for: the token that grants or declines it, until when.
+
+    The token is shown once (only its hash is journaled); it is void once the task
+    changes, and expires at ``expires_at``.
+    """
+
+    token: str
+    plan_id: str
+    task_id: str
+    expires_at: float
+    kind: Literal["done", "command"] = "done"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -21,6 +21,7 @@ from loopcore.store.records import Plan, Revision, Task, TaskStatus
 
 __all__ = [
     "apply_scores",
+    "awaits_approval",
     "bump",
     "check_order",
     "claim_next",
@@ -223,6 +224,7 @@ def new_tasks(plan: Plan, specs: Sequence[TaskSpec], start: int, now: float) -> 
             depends_on=s.depends_on,
             acceptance=s.acceptance,
             notes=s.notes,
+            approval=s.approval,
             created_at=now,
             updated_at=now,
         )
@@ -243,10 +245,27 @@ def _fmt(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _new_status(task: Task, conf: float | None, threshold: float, completes: bool) -> TaskStatus:
+def _new_status(
+    task: Task, conf: float | None, threshold: float, completes: bool, approved: bool
+) -> TaskStatus:
     if not completes or conf is None:
         return task.status
-    return "done" if conf >= threshold else "failed"
+    if conf < threshold:
+        return "failed"
+    # A task that needs a person's approval stays where it is until it is given.
+    return "done" if approved or task.approval == "none" else task.status
+
+
+def awaits_approval(task: Task, plan: Plan, completes: bool, approved: bool) -> bool:
+    """True when this score would make the task done but a person must approve it first."""
+    conf = task.confidence
+    return (
+        completes
+        and not approved
+        and task.approval == "before_done"
+        and conf is not None
+        and conf >= plan.threshold
+    )
 
 
 def _score_task(
@@ -259,11 +278,13 @@ def _score_task(
     mark_done: bool,
     output_text: str | None,
     tracked: Mapping[str, Any] | None,
+    approved: bool,
 ) -> Task:
     new_prompt = task.prompt_score if prompt is None else prompt
     new_output = task.output_score if output is None else output
     conf = task_confidence(new_prompt, new_output)
-    status = _new_status(task, conf, plan.threshold, mark_done and output is not None)
+    completes = mark_done and output is not None
+    status = _new_status(task, conf, plan.threshold, completes, approved)
     released = status in ("done", "failed")
     return replace(
         task,
@@ -307,6 +328,7 @@ def apply_scores(
     deficiencies: tuple[str, ...] = (),
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
+    approved: bool = False,
 ) -> RecordResult:
     """Load the plan (locked, active) and the task, then ``score_loaded`` them."""
     plan = load_active_plan(tx, plan_id)
@@ -322,6 +344,7 @@ def apply_scores(
         deficiencies=deficiencies,
         source=source,
         tracked=tracked,
+        approved=approved,
     )
 
 
@@ -338,15 +361,18 @@ def score_loaded(
     deficiencies: tuple[str, ...] = (),
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
+    approved: bool = False,
 ) -> RecordResult:
     """Score a task read in this write transaction, then refresh the plan's rolling
     confidence and replan flag.
 
     With ``mark_done`` and an output score the task becomes ``done`` when its
     confidence reaches the plan's threshold, else ``failed``; a prompt score
-    alone never changes the status. ``tracked`` (details of a test run, see
-    ``loopcore.plans.acceptance``) becomes the task's latest test verdict, and its
-    baseline when it has none.
+    alone never changes the status. A task with ``approval="before_done"`` that
+    reaches the threshold stays as it is unless ``approved`` (the result says it
+    awaits approval; ``loopcore.plans.approvals`` asks for it). ``tracked`` (details
+    of a test run, see ``loopcore.plans.acceptance``) becomes the task's latest test
+    verdict, and its baseline when it has none.
     """
     if prompt_score is None and output_score is None:
         raise InvalidInput(
@@ -361,6 +387,7 @@ def score_loaded(
         mark_done=mark_done,
         output_text=output_text,
         tracked=tracked,
+        approved=approved,
     )
     tx.save_task(task)
     new_plan = _scored_plan(plan, refresh_confidence(tx, plan.id), task, now)
@@ -375,6 +402,9 @@ def score_loaded(
         needs_replan=new_plan.needs_replan,
         changes=_changes(before, task, plan, new_plan),
         deficiencies=deficiencies,
+        awaiting_approval=awaits_approval(
+            task, plan, mark_done and output_score is not None, approved
+        ),
     )
 
 

@@ -236,6 +236,11 @@ def edit_task(
     diff = {k: v for k, v in wanted.items() if v is not None and getattr(task, k) != v}
     if not diff:
         return task
+    if diff.get("status") == "done" and task.approval == "before_done":
+        raise Conflict(
+            f"task {task_id!r} needs a person's approval before it is done: record its output "
+            "to ask for it"
+        )
     fields: dict[str, Any] = {**diff, "updated_at": now}
     if "status" in diff:
         fields.update(claimed_by=None, lease_expires_at=None)

@@ -21,15 +21,17 @@ Decisions the design left open:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
+from loopcore.evaluators.command import held_commands
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
 from loopcore.limits import LIMITS
+from loopcore.plans import approvals
 from loopcore.plans.acceptance import (
     check_record,
     runs_command,
@@ -37,6 +39,7 @@ from loopcore.plans.acceptance import (
     task_goal,
     tracked_details,
 )
+from loopcore.plans.approvals import DEFAULT_APPROVAL_TTL_S
 from loopcore.plans.confidence import DEFAULT_THRESHOLD, check_score
 from loopcore.plans.export import (
     build_status,
@@ -82,6 +85,7 @@ from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
 
 __all__ = [
+    "Answer",
     "NextTask",
     "Plan",
     "PlanExplanation",
@@ -121,6 +125,22 @@ def _scoring_spec(task: Task, output: str | None) -> Mapping[str, Any]:
             kind="no_acceptance",
         )
     return task.acceptance
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Answer:
+    """A person's answer given with a record (through the host): approve or not, and why.
+
+    ``via`` is how it came: ``elicitation`` (the person answered), or ``none`` (nobody
+    could be asked: the record then issues a token). ``final`` marks a decline the
+    person meant (no token is issued); a cancelled question is not final.
+    """
+
+    approved: bool
+    reason: str = ""
+    by: str = "user"
+    via: Literal["elicitation", "none"] = "elicitation"
+    final: bool = True
 
 
 def _is_list(value: object) -> bool:
@@ -184,11 +204,13 @@ class PlanService:
         *,
         factory_options: FactoryOptions | None = None,
         limits: PlanLimits | None = None,
+        approval_ttl_s: float = DEFAULT_APPROVAL_TTL_S,
     ) -> None:
         self._store = store
         self._clock = clock
         self._options = factory_options if factory_options is not None else FactoryOptions()
         self._limits = limits if limits is not None else PlanLimits()
+        self._approval_ttl_s = approval_ttl_s
 
     @property
     def limits(self) -> PlanLimits:
@@ -385,6 +407,8 @@ class PlanService:
         mark_done: bool = True,
         evaluation: Evaluation | None = None,
         agent: str = "agent",
+        approval: Answer | None = None,
+        commands_approved: bool = False,
     ) -> RecordResult:
         """Record scores on a task; an ``output`` without a score is scored by its acceptance spec.
 
@@ -392,6 +416,14 @@ class PlanService:
         dependencies are not all done or skipped, is refused (``Conflict``); the
         task ``agent`` holds, an unclaimed ready task, or a failed or done one
         recorded again, is scored.
+
+        A task that needs a person's approval (``approval="before_done"``) is done
+        only with ``approval.approved``; a decline leaves it where it was (journaled),
+        and with no answer the result carries a token a person answers with
+        ``decide_approval`` (``loopcore.plans.approvals``). An acceptance ``command``
+        that asks for approval runs with ``commands_approved`` (a person said yes
+        through the host) or a granted token; otherwise nothing is recorded and the
+        result carries a token to approve running it, then record again.
 
         An explicit ``output_score`` wins over ``evaluation``, which wins over
         scoring ``output``. With nothing at all to record, a task whose
@@ -414,9 +446,13 @@ class PlanService:
         check_text(agent, "agent", min_chars=1, max_chars=MAX_AGENT_CHARS)
         nothing = prompt_score is None and output_score is None and evaluation is None
         if output_score is None and evaluation is None and (output is not None or nothing):
-            return self._score_and_record(plan_id, task_id, prompt_score, output, mark_done, agent)
+            return self._score_and_record(
+                plan_id, task_id, prompt_score, output, mark_done, agent,
+                approval=approval, commands_approved=commands_approved,
+            )  # fmt: skip
         if evaluation is not None and output_score is None:
             output_score = evaluation.score
+        approved = approval is not None and approval.approved
         with self._store.write() as tx:
             load_active_plan(tx, plan_id)  # an unknown plan is reported as such, before its task
             check_order(tx, load_task(tx, plan_id, task_id), agent=agent, now=self._clock())
@@ -431,7 +467,9 @@ class PlanService:
                 output_text=self._kept(output),
                 deficiencies=evaluation.deficiencies if evaluation else (),
                 tracked=tracked_details(evaluation),
+                approved=approved,
             )
+            result = self._approval_step(tx, result, approval)
             plan = finished_plan(result.plan, tx.count_tasks(plan_id))
         return replace(result, plan=plan, evaluation=evaluation)
 
@@ -446,36 +484,105 @@ class PlanService:
         output: str | None,
         mark_done: bool,
         agent: str,
+        *,
+        approval: Answer | None,
+        commands_approved: bool,
     ) -> RecordResult:
         """Score ``output`` (None: run the acceptance command) by the task's spec, and record it.
 
         Plan and task are read once, in the write transaction, and a spec that
         runs no command (bounded in time, milliseconds) is evaluated there. A
         command may run for minutes, so it runs outside the write lock and its
-        spec is checked again before the result is written.
+        spec is checked again before the result is written. A command that asks
+        for a person's approval runs only with ``commands_approved`` or a granted
+        token (used once); otherwise a token is issued and nothing is recorded.
         """
         with self._store.write() as tx:
             plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
             check_order(tx, task, agent=agent, now=self._clock())  # before anything runs
             spec = _scoring_spec(task, output)
+            grant = None
+            if not commands_approved and held_commands(spec):
+                grant = approvals.find_grant(tx, plan_id, task)
+                if grant is None:
+                    return self._ask_to_run(tx, plan, task)
+            run_ok = commands_approved or grant is not None
             if not runs_command(spec):
-                evaluation = self._evaluate(plan, task, spec, output)
+                evaluation = self._evaluate(plan, task, spec, output, run_ok)
                 return self._write_score(
-                    tx, plan, task, prompt_score, output, mark_done, evaluation
+                    tx, plan, task, prompt_score, output, mark_done, evaluation, approval
                 )
-        evaluation = self._evaluate(plan, task, spec, output)
+        evaluation = self._evaluate(plan, task, spec, output, run_ok)
         with self._store.write() as tx:
             plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
             if task.acceptance != spec:
                 raise Conflict("the task's acceptance spec changed while scoring; record again")
             check_order(tx, task, agent=agent, now=self._clock())
-            return self._write_score(tx, plan, task, prompt_score, output, mark_done, evaluation)
+            if grant is not None:
+                approvals.consume(tx, plan, task, grant, now=self._clock())
+            return self._write_score(
+                tx, plan, task, prompt_score, output, mark_done, evaluation, approval
+            )
+
+    def _approval_step(
+        self, tx: StoreTx, result: RecordResult, answer: Answer | None
+    ) -> RecordResult:
+        """Journal the answer given with the record, or ask for one with a token."""
+        needed = result.awaiting_approval or (
+            answer is not None and answer.approved and result.task.status == "done"
+            and result.task.approval == "before_done"
+        )  # fmt: skip
+        if not needed:
+            return result
+        now = self._clock()
+        if answer is not None and (answer.approved or answer.via != "none"):
+            approvals.journal_answer(
+                tx, result.plan, result.task, now=now, approved=answer.approved,
+                reason=answer.reason, by=answer.by, via="elicitation",
+            )  # fmt: skip
+            if answer.approved or answer.final:
+                return result
+        ticket = approvals.request(
+            tx, result.plan, result.task, now=now, ttl_s=self._approval_ttl_s
+        )
+        return replace(result, approval=ticket)
+
+    def decide_approval(
+        self, token: str, *, approve: bool, reason: str = "", by: str = "person", via: str = "token"
+    ) -> approvals.ApprovalOutcome:
+        """Answer an approval token: approve (the task is done) or decline (it stays).
+
+        Raises:
+            InvalidInput: not a token, or a reason too long. NotFound: no such request.
+            Conflict: already answered, expired, or void (the task changed since).
+        """
+        check_text(reason, "reason", max_chars=self._limits.max_notes_chars)
+        check_text(by, "by", min_chars=1, max_chars=200)
+        how: approvals.Via = "agent" if via == "agent" else "token"
+        with self._store.write() as tx:
+            outcome = approvals.decide(
+                tx, token, approve=approve, reason=reason, by=by, via=how, now=self._clock()
+            )
+        if isinstance(outcome, Conflict):
+            raise outcome
+        return outcome
+
+    def _ask_to_run(self, tx: StoreTx, plan: Plan, task: Task) -> RecordResult:
+        """Record nothing; issue a token for a person to approve running the command."""
+        ticket = approvals.request(
+            tx, plan, task, now=self._clock(), ttl_s=self._approval_ttl_s, kind="command"
+        )
+        return RecordResult(
+            task=task, plan=plan, confidence=plan.confidence, needs_replan=plan.needs_replan,
+            changes=(), awaiting_approval=True, approval=ticket,
+        )  # fmt: skip
 
     def _evaluate(
-        self, plan: Plan, task: Task, spec: Mapping[str, Any], output: str | None
+        self, plan: Plan, task: Task, spec: Mapping[str, Any], output: str | None, run_ok: bool
     ) -> Evaluation:
         goal = task_goal(plan, task)
-        evaluator = build_evaluator(spec, self._options)
+        options = replace(self._options, commands_approved=True) if run_ok else self._options
+        evaluator = build_evaluator(spec, options)
         context = task_context(task, goal, self._options.project_root)
         return evaluator.evaluate(output or "", context)
 
@@ -488,6 +595,7 @@ class PlanService:
         output: str | None,
         mark_done: bool,
         evaluation: Evaluation,
+        approval: Answer | None,
     ) -> RecordResult:
         result = score_loaded(
             tx,
@@ -501,7 +609,9 @@ class PlanService:
             deficiencies=evaluation.deficiencies,
             source="command" if output is None else "record",
             tracked=tracked_details(evaluation),
+            approved=approval is not None and approval.approved,
         )
+        result = self._approval_step(tx, result, approval)
         done = finished_plan(result.plan, tx.count_tasks(plan.id))
         return replace(result, plan=done, evaluation=evaluation)
 

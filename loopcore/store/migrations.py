@@ -191,10 +191,16 @@ def _v3_members(conn: sqlite3.Connection) -> None:
     conn.execute(MEMBERS_TABLE)
 
 
+def _v4_task_approval(conn: sqlite3.Connection) -> None:
+    # "before_done": a person approves before the task is done (approvals are journaled).
+    conn.execute("ALTER TABLE tasks ADD COLUMN approval TEXT NOT NULL DEFAULT 'none'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(version=2, name="task test tracking", apply=_v2_task_test_tracking),
     Migration(version=3, name="members", apply=_v3_members),
+    Migration(version=4, name="task approval", apply=_v4_task_approval),
 )
 
 

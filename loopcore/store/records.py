@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "APPROVAL_RULES",
     "LOOP_STATUSES",
     "PLAN_STATUSES",
     "TASK_STATUSES",
+    "ApprovalRule",
     "FeedbackRecord",
     "InterceptRecord",
     "JournalEntry",
@@ -34,6 +36,8 @@ TaskStatus = Literal["pending", "in_progress", "done", "failed", "skipped"]
 # or skipped (``loopcore.plans.operations.shown``); a replan that adds work makes it active again.
 PlanState = Literal["active", "done", "archived"]
 LoopStatus = Literal["open", "stopped", "closed"]
+ApprovalRule = Literal["none", "before_done"]
+APPROVAL_RULES: tuple[ApprovalRule, ...] = ("none", "before_done")
 
 TASK_STATUSES: tuple[TaskStatus, ...] = ("pending", "in_progress", "done", "failed", "skipped")
 PLAN_STATUSES: tuple[PlanState, ...] = ("active", "done", "archived")
@@ -83,6 +87,7 @@ class Task:
         scored_at: when the task was last scored; ``score_seq`` breaks ties.
         claimed_by: the agent holding the lease while ``in_progress``.
         last_output: the last recorded output, truncated.
+        approval: ``before_done``: a person approves before the task is done.
         baseline_details / last_details: the ``details`` of the first and of the
             latest evaluation recorded on the task that reached a test verdict (a
             ``command`` run; output tails dropped); later runs of its acceptance
@@ -108,6 +113,7 @@ class Task:
     last_output: str | None = None
     baseline_details: Mapping[str, Any] | None = None
     last_details: Mapping[str, Any] | None = None
+    approval: ApprovalRule = "none"
     created_at: float
     updated_at: float
 

@@ -25,6 +25,7 @@ configure_logging()
 # Imported after logging is configured: importing the SDK may log.
 from loopcore import __version__  # noqa: E402
 from loopcore.errors import LoopcoreError, PlanNotFound  # noqa: E402
+from server.cli.approve import add_approve_parser  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.hook import add_hook_parser  # noqa: E402
 from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     add_dashboard_parser(sub)
     add_uninstall_parser(sub)
+    _common(add_approve_parser(sub))
     for add in (add_verify_parser, add_intercept_parser, add_hook_parser):
         _common(add(sub))
     add_members_parser(sub)
@@ -137,6 +139,10 @@ def _quick(args: argparse.Namespace, settings: Settings) -> int | None:
         from server.cli.intercept import run_intercept
 
         return run_intercept(args, sys.stdout, sys.stderr, sys.stdin)
+    if args.command == "approve":
+        from server.cli.approve import run_approve
+
+        return run_approve(args, settings, sys.stdout, sys.stderr)
     if args.command == "hook":
         from server.cli.hook import run_hook
 

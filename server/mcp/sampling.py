@@ -32,12 +32,13 @@ from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp.types import CreateMessageResult, SamplingMessage, TextContent
 from pydantic import ValidationError
 
-from loopcore.errors import InvalidInput, ProviderError
+from loopcore.errors import ProviderError
 from loopcore.providers.base import Completion, Message, Provider
+from server.providers import ProviderJudge, configured_provider
 from server.settings import Settings
 
 if TYPE_CHECKING:
-    from loopcore.providers.openai_compat import OpenAICompatProvider
+    pass
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -50,6 +51,7 @@ __all__ = [
     "configured_provider",
     "open_provider",
     "sampling_available",
+    "sampling_judge",
     "sampling_status",
     "to_sampling",
 ]
@@ -173,28 +175,6 @@ class SamplingProvider:
         return completion
 
 
-def configured_provider(settings: Settings) -> OpenAICompatProvider | None:
-    """The OpenAI-compatible provider the settings name, or None when they name none.
-
-    Raises:
-        ProviderError: the settings name one that cannot be built (e.g. a base URL
-            that is not http(s)).
-    """
-    if not settings.provider_base_url or not settings.provider_model:
-        return None
-    # Imported here: httpx costs ~50 ms at start-up and only a configured provider needs it.
-    from loopcore.providers.openai_compat import from_settings
-
-    key = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
-    try:
-        return from_settings(settings.provider_base_url, settings.provider_model, key)
-    except InvalidInput as exc:
-        raise ProviderError(
-            f"the configured provider is unusable ({exc}); check LOOPCORE_PROVIDER_BASE_URL "
-            "and LOOPCORE_PROVIDER_MODEL"
-        ) from exc
-
-
 @dataclass(frozen=True, kw_only=True)
 class ChosenProvider:
     """The provider a tool runs on, and which kind it is."""
@@ -249,3 +229,11 @@ async def open_provider(
     log.info("provider.chosen", kind="configured", model=http.model)
     async with http:
         yield ChosenProvider(provider=http, kind="configured", reason=reason)
+
+
+def sampling_judge(ctx: Context[Any, Any]) -> ProviderJudge | None:
+    """The host's model as the judge of this call, where the session offers sampling."""
+    if not sampling_available(ctx):
+        return None
+    sampler = SamplingProvider(ctx)
+    return ProviderJudge(lambda: sampler, "host model (sampling)")

@@ -127,8 +127,7 @@ Agent = Annotated[
 Spec = Annotated[
     dict[str, Any],
     Field(
-        description="{type: regex|json_schema|length|completeness|evidence|composite|command|"
-        "judge, ...}"
+        description="type: regex|json_schema|length|completeness|evidence|composite|command|judge"
     ),
 ]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from loopcore.clock import iso
 from loopcore.evaluators.base import Evaluation
 from loopcore.plans.service import NextTask, Plan, PlanStatus, RecordResult, ReplanResult, Task
 from server.schemas.plans import (
+    ApprovalOut,
     EvalOut,
     NextTaskOut,
     PlanBrief,
@@ -18,6 +20,7 @@ from server.schemas.plans import (
 )
 
 __all__ = [
+    "approval_out",
     "eval_fields",
     "eval_out",
     "jsonable",
@@ -118,6 +121,25 @@ def record_out(res: RecordResult) -> RecordOut:
         needs_replan=res.needs_replan,
         changes=list(res.changes),
         evaluation=eval_out(res.evaluation) if res.evaluation is not None else None,
+        awaiting_approval=approval_out(res) if res.awaiting_approval else None,
+    )
+
+
+def approval_out(res: RecordResult) -> ApprovalOut:
+    """How the approval a task waits for can be given."""
+    ticket = res.approval
+    if ticket is None:
+        return ApprovalOut(
+            how="the user declined to approve it; the task stays as it is until recorded again"
+        )
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ticket.expires_at))
+    return ApprovalOut(
+        token=ticket.token,
+        expires_at=stamp,
+        how=(
+            f"a person runs `loopcore approve {ticket.token}` (or `--decline --reason ...`); "
+            "the token is void if the task changes first"
+        ),
     )
 
 

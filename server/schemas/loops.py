@@ -9,6 +9,7 @@ from server.schemas.base import Model
 __all__ = [
     "IterationOut",
     "LoopBrief",
+    "LoopExplainOut",
     "LoopOut",
     "LoopStartOut",
     "LoopStepOut",
@@ -57,6 +58,15 @@ class LoopOut(Model):
     converged: bool = False
     exit_reason: str | None = None
     note: str = ""
+
+
+class LoopExplainOut(Model):
+    """A loop's state and its journal in sentences, oldest first."""
+
+    loop_id: str
+    status: str
+    exit_reason: str | None = None
+    lines: list[str]
 
 
 class LoopBrief(Model):
@@ -109,6 +119,7 @@ class RefineOut(Model):
     model: str
     config: dict[str, Any]
     learned: bool
+    cost: float | None = None
 
 
 class PriorRow(Model):

@@ -10,6 +10,7 @@ from loopcore.limits import LIMITS
 from server.schemas.base import _ID, ID_JSON_PATTERN, Model
 
 __all__ = [
+    "ApprovalOut",
     "DeleteOut",
     "EvalOut",
     "ExplainOut",
@@ -46,6 +47,10 @@ class TaskIn(Model):
     description: Annotated[str, Field(max_length=LIMITS.text_chars)] = ""
     depends_on: _Deps = []
     acceptance: _Acceptance | None = None
+    # Published without its default (the budget): leaving it out means "none".
+    approval: Annotated[
+        Literal["none", "before_done"], WithJsonSchema({"enum": ["none", "before_done"]})
+    ] = "none"
 
 
 class TaskUpdateIn(Model):
@@ -129,6 +134,15 @@ class RecordOut(Model):
     needs_replan: bool
     changes: list[str] = []
     evaluation: EvalOut | None = None
+    awaiting_approval: ApprovalOut | None = None
+
+
+class ApprovalOut(Model):
+    """A person must approve before the task is done: how, and until when."""
+
+    token: str | None = None
+    expires_at: str | None = None
+    how: str
 
 
 class ReplanOut(Model):

@@ -191,9 +191,8 @@ def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
         judge: Literal["heuristic", "model"] = "heuristic",
     ) -> InterceptOut:
         """Score a request before acting: score, grade, dimensions, issues, questions, route
-        proceed|clarify|decompose. ask_user=true asks the user (improved_prompt);
-        judge="model" adds a model's reading. Kept in history and on plan_id+task_id's
-        task.
+        proceed|clarify|decompose. ask_user=true asks the user; judge="model" adds a
+        model's reading. Kept in history.
         """
         ids = task_ref(plan_id, task_id)
         return await _intercept(prompt, ctx, answers, sampled, context, ids, judge)

@@ -5,21 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from pydantic import Field, WithJsonSchema
+from mcp.server.mcpserver import ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from loopcore.limits import LIMITS
 from loopcore.loops.sessions import LoopRecord, LoopSummary, LoopView, StepResult
 from loopcore.loops.stopping import StopCondition, StopConfig
 from loopcore.plans.acceptance import run_outcome
+from server.mcp.approval import ask_to_run_loop, run_allowed
 from server.mcp.notify import loop_uri, plan_uris
 from server.runtime import Services
 from server.schemas import (
     Goal,
+    LoopExplainOut,
     LoopId,
     LoopOut,
     LoopStartOut,
     LoopStepOut,
+    Model,
     OutputText,
     PlanId,
     Spec,
@@ -36,6 +39,24 @@ Label = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^[\w.:/@+-]{1,64}$"}),
 ]
 Outcome = Annotated[str, Field(max_length=LIMITS.reason_chars)]
+
+
+class StopTuning(Model):
+    """How a loop decides it is stuck; unset fields keep the defaults."""
+
+    min_iterations: Annotated[int, Field(ge=1, le=LIMITS.loop_iterations)] | None = None
+    no_progress_window: Annotated[int, Field(ge=1, le=LIMITS.loop_iterations)] | None = None
+    convergence_delta: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+
+
+# Published in one line: the fields say it, and core's tools/list budget counts every byte.
+_Stop = Annotated[
+    StopTuning,
+    WithJsonSchema(
+        {"type": "object", "description": "min_iterations, no_progress_window, convergence_delta"}
+    ),
+]
+
 GUIDANCE = (
     "Produce an output for the goal, then call loop_step with it. On decision 'continue', fix "
     "what feedback lists and step again; on 'stop', call loop_end (it returns the best output)."
@@ -49,6 +70,7 @@ def _config(
     threshold: float | None,
     max_iterations: int | None,
     budget: tuple[int | None, float | None],
+    tuning: dict[str, Any],
 ) -> tuple[StopConfig, str]:
     """The stopping config (the caller's values over the priors) and its rationale."""
     cfg, suggested = services.priors.get().stop_config(
@@ -58,6 +80,7 @@ def _config(
         max_iterations=max_iterations,
         max_tokens=budget[0],
         timeout_s=budget[1],
+        tuning=tuning,
     )
     return cfg, suggested.rationale
 
@@ -108,7 +131,7 @@ def view_out(v: LoopView) -> LoopOut:
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register loop_start, loop_step, loop_end and loop_status."""
+    """Register loop_start, loop_step, loop_end, loop_extend, loop_explain and loop_status."""
 
     @deps.tool(mcp, read_only=False)
     async def loop_start(
@@ -122,11 +145,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         timeout_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
+        stop: _Stop | None = None,
     ) -> LoopStartOut:
         """Open a loop you drive: loop_step scores each output and says when to stop. Limits not
         given are learned per task_type. plan_id+task_id: goal and evaluator default to
-        the task's (specs: loopcore://evaluators); loop_end records the best score
-        there.
+        the task's (specs: loopcore://evaluators).
         """
         services = deps.services()
         cfg, why = await deps.run_sync(
@@ -137,6 +160,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             quality_threshold,
             max_iterations,
             (max_tokens, timeout_s),
+            {} if stop is None else stop.model_dump(),
         )
         loop = await deps.run_sync(
             services.loops.start,
@@ -153,24 +177,28 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         config = {k: v for k, v in asdict(cfg).items() if v is not None}
         return LoopStartOut(loop_id=loop.id, config=config, guidance=f"{GUIDANCE} ({why})")
 
-    def _step(loop_id: str, output: str, tokens_used: int) -> StepResult:
+    def _step(loop_id: str, output: str, tokens_used: int, approved: bool) -> StepResult:
         services = deps.services()
 
         def bayes(loop: LoopRecord) -> tuple[StopCondition, ...]:
             return (services.priors.get().stop_condition(loop.task_type, loop.model or None),)
 
-        return services.loops.step(loop_id, output, tokens_used, conditions=bayes)
+        return services.loops.step(
+            loop_id, output, tokens_used, conditions=bayes, commands_approved=approved
+        )
 
     @deps.tool(mcp, read_only=False)
     async def loop_step(
         loop_id: LoopId,
         output: OutputText = "",
         tokens_used: Annotated[int, Field(ge=0)] = 0,
+        *,
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_loop)],
     ) -> LoopStepOut:
         """Submit your next attempt. continue: fix what feedback lists; stop: call loop_end. A
         command evaluator needs no output.
         """
-        res = await deps.run_sync(_step, loop_id, output, tokens_used)
+        res = await deps.run_sync(_step, loop_id, output, tokens_used, run_allowed(run_ok))
         await deps.notifier.changed(loop_uri(loop_id))
         return _step_out(res)
 
@@ -179,8 +207,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         loop_id: LoopId,
         outcome: Annotated[str, Field(max_length=LIMITS.reason_chars)] | None = None,
     ) -> LoopOut:
-        """Close a loop (safe to repeat). Returns scores, best_output, converged; teaches
-        future loops.
+        """Close a loop (safe to repeat): scores, best_output, converged; teaches future
+        loops.
         """
         services = deps.services()
         summary = await deps.run_sync(services.loops.end, loop_id, outcome)
@@ -191,6 +219,39 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             uris.extend(plan_uris(summary.plan_id))
         await deps.notifier.changed(*uris)
         return _summary_out(summary)
+
+    @deps.tool(mcp, read_only=False)
+    async def loop_extend(
+        loop_id: LoopId,
+        more_iterations: Annotated[int, Field(ge=1, le=100)],
+        more_tokens: Annotated[int, Field(ge=1)] | None = None,
+        more_seconds: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None,
+    ) -> LoopOut:
+        """Give a stopped loop more budget instead of starting over: it reopens with its
+        scores and best output kept. For loops stopped by max_iterations, a plateau, no
+        progress or a token/time budget (then pass more_tokens/more_seconds); not for one
+        that passed or was closed. Then loop_step again.
+        """
+        services = deps.services()
+        await deps.run_sync(
+            services.loops.extend,
+            loop_id,
+            more_iterations=more_iterations,
+            more_tokens=more_tokens,
+            more_seconds=more_seconds,
+        )
+        await deps.notifier.changed(loop_uri(loop_id))
+        return view_out(await deps.run_sync(services.loops.status, loop_id))
+
+    @deps.tool(mcp, read_only=True, idempotent=True)
+    def loop_explain(loop_id: LoopId) -> LoopExplainOut:
+        """A loop's journal in sentences: how it started, each step's score and decision,
+        why it stopped, extensions, and what its close recorded.
+        """
+        loop, lines = deps.services().loops.explain(loop_id)
+        return LoopExplainOut(
+            loop_id=loop.id, status=loop.status, exit_reason=loop.exit_reason, lines=list(lines)
+        )
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def loop_status(loop_id: LoopId) -> LoopOut:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
-from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field
 
 from loopcore.limits import LIMITS
 from loopcore.plans.importer import import_markdown
 from server.errors import fit_advice
+from server.mcp.approval import answer_of, ask_approval, ask_to_run_task, run_allowed
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -96,7 +97,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         agent: Agent = "agent",
         lease_s: Annotated[float, Field(gt=0, le=LIMITS.lease_s, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
-        """Claim the next ready task under a lease. kind: task (do it, then plan_record), complete,
+        """Claim the next ready task (leased). kind: task (do it, then plan_record), complete,
         blocked or needs_replan (see reason).
         """
         plans = deps.services().plans
@@ -115,10 +116,13 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output: OutputText | None = None,
         mark_done: bool = True,
         agent: Agent = "agent",
+        *,
+        approval: Annotated[ElicitationResult[BaseModel], Resolve(ask_approval)],
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_task)],
     ) -> RecordOut:
         """Record a task's final result: output (scored by its acceptance) or output_score; none
-        runs a command acceptance. Moves confidence; mark_done: done or failed by
-        threshold. Your claimed or ready tasks only.
+        runs a command acceptance. mark_done: done or failed by threshold. Your claimed
+        or ready tasks only.
         """
         plans = deps.services().plans
         res = await deps.run_sync(
@@ -130,6 +134,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output=output,
             mark_done=mark_done,
             agent=agent,
+            approval=answer_of(approval),
+            commands_approved=run_allowed(run_ok),
         )
         await deps.notifier.changed(*plan_uris(plan_id))
         return record_out(res)
@@ -184,9 +190,32 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def plan_status(plan_id: PlanId, ctx: Context, verbose: bool = False) -> PlanOut:
-        """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
-        task ids; verbose=true adds the tasks.
+        """Plan summary: counts by status, confidence vs threshold, needs_replan, ready ids;
+        verbose=true adds tasks.
         """
         # A host that renders the plan view (server.apps) draws the graph from the tasks.
         full = verbose or client_supports_apps(ctx)
         return plan_out(deps.services().plans.status(plan_id, verbose=full))
+
+    if deps.settings.agent_approvals:
+
+        @deps.tool(mcp, read_only=False)
+        async def approval_decide(
+            token: Annotated[str, Field(min_length=1, max_length=200)],
+            approve: bool,
+            reason: OptText = "",
+        ) -> TaskOut:
+            """Answer an approval token from plan_record's awaiting_approval: approve (the
+            task is done) or not (it stays). Only on servers that let agents approve.
+            """
+            plans = deps.services().plans
+            outcome = await deps.run_sync(
+                plans.decide_approval,
+                token,
+                approve=approve,
+                reason=reason,
+                by="agent",
+                via="agent",
+            )
+            await deps.notifier.changed(*plan_uris(outcome.plan_id))
+            return task_out(outcome.task, full=True)

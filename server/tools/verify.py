@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from pydantic import Field
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
+from pydantic import BaseModel, Field
 
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
+from loopcore.evaluators.judge import JudgeModel
 from loopcore.plans.acceptance import runs_command
+from server.mcp.approval import ask_to_run_spec, run_allowed
+from server.mcp.sampling import sampling_judge
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields
 from server.schemas.evaluators import EVALUATORS_URI
 from server.tools.deps import Deps
@@ -31,6 +34,8 @@ def _evaluate(
     spec: dict[str, Any] | None,
     goal: str | None,
     ids: tuple[str, str] | None,
+    judge: JudgeModel | None = None,
+    commands_approved: bool = False,
 ) -> Evaluation:
     """Build the evaluator (the task's acceptance spec when none is given) and run it.
 
@@ -56,7 +61,7 @@ def _evaluate(
             f"(types and fields: {EVALUATORS_URI})",
             field="evaluator",
         )
-    evaluator = deps.runtime.evaluator(spec)
+    evaluator = deps.runtime.evaluator(spec, judge, commands_approved=commands_approved)
     if not output.strip() and not runs_command(validate_spec(spec)):
         raise InvalidInput(
             "must not be empty: only an evaluator that runs a command needs no output",
@@ -75,12 +80,17 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         goal: Annotated[str, Field(max_length=4000)] | None = None,
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
+        ctx: Context[Any, Any] | None = None,
+        *,
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_spec)],
     ) -> VerifyOut:
-        """Check a draft (code, text, JSON, test log): score, passed, deficiencies. Specs:
-        loopcore://evaluators; a command spec runs tests. plan_id+task_id: the task's
-        acceptance by default. Records nothing.
+        """Check a draft (code, text, JSON, test log): score, passed, deficiencies; records
+        nothing. Specs: loopcore://evaluators. plan_id+task_id: the task's acceptance by
+        default.
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
-        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids)
+        judge = sampling_judge(ctx) if ctx is not None else None
+        approved = run_allowed(run_ok)
+        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge, approved)
         return VerifyOut(**eval_fields(ev))

@@ -9,6 +9,7 @@ from loopcore.stats import Welford
 from loopcore.store._json import dumps, loads_map, loads_strs
 from loopcore.store.observations import IterationStats, OutcomeStats
 from loopcore.store.records import (
+    ApprovalRule,
     InterceptRecord,
     JournalEntry,
     LoopRecord,
@@ -95,6 +96,7 @@ def task_from_row(row: Row) -> Task:
         last_output=row["last_output"],
         baseline_details=_opt_map(row["baseline_details"]),
         last_details=_opt_map(row["last_details"]),
+        approval=cast(ApprovalRule, row["approval"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
     )
@@ -120,6 +122,7 @@ def task_params(t: Task) -> tuple[Any, ...]:
         t.last_output,
         _opt_json(t.baseline_details),
         _opt_json(t.last_details),
+        t.approval,
         t.updated_at,
         t.plan_id,
         t.id,

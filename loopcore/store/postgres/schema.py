@@ -202,6 +202,11 @@ MIGRATIONS: tuple[PgMigration, ...] = (
                 revoked_at DOUBLE PRECISION)""",
         ),
     ),
+    PgMigration(
+        version=4,
+        name="task approval",
+        statements=("ALTER TABLE tasks ADD COLUMN approval TEXT NOT NULL DEFAULT 'none'",),
+    ),
 )
 
 

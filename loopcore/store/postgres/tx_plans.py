@@ -34,8 +34,8 @@ _SAVE_PLAN = """UPDATE plans SET goal = %s, threshold = %s, replan_policy = %s, 
     score_seq = %s, task_count = %s, updated_at = %s WHERE id = %s"""
 _INSERT_TASK = """INSERT INTO tasks (position, title, description, depends_on, acceptance,
     notes, status, prompt_score, output_score, confidence, scored_at, score_seq, claimed_by,
-    lease_expires_at, last_output, baseline_details, last_details, updated_at, plan_id, id,
-    created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+    lease_expires_at, last_output, baseline_details, last_details, approval, updated_at, plan_id,
+    id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
     %s, %s, %s, %s)"""
 # Each MAX is one index lookup; sequences are never reused, so a deletion followed by an
 # insert still moves the marker (what the dashboard polls).
@@ -47,7 +47,7 @@ _MARKER = (
 _SAVE_TASK = """UPDATE tasks SET position = %s, title = %s, description = %s, depends_on = %s,
     acceptance = %s, notes = %s, status = %s, prompt_score = %s, output_score = %s,
     confidence = %s, scored_at = %s, score_seq = %s, claimed_by = %s, lease_expires_at = %s,
-    last_output = %s, baseline_details = %s, last_details = %s, updated_at = %s
+    last_output = %s, baseline_details = %s, last_details = %s, approval = %s, updated_at = %s
     WHERE plan_id = %s AND id = %s"""
 _LIST_PLANS = {
     (False, False): "SELECT * FROM plans WHERE project = %s "

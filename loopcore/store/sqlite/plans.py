@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from loopcore.errors import StoreError
 from loopcore.store._json import dumps, loads_map, loads_strs
-from loopcore.store.records import Plan, PlanState, Revision, Task, TaskStatus
+from loopcore.store.records import ApprovalRule, Plan, PlanState, Revision, Task, TaskStatus
 from loopcore.store.sqlite.journal import JournalSql
 
 __all__ = ["PlanSql", "plan_from_row", "task_from_row"]
@@ -21,12 +21,13 @@ _SAVE_PLAN = """UPDATE plans SET goal = ?, threshold = ?, replan_policy = ?, sta
     score_seq = ?, task_count = ?, updated_at = ? WHERE id = ?"""
 _INSERT_TASK = """INSERT INTO tasks (position, title, description, depends_on, acceptance,
     notes, status, prompt_score, output_score, confidence, scored_at, score_seq, claimed_by,
-    lease_expires_at, last_output, baseline_details, last_details, updated_at, plan_id, id,
-    created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    lease_expires_at, last_output, baseline_details, last_details, approval, updated_at, plan_id,
+    id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _SAVE_TASK = """UPDATE tasks SET position = ?, title = ?, description = ?, depends_on = ?,
     acceptance = ?, notes = ?, status = ?, prompt_score = ?, output_score = ?, confidence = ?,
     scored_at = ?, score_seq = ?, claimed_by = ?, lease_expires_at = ?, last_output = ?,
-    baseline_details = ?, last_details = ?, updated_at = ? WHERE plan_id = ? AND id = ?"""
+    baseline_details = ?, last_details = ?, approval = ?, updated_at = ?
+    WHERE plan_id = ? AND id = ?"""
 # One constant statement per (status filter, cursor) combination so each can use its index.
 _LIST_PLANS = {
     (
@@ -110,6 +111,7 @@ def task_from_row(row: sqlite3.Row) -> Task:
         last_output=row["last_output"],
         baseline_details=_opt_map(row["baseline_details"]),
         last_details=_opt_map(row["last_details"]),
+        approval=cast(ApprovalRule, row["approval"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
     )
@@ -135,6 +137,7 @@ def _task_params(t: Task) -> tuple[Any, ...]:
         t.last_output,
         _opt_json(t.baseline_details),
         _opt_json(t.last_details),
+        t.approval,
         t.updated_at,
         t.plan_id,
         t.id,

@@ -14,6 +14,7 @@ from loopcore.errors import InvalidInput, ProviderError
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.loops.engine import (
     IterationRecord,
+    Prices,
     RefineConfig,
     RefineResult,
     feedback_prompt,
@@ -449,3 +450,39 @@ async def test_refine_with_a_regex_spec_from_the_factory() -> None:
     )
     assert "- missing required pattern 'def retry'" in provider.calls[1].prompt
     assert "- forbidden pattern 'TODO' found: 'TODO'" in provider.calls[1].prompt
+
+
+# --- whole-loop budgets --------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_token_budget_stops_the_whole_loop() -> None:
+    """100 tokens a call against a 250-token budget: the third answer spends it."""
+    provider = ScriptedProvider(
+        ["score=0.1", "score=0.2", "score=0.3", "score=0.4"], tokens_per_call=(60, 40)
+    )
+    r = await refine("Write f.", ScoreTag(), provider, cfg(max_tokens=250, max_iterations=10))
+    assert (r.exit_reason, len(r.iterations), r.total_tokens) == ("token_budget", 3, 300)
+
+
+@pytest.mark.anyio
+async def test_prices_give_a_cost_and_a_cost_budget() -> None:
+    """At 1.0 per 1k prompt and 2.0 per 1k completion tokens, each call costs 0.14."""
+    provider = ScriptedProvider(["score=0.1", "score=0.2", "score=0.3"], tokens_per_call=(60, 40))
+    config = RefineConfig(
+        stop=StopConfig(max_cost=0.25, max_iterations=10),
+        prices=Prices(input_per_1k=1.0, output_per_1k=2.0),
+    )
+    r = await refine("Write f.", ScoreTag(), provider, config)
+    assert (r.exit_reason, len(r.iterations)) == ("cost_budget", 2)
+    assert r.cost == pytest.approx(0.28)
+
+
+@pytest.mark.anyio
+async def test_unpriced_loops_report_no_cost() -> None:
+    """Without prices the result has no cost, and a cost budget is refused up front."""
+    r = await run(["score=0.9"], cfg())
+    assert r.cost is None
+    with pytest.raises(InvalidInput) as caught:
+        RefineConfig(stop=StopConfig(max_cost=1.0))
+    assert caught.value.field == "max_cost"

@@ -231,3 +231,100 @@ def test_every_step_is_journalled(loops: LoopService, store: SqliteStore) -> Non
         entries = tx.read_journal(loop_id=loop.id)
     assert [e.kind for e in entries] == ["loop_started", "loop_step", "loop_step", "loop_closed"]
     assert entries[2].detail["stop"] is True
+
+
+# --- extending a stopped loop ----------------------------------------------------------------
+
+PLATEAU = StopConfig(max_iterations=10, quality_threshold=1.0, convergence_delta=0.05)
+
+
+def _plateaued(loops: LoopService) -> str:
+    loop = loops.start("p", "goal", SPEC, config=PLATEAU)
+    loops.step(loop.id, "alpha")
+    loops.step(loop.id, "alpha beta x")
+    loops.step(loop.id, "alpha beta y")
+    result = loops.step(loop.id, "alpha beta w")
+    assert (result.iteration, result.exit_reason) == (4, "plateau")
+    return loop.id
+
+
+def test_a_plateaued_loop_extended_keeps_its_trajectory(loops: LoopService) -> None:
+    """After extend the loop is open with its scores, best and baseline; the next steps count on."""
+    loop_id = _plateaued(loops)
+    before = loops.status(loop_id)
+    reopened = loops.extend(loop_id, more_iterations=3)
+    assert (reopened.status, reopened.exit_reason, reopened.iterations) == ("open", None, 4)
+    assert reopened.config["max_iterations"] == 13
+    step = loops.step(loop_id, "alpha beta z")
+    assert (step.iteration, step.decision) == (5, "continue")
+    done = loops.step(loop_id, "alpha beta gamma delta")
+    assert (done.iteration, done.exit_reason, done.best_iteration) == (6, "quality_threshold", 6)
+    after = loops.status(loop_id)
+    assert after.scores[:4] == before.scores
+    summary = loops.end(loop_id)
+    assert summary.iterations == 6
+    assert summary.converged is True
+
+
+def test_a_passed_or_closed_loop_cannot_be_extended(loops: LoopService) -> None:
+    """A loop that reached its threshold, and any closed loop, refuse extend with what to do."""
+    loop = loops.start("p", "goal", SPEC, config=CONFIG)
+    loops.step(loop.id, "alpha beta gamma delta")
+    with pytest.raises(Conflict, match="nothing to extend"):
+        loops.extend(loop.id, more_iterations=2)
+    loops.end(loop.id)
+    with pytest.raises(Conflict, match="closed"):
+        loops.extend(loop.id, more_iterations=2)
+    opened = loops.start("p", "goal", SPEC, config=CONFIG)
+    with pytest.raises(Conflict, match="still open"):
+        loops.extend(opened.id, more_iterations=2)
+
+
+def test_a_budget_stop_needs_more_of_that_budget(loops: LoopService) -> None:
+    """Stopped on tokens: extend without more_tokens is refused; with them it reopens."""
+    loop = loops.start(
+        "p",
+        "goal",
+        SPEC,
+        config=StopConfig(max_iterations=10, quality_threshold=1.0, max_tokens=100),
+    )
+    assert loops.step(loop.id, "alpha", tokens_used=120).exit_reason == "token_budget"
+    with pytest.raises(InvalidInput) as caught:
+        loops.extend(loop.id, more_iterations=2)
+    assert caught.value.field == "more_tokens"
+    reopened = loops.extend(loop.id, more_iterations=2, more_tokens=500)
+    assert reopened.config["max_tokens"] == 620
+    assert loops.step(loop.id, "alpha beta", tokens_used=10).decision == "continue"
+
+
+def test_extend_checks_its_amounts(loops: LoopService) -> None:
+    """Bad amounts are refused naming the field; the iteration cap is kept."""
+    loop_id = _plateaued(loops)
+    for kwargs, field in (
+        ({"more_iterations": 0}, "more_iterations"),
+        ({"more_iterations": True}, "more_iterations"),
+        ({"more_iterations": 1, "more_tokens": 0}, "more_tokens"),
+        ({"more_iterations": 1, "more_seconds": -1.0}, "more_seconds"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            loops.extend(loop_id, **kwargs)
+        assert caught.value.field == field
+    with pytest.raises(Conflict, match="cap is 100"):
+        loops.extend(loop_id, more_iterations=95)
+    with pytest.raises(LoopNotFound):
+        loops.extend("lp_missing", more_iterations=1)
+
+
+def test_explain_tells_the_loop_in_sentences(loops: LoopService) -> None:
+    """Start, steps, the stop, the extension and the close each read as one sentence."""
+    loop_id = _plateaued(loops)
+    loops.extend(loop_id, more_iterations=2)
+    loops.end(loop_id, "good enough")
+    _, lines = loops.explain(loop_id)
+    text = "\n".join(lines)
+    assert "started (task type general): aims at 1.000 within 10 iterations" in text
+    assert "iteration 1 scored 0.250; going on" in text
+    assert "iteration 4 scored 0.500 and stopped (plateau)" in text
+    assert "extended after plateau at iteration 4: now up to 12 iterations" in text
+    assert "closed after 4 iterations (ended): best 0.500, did not converge" in text
+    assert len(lines) == 7

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -292,7 +292,7 @@ def test_quality_exits_win_over_max_iterations() -> None:
 
 def test_exit_reasons_cover_the_literal() -> None:
     """EXIT_REASONS lists every reason once, including the engine's own."""
-    assert len(set(EXIT_REASONS)) == len(EXIT_REASONS) == 11
+    assert len(set(EXIT_REASONS)) == len(EXIT_REASONS) == 12
     assert {"cancelled", "error"} <= set(EXIT_REASONS)
 
 
@@ -363,3 +363,29 @@ def test_loop_state_rejects_negative_budget_figures() -> None:
     with pytest.raises(InvalidInput) as err2:
         LoopState(scores=(), outputs=(), elapsed_s=-0.5)
     assert err2.value.field == "elapsed_s"
+
+
+def test_an_extended_loop_judges_progress_only_after_the_extension() -> None:
+    """Flat scores that plateaued before the extension do not stop the first step after it."""
+    flat = LoopState(scores=(0.5, 0.5, 0.5, 0.5), outputs=("a", "b", "c", "d"))
+    assert decide(flat, StopConfig(max_iterations=10)).reason == "plateau"
+    resumed = StopConfig(max_iterations=10, resumed_at=3)
+    assert decide(flat, resumed).stop is False
+    later = LoopState(scores=(0.5, 0.5, 0.5, 0.5, 0.5), outputs=("a", "b", "c", "d", "e"))
+    assert decide(later, resumed).reason == "plateau"
+
+
+def test_no_progress_counts_from_the_extension() -> None:
+    """The best score is old, but the window counts only iterations since resumed_at."""
+    state = LoopState(scores=(0.6, 0.4, 0.4, 0.3), outputs=("a", "b", "c", "d"))
+    config = StopConfig(max_iterations=10, convergence_delta=0.0, no_progress_window=2)
+    assert decide(state, config).reason == "no_progress"
+    assert decide(state, replace(config, resumed_at=3)).stop is False
+
+
+def test_cost_budget_is_a_hard_limit() -> None:
+    """A spent cost budget stops the loop even before min_iterations."""
+    state = LoopState(scores=(0.1,), outputs=("a",), cost=2.0)
+    decision = decide(state, StopConfig(max_iterations=5, min_iterations=3, max_cost=2.0))
+    assert decision.reason == "cost_budget"
+    assert "2.0000 of 2" in decision.detail

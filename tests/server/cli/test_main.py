@@ -111,6 +111,7 @@ def test_parser_knows_every_command() -> None:
         "doctor",
         "install",
         "uninstall",
+        "approve",
         "db",
         "dashboard",
         "verify",

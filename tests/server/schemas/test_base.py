@@ -106,8 +106,11 @@ class Generator:
 
     def object(self, schema: dict[str, Any]) -> dict[str, Any]:
         props: dict[str, Any] = schema.get("properties", {})
-        if not props:  # a free-form object is an evaluator spec: its meaning is not a bound
-            return dict(VALID_SPEC)
+        if not props:
+            # A free-form object is an evaluator spec (its meaning is not a bound), or a small
+            # object whose field names its description lists (loop_start's stop): send none.
+            described = str(schema.get("description", ""))
+            return dict(VALID_SPEC) if "type" in described or "spec" in described else {}
         required = set(schema.get("required", ()))
         return {
             name: self.field(name, sub)

@@ -184,3 +184,58 @@ async def test_stats_counts_this_project(tmp_path: Path, mode: str) -> None:
         {"closed": 1},
     )
     assert "open_loops" not in stats
+
+
+# --- steering a loop: extend, explain, tuning ---------------------------------------------
+
+GREEK = {"type": "regex", "required": ["alpha", "beta", "gamma", "delta"]}
+
+
+@ERAS
+@pytest.mark.anyio
+async def test_a_loop_extended_after_a_plateau_keeps_its_trajectory(
+    tmp_path: Path, mode: str
+) -> None:
+    """Plateau, loop_extend, two more steps: scores, best and iterations carry on; explained."""
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
+        tuning = {"convergence_delta": 0.05, "no_progress_window": 5}
+        args = {"goal": "four letters", "evaluator": GREEK, "quality_threshold": 1.0}
+        args |= {"max_iterations": 10, "stop": tuning}
+        start = await ok(c, "loop_start", args)
+        loop_id = start["loop_id"]
+        assert (start["config"]["convergence_delta"], start["config"]["no_progress_window"]) == (
+            0.05,
+            5,
+        )
+        for text in ("alpha", "alpha beta x", "alpha beta y"):
+            last = await ok(c, "loop_step", {"loop_id": loop_id, "output": text})
+        last = await ok(c, "loop_step", {"loop_id": loop_id, "output": "alpha beta w"})
+        assert (last["decision"], last["exit_reason"]) == ("stop", "plateau")
+        await err(c, "loop_step", {"loop_id": loop_id, "output": "alpha beta"})
+        ext = await ok(c, "loop_extend", {"loop_id": loop_id, "more_iterations": 3})
+        assert (ext["status"], ext["scores"]) == ("open", [0.25, 0.5, 0.5, 0.5])
+        step = await ok(c, "loop_step", {"loop_id": loop_id, "output": "alpha beta v"})
+        assert (step["iteration"], step["decision"]) == (5, "continue")
+        done = await ok(c, "loop_step", {"loop_id": loop_id, "output": "alpha beta gamma delta"})
+        assert (done["iteration"], done["exit_reason"]) == (6, "quality_threshold")
+        end = await ok(c, "loop_end", {"loop_id": loop_id})
+        assert end["scores"] == [0.25, 0.5, 0.5, 0.5, 0.5, 1.0]
+        assert end["converged"] is True
+        told = await ok(c, "loop_explain", {"loop_id": loop_id})
+    assert told["status"] == "closed"
+    assert any("extended after plateau at iteration 4" in line for line in told["lines"])
+    stopped = "iteration 6 scored 1.000 and stopped (quality_threshold)"
+    assert any(stopped in line for line in told["lines"])
+
+
+@ERAS
+@pytest.mark.anyio
+async def test_a_passed_loop_cannot_be_extended(tmp_path: Path, mode: str) -> None:
+    """loop_extend on a loop that passed answers an error that says to end it."""
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
+        loop_id = (
+            await ok(c, "loop_start", {"goal": "g", "evaluator": GREEK, "max_iterations": 3})
+        )["loop_id"]
+        await c.call_tool("loop_step", {"loop_id": loop_id, "output": "alpha beta gamma delta"})
+        text = await err(c, "loop_extend", {"loop_id": loop_id, "more_iterations": 2})
+    assert "nothing to extend" in text

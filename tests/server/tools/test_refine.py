@@ -232,3 +232,58 @@ async def test_learned_priors_stop_a_hopeless_loop_early(tmp_path: Path) -> None
     out = r.structured_content
     assert out is not None and not r.is_error
     assert (out["exit_reason"], len(out["iterations"])) == ("bayesian", 2)
+
+
+@pytest.mark.anyio
+async def test_refine_stops_on_its_whole_loop_token_budget(tmp_path: Path) -> None:
+    """Two reported answers of 40 tokens against a 70-token budget: the loop stops at two."""
+    with running_chat_server() as chat:
+        for text in ("alpha", "alpha beta", "alpha beta gamma"):
+            chat.script(chat_reply(text, prompt_tokens=30, completion_tokens=10))
+        settings = {"provider_base_url": chat.base_url, "provider_model": "served-model"}
+        with served(tmp_path, **settings) as (srv, _):
+            async with Client(srv, mode="2026-07-28") as c:
+                r = await c.call_tool("refine", {**ARGS, "token_budget": 70, "max_iterations": 5})
+    out = r.structured_content
+    assert out is not None and not r.is_error, text_of(r)
+    assert (out["exit_reason"], len(out["iterations"]), out["total_tokens"]) == (
+        "token_budget",
+        2,
+        80,
+    )
+    assert out["config"]["token_budget"] == 70
+    assert out.get("cost") is None
+
+
+@pytest.mark.anyio
+async def test_refine_reports_cost_and_stops_on_its_cost_budget(tmp_path: Path) -> None:
+    """Priced at 2.0/1k in and 4.0/1k out, each answer costs 0.1: a 0.15 budget stops at two."""
+    with running_chat_server() as chat:
+        for text in ("alpha", "alpha beta", "alpha beta gamma"):
+            chat.script(chat_reply(text, prompt_tokens=30, completion_tokens=10))
+        settings = {
+            "provider_base_url": chat.base_url,
+            "provider_model": "served-model",
+            "price_input_per_1k": 2.0,
+            "price_output_per_1k": 4.0,
+        }
+        with served(tmp_path, **settings) as (srv, _):
+            async with Client(srv, mode="2026-07-28") as c:
+                r = await c.call_tool("refine", {**ARGS, "max_cost": 0.15, "max_iterations": 5})
+    out = r.structured_content
+    assert out is not None and not r.is_error, text_of(r)
+    assert (out["exit_reason"], len(out["iterations"])) == ("cost_budget", 2)
+    assert out["cost"] == pytest.approx(0.2)
+
+
+@pytest.mark.anyio
+async def test_a_cost_budget_without_prices_is_refused_before_any_call(tmp_path: Path) -> None:
+    """No prices configured: max_cost is a clear error naming the settings; no model is called."""
+    with running_chat_server() as chat:
+        settings = {"provider_base_url": chat.base_url, "provider_model": "served-model"}
+        with served(tmp_path, **settings) as (srv, _):
+            async with Client(srv, mode="2026-07-28") as c:
+                r = await c.call_tool("refine", {**ARGS, "max_cost": 1.0})
+        assert chat.seen == []
+    assert r.is_error
+    assert "LOOPCORE_PRICE_INPUT_PER_1K" in text_of(r)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from server.app import build_server
+from tests.loopcore.providers.chat_server import chat_reply, running_chat_server
 from tests.server.helpers import ERAS, REGEX_DEF, err, make_settings, new_plan, ok
+from tests.server.prompt_helpers import HostModel, served
 
 
 @pytest.mark.anyio
@@ -136,3 +139,68 @@ async def test_session_works_after_an_error(tmp_path: Path, mode: str) -> None:
         await err(c, "verify_output", {"output": "x", "evaluator": {"type": "nope"}})
         res = await ok(c, "verify_output", {"output": "def g(): ...", "evaluator": REGEX_DEF})
     assert res["passed"] is True
+
+
+# --- the judge evaluator -------------------------------------------------------------------
+
+
+def _judge_spec(rubric: str) -> dict[str, object]:
+    return {"type": "judge", "rubric": rubric, "check": REGEX_DEF}
+
+
+def _verdict(score: float, passed: bool, *reasons: str) -> str:
+    return json.dumps({"score": score, "passed": passed, "reasons": list(reasons)})
+
+
+@pytest.mark.anyio
+async def test_a_host_judge_saying_one_does_not_pass_a_failing_check(tmp_path: Path) -> None:
+    """Legacy host with sampling: the judge says 1.0, the regex fails: not passed, judged."""
+    host = HostModel([_verdict(1.0, True, "great")], model="host-judge")
+    with served(tmp_path) as (srv, _):
+        async with Client(srv, mode="legacy", sampling_callback=host) as c:
+            args = {"output": "no function here", "evaluator": _judge_spec("server probe one")}
+            out = await ok(c, "verify_output", args)
+    assert (out["score"], out["passed"]) == (0.0, False)
+    assert out["details"]["judge"]["score"] == 1.0
+    assert out["details"]["deterministic"] is False
+    assert len(host.seen) == 1
+    assert "server probe one" in str(host.seen[0].messages[0].content)
+
+
+@pytest.mark.anyio
+async def test_a_host_judge_answering_nonsense_is_a_clear_deficiency(tmp_path: Path) -> None:
+    """A host model that answers prose: score 0 and a deficiency saying it could not be read."""
+    host = HostModel(["I think this is fine."])
+    with served(tmp_path) as (srv, _):
+        async with Client(srv, mode="legacy", sampling_callback=host) as c:
+            args = {"output": "def f(x): return x", "evaluator": _judge_spec("server probe two")}
+            out = await ok(c, "verify_output", args)
+    assert (out["score"], out["passed"]) == (0.0, False)
+    assert any("could not be read" in d for d in out["deficiencies"])
+
+
+@pytest.mark.anyio
+async def test_a_configured_provider_judges_over_http(tmp_path: Path) -> None:
+    """2026-07-28 client, no sampling: the configured provider judges through real HTTP."""
+    with running_chat_server() as chat:
+        chat.script(chat_reply(_verdict(0.9, True, "explains why")))
+        settings = {"provider_base_url": chat.base_url, "provider_model": "judge-model"}
+        with served(tmp_path, **settings) as (srv, _):
+            async with Client(srv, mode="2026-07-28") as c:
+                args = {
+                    "output": "def f(x):\n    # why: callers pass None\n    return x",
+                    "evaluator": _judge_spec("server probe three"),
+                }
+                out = await ok(c, "verify_output", args)
+    assert (out["score"], out["passed"]) == (0.9, True)
+    assert out["details"]["judge"]["model"] == "openai_compat:judge-model"
+    assert len(chat.seen) == 1
+
+
+@pytest.mark.anyio
+async def test_a_judge_without_any_model_is_refused(tmp_path: Path) -> None:
+    """No sampling and no provider: a clear error when the spec is built, no pass."""
+    async with Client(build_server(make_settings(tmp_path)), mode="2026-07-28") as c:
+        args = {"output": "def f(): pass", "evaluator": _judge_spec("server probe four")}
+        text = await err(c, "verify_output", args)
+    assert "no model is available to judge" in text
