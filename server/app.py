@@ -125,5 +125,5 @@ def build_server(
         group.register(mcp, deps)
     resources.register(mcp, deps)
     prompts.register(mcp)
-    install_protocol_handlers(mcp, deps.notifier)
+    install_protocol_handlers(mcp, deps.notifier, runtime.pool)
     return mcp

@@ -24,6 +24,7 @@ from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import RestoreReport, Store, open_store
+from server.pool import EvaluationPool
 from server.settings import Settings
 
 __all__ = ["Runtime", "Services"]
@@ -61,6 +62,8 @@ class Runtime:
             environ=settings.command_environ,
         )
         self.project = settings.project_key
+        # Evaluations and commands run here, never on the transports' threads (server.pool).
+        self.pool = EvaluationPool(settings.eval_workers, settings.eval_session_share)
         self._given = store
         self._lock = threading.Lock()
         self._users = 0

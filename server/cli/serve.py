@@ -23,6 +23,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.app import LoopcoreServer, build_server
+from server.mcp.stdio import run_stdio
 from server.settings import Settings, SettingsError
 
 __all__ = ["BearerAuth", "check_bind", "http_app", "run_serve", "transport_security"]
@@ -148,7 +149,7 @@ def _serve(mcp: LoopcoreServer, settings: Settings) -> int:
         project=settings.project_key,
     )
     if settings.transport == "stdio":
-        anyio.run(mcp.run_stdio_async)
+        anyio.run(run_stdio, mcp, settings.max_request_bytes)
         return 0
     config = uvicorn.Config(
         http_app(mcp, settings),

@@ -14,6 +14,11 @@
   ``MAX_SUBSCRIPTIONS``. The 2026-07-28 era uses ``subscriptions/listen`` instead.
 - ``ping`` is served by the SDK.
 
+``install_protocol_handlers`` also adds one server middleware that sees every request: it
+gives the request its session's share of the evaluation pool (``server.pool``), and turns
+the SDK's bare ``Invalid request parameters`` for a request sent before ``initialize`` into
+an error that says so.
+
 The SDK offers no public way to add spec methods after construction other than the low-level
 server's ``add_request_handler`` (its ``MethodBinding`` docs point there), hence
 ``mcp._lowlevel_server`` below.
@@ -27,11 +32,12 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from mcp import MCPError
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     CompleteRequestParams,
     CompleteResult,
     Completion,
@@ -45,9 +51,15 @@ from mcp.types import (
 from loopcore.errors import LoopcoreError
 from loopcore.evaluators.factory import evaluator_types
 from server.mcp.notify import ChangeNotifier
+from server.pool import EvaluationPool, session_share
 from server.runtime import Runtime
 
-__all__ = ["MAX_SUBSCRIPTIONS", "client_log_level", "install_protocol_handlers"]
+__all__ = [
+    "MAX_SUBSCRIPTIONS",
+    "SessionMiddleware",
+    "client_log_level",
+    "install_protocol_handlers",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +68,7 @@ MAX_SUBSCRIPTIONS = 1000
 MAX_URI_CHARS = 2048
 _LEVEL_KEY = "loopcore.log_level"
 _SUBSCRIBER_KEY = "loopcore.subscriber"
+_SHARE_KEY = "loopcore.eval_share"
 
 
 def _connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
@@ -198,7 +211,46 @@ def _subscription_handlers(notifier: ChangeNotifier) -> tuple[Any, Any]:
     return subscribe, unsubscribe
 
 
-def install_protocol_handlers(mcp: MCPServer[Any], notifier: ChangeNotifier | None = None) -> None:
+class SessionMiddleware:
+    """Server middleware: the session's evaluation share, and a clear pre-``initialize`` error.
+
+    Args:
+        pool: the evaluation pool whose per-session share each connection gets.
+    """
+
+    def __init__(self, pool: EvaluationPool) -> None:
+        self._pool = pool
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        connection = ctx.session._connection
+        state = _connection_state(ctx)
+        share = state.get(_SHARE_KEY)
+        if share is None:
+            share = state[_SHARE_KEY] = self._pool.new_share()
+        token = session_share.set(share)
+        try:
+            return await call_next(ctx)
+        except MCPError as exc:
+            gated = exc.code == INVALID_PARAMS and ctx.method not in ("initialize", "ping")
+            if not gated or connection.initialize_accepted:
+                raise
+            log.warning("request_before_initialize", method=ctx.method)
+            raise MCPError(
+                INVALID_REQUEST,
+                f"'{ctx.method}' was sent before the session was initialized: send 'initialize', "
+                "then the 'notifications/initialized' notification, then other requests",
+            ) from exc
+        finally:
+            session_share.reset(token)
+
+
+def install_protocol_handlers(
+    mcp: MCPServer[Any],
+    notifier: ChangeNotifier | None = None,
+    pool: EvaluationPool | None = None,
+) -> None:
     """Serve ``logging/setLevel``, ``completion/complete`` and, given the server's notifier,
     ``resources/subscribe`` and ``resources/unsubscribe`` on ``mcp``.
 
@@ -206,8 +258,11 @@ def install_protocol_handlers(mcp: MCPServer[Any], notifier: ChangeNotifier | No
         mcp: the server (``build_server`` calls this once, after registering resources).
         notifier: the ``ChangeNotifier`` the tools announce changes to; without it the
             subscription methods stay unserved (and ``resources.subscribe`` unadvertised).
+        pool: the evaluation pool; with it, ``SessionMiddleware`` wraps every request.
     """
     low = mcp._lowlevel_server
+    if pool is not None:
+        low.middleware.append(SessionMiddleware(pool))
     low.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     low.add_request_handler("completion/complete", CompleteRequestParams, _complete)
     if notifier is None:

@@ -11,7 +11,9 @@ A group is one module under ``server/tools/`` with::
 ``deps.tool`` applies the ``LOOPCORE_TOOLS`` filter, the error mapping and the
 annotations (``server.tools._common.add_tool``). Services are synchronous:
 call them from ``def`` tools (run in a worker thread) or through
-``deps.run_sync`` from ``async def`` tools.
+``deps.run_sync`` from ``async def`` tools. Anything that runs an evaluator
+(a spec, a command) goes through ``deps.run_eval`` instead: the evaluation pool
+(``server.pool``), bounded and shared fairly between sessions.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Deps:
     async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a blocking service call in a worker thread from an async tool."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def run_eval(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run blocking work that evaluates (a spec, a command) on the evaluation pool."""
+        return await self.runtime.pool.run(fn, *args, **kwargs)
 
     def tool(
         self,

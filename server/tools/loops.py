@@ -174,7 +174,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """Submit your next attempt. continue: fix what feedback lists, step again; stop: call
         loop_end. A command evaluator needs no output.
         """
-        res = await deps.run_sync(_step, loop_id, output, tokens_used)
+        res = await deps.run_eval(_step, loop_id, output, tokens_used)
         await deps.notifier.changed(loop_uri(loop_id))
         return _step_out(res)
 

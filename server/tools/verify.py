@@ -81,7 +81,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
-        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids)
+        ev = await deps.run_eval(_evaluate, deps, output, evaluator, goal, ids)
         if ids is None:
             return VerifyOut(**eval_fields(ev))
         plans = deps.services().plans

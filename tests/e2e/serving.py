@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 LOOPCORE = str(Path(sys.executable).parent / "loopcore")
+# The source tree these tests belong to: first on the servers' PYTHONPATH, so a server
+# runs this tree's code even when the console script's install points at another checkout.
+ROOT = Path(__file__).resolve().parents[2]
 # A raw JSON-RPC initialize for tests that speak the wire format themselves.
 INIT = {
     "jsonrpc": "2.0",
@@ -30,6 +33,7 @@ def server_env(db: Path, **extra: str) -> dict[str, str]:
     """A minimal environment for a server on ``db`` (hosts start servers with little else)."""
     env = {k: os.environ[k] for k in ("PATH", "HOME", "SYSTEMROOT") if k in os.environ}
     env |= {"LOOPCORE_DB": str(db), "LOOPCORE_PROJECT": "e2e", "LOOPCORE_LOG_LEVEL": "info"}
+    env["PYTHONPATH"] = str(ROOT)
     env |= extra
     return env
 
