@@ -12,13 +12,15 @@ while they wait.
 
 The session is known from a context variable the server middleware sets for each
 request (``server.mcp.handlers``); work started outside a request (tests, the
-CLI) only takes the pool's limit.
+CLI) only takes the pool's limit. A share lives while a call holds it: an idle
+session's share is forgotten, and a new one (all of it free) made when it returns.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import weakref
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -48,6 +50,9 @@ class EvaluationPool:
         self.workers = workers
         self.per_session = max(1, int(workers * session_share))
         self._limiter: anyio.CapacityLimiter | None = None
+        self._shares: weakref.WeakValueDictionary[object, anyio.CapacityLimiter] = (
+            weakref.WeakValueDictionary()
+        )
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -56,9 +61,12 @@ class EvaluationPool:
             self._limiter = anyio.CapacityLimiter(self.workers)
         return self._limiter
 
-    def new_share(self) -> anyio.CapacityLimiter:
-        """A session's share of the pool (one per session, made when it first evaluates)."""
-        return anyio.CapacityLimiter(self.per_session)
+    def share(self, session: object) -> anyio.CapacityLimiter:
+        """The share of the pool of the session identified by ``session`` (a hashable key)."""
+        limiter = self._shares.get(session)
+        if limiter is None:
+            limiter = self._shares[session] = anyio.CapacityLimiter(self.per_session)
+        return limiter
 
     async def run(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run the blocking ``fn`` in a pool thread, within the current session's share."""

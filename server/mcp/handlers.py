@@ -32,6 +32,7 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from mcp import MCPError
+from mcp.server.connection import _NO_CHANNEL
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
@@ -68,7 +69,6 @@ MAX_SUBSCRIPTIONS = 1000
 MAX_URI_CHARS = 2048
 _LEVEL_KEY = "loopcore.log_level"
 _SUBSCRIBER_KEY = "loopcore.subscriber"
-_SHARE_KEY = "loopcore.eval_share"
 
 
 def _connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
@@ -211,11 +211,25 @@ def _subscription_handlers(notifier: ChangeNotifier) -> tuple[Any, Any]:
     return subscribe, unsubscribe
 
 
+def session_key(ctx: ServerRequestContext[Any, Any]) -> object | None:
+    """What identifies the request's session, for its share of the evaluation pool.
+
+    A streamable HTTP session has an id; a stdio, SSE or in-memory stream has one outbound
+    channel shared by its requests (a handshake-era connection, or every 2026-07-28 request
+    on that stream). A stateless HTTP request has neither: ``None`` (no share, the pool's
+    bound only).
+    """
+    connection = ctx.session._connection
+    if connection.session_id:
+        return ("http-session", connection.session_id)
+    return None if connection.outbound is _NO_CHANNEL else connection.outbound
+
+
 class SessionMiddleware:
     """Server middleware: the session's evaluation share, and a clear pre-``initialize`` error.
 
     Args:
-        pool: the evaluation pool whose per-session share each connection gets.
+        pool: the evaluation pool whose per-session share each session gets.
     """
 
     def __init__(self, pool: EvaluationPool) -> None:
@@ -224,17 +238,13 @@ class SessionMiddleware:
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        connection = ctx.session._connection
-        state = _connection_state(ctx)
-        share = state.get(_SHARE_KEY)
-        if share is None:
-            share = state[_SHARE_KEY] = self._pool.new_share()
-        token = session_share.set(share)
+        key = session_key(ctx)
+        token = session_share.set(None if key is None else self._pool.share(key))
         try:
             return await call_next(ctx)
         except MCPError as exc:
             gated = exc.code == INVALID_PARAMS and ctx.method not in ("initialize", "ping")
-            if not gated or connection.initialize_accepted:
+            if not gated or ctx.session._connection.initialize_accepted:
                 raise
             log.warning("request_before_initialize", method=ctx.method)
             raise MCPError(

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
+
 LOOPCORE = str(Path(sys.executable).parent / "loopcore")
 # The source tree these tests belong to: first on the servers' PYTHONPATH, so a server
 # runs this tree's code even when the console script's install points at another checkout.
@@ -85,3 +87,31 @@ def http_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+PY = sys.executable
+# Marks that it started (one file per process), then waits for ``go``: a slow evaluation
+# whose end the test decides, so tests need no timing.
+WAIT = """\
+import os, pathlib, time
+pathlib.Path("started", str(os.getpid())).touch()
+while not pathlib.Path("go").exists():
+    time.sleep(0.02)
+print("1 passed")
+"""
+WAIT_SPEC: dict[str, Any] = {"type": "command", "run": [PY, "wait.py"]}
+QUICK_SPEC: dict[str, Any] = {"type": "command", "run": [PY, "-c", "print('1 passed')"]}
+
+
+def waiting_project(root: Path) -> Path:
+    """A project whose ``wait.py`` blocks until ``go`` exists (``started/`` marks each run)."""
+    (root / "started").mkdir(parents=True)
+    (root / "wait.py").write_text(WAIT)
+    return root
+
+
+async def started(root: Path, count: int) -> int:
+    """Wait until ``count`` waiting processes have started; how many have."""
+    while len(list((root / "started").iterdir())) < count:
+        await anyio.sleep(0.02)
+    return len(list((root / "started").iterdir()))
