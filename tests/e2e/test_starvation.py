@@ -37,7 +37,9 @@ async def test_cheap_call_answers_with_45_slow_evaluations_in_flight(
         done.append(await client.call_tool("verify_output", {"evaluator": WAIT_SPEC}))
 
     async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
-        plan = await client.call_tool("plan_create", {"goal": "g", "tasks": [{"id": "t", "title": "t"}]})
+        plan = await client.call_tool(
+            "plan_create", {"goal": "g", "tasks": [{"id": "t", "title": "t"}]}
+        )
         plan_id = (plan.structured_content or {})["plan_id"]
         async with anyio.create_task_group() as tg:
             for _ in range(SLOW):
