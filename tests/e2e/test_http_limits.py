@@ -9,7 +9,9 @@ the test instead of hanging it; no test asserts how long anything took.
 from __future__ import annotations
 
 import json
+import resource
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +20,14 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.e2e.serving import INIT, http_server
+from tests.e2e.serving import (
+    INIT,
+    LOOPCORE,
+    free_port,
+    http_server,
+    server_env,
+    wait_for_port,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +180,39 @@ async def test_a_real_client_is_served_under_the_limits(tmp_path: Path) -> None:
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             result = await client.call_tool("intercept", {"prompt": "fix the bug in app.py"})
     assert result.is_error is False
+
+
+def _limit_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))
+
+
+def test_descriptor_exhaustion_is_logged_once_per_interval(tmp_path: Path) -> None:
+    """Out of descriptors (a limit of 60, 150 connections): one log line, not one per accept;
+    once the connections close the server serves again."""
+    port = free_port()
+    env = server_env(tmp_path / "loopcore.db", LOOPCORE_HTTP_HEADER_TIMEOUT_S="120")
+    log_path = tmp_path / "server.log"
+    with log_path.open("w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            [LOOPCORE, "serve", "--transport", "http", "--port", str(port)],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=_limit_descriptors,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, proc)
+            socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(150)]
+            while "out of system resource" not in _log(log):
+                time.sleep(0.1)
+            time.sleep(3)  # three retry rounds of asyncio's accept loop
+            for sock in socks:
+                sock.close()
+            while (served := _post(port, json.dumps(INIT).encode())).status_code != 200:
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        text = _log(log)
+    assert served.status_code == 200
+    assert text.count("out of system resource") == 1
+    assert text.count("Traceback") == 0
+    assert len(text) < 20_000
