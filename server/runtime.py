@@ -113,6 +113,11 @@ class Runtime:
         if self._given is not None:
             return self._given
         store, report = open_store(self.settings.db, self.clock)
+        try:
+            store.check_writable()  # refused at start, not on every write after it
+        except StoreError:
+            store.close()
+            raise
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store
