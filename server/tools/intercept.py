@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import structlog
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
-from loopcore.errors import InvalidInput
+from loopcore.errors import InvalidInput, StoreError
 from loopcore.intercept import PromptScore, fold_answers, prompt_hash, score_prompt
 from server.mcp.elicitation import Asked, ask_questions, read_outcome
 from server.mcp.judge import JudgeSource, judge_prompt, sample_rubric
@@ -29,6 +30,12 @@ from server.tools.deps import Deps
 
 __all__ = ["register"]
 
+log = structlog.get_logger(__name__)
+
+NOT_KEPT = (
+    "the score was not kept in history (the store could not be written; see the server log): "
+    "it is still valid, but prompt_stats and prompt_feedback will not know this call"
+)
 FEEDBACK_NOTE = (
     "Stored with the intercept it rates; ratings are kept apart from the loop priors and "
     "never change suggest_config or when loops stop."
@@ -41,7 +48,7 @@ def _questions(score: PromptScore) -> list[QuestionOut]:
 
 def _out(
     score: PromptScore,
-    history_id: str,
+    history_id: str | None,
     source: JudgeSource,
     asked: Asked,
     improved: tuple[str, ImprovedOut] | None,
@@ -70,7 +77,8 @@ def _out(
         improved_prompt=improved[0] if improved else None,
         improved=improved[1] if improved else None,
         task_prompt_score=task_score,
-        prompt_stored=stored,
+        prompt_stored=stored and history_id is not None,
+        history_note="" if history_id is not None else NOT_KEPT,
     )
 
 
@@ -84,8 +92,19 @@ def _ids(plan_id: str | None, task_id: str | None) -> tuple[str, str] | None:
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register intercept, prompt_stats and prompt_feedback."""
 
-    def _store(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
-        """Record one scored prompt in history (and on the plan task); returns its id."""
+    def _store(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str | None:
+        """Record one scored prompt in history (and on the plan task); returns its id.
+
+        Scoring is pure: when the store cannot be written, the score is still answered,
+        without an id (None), and the failure logged.
+        """
+        try:
+            return _record(text, score, ids)
+        except StoreError as exc:
+            log.warning("intercept_not_kept", error=str(exc))
+            return None
+
+    def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
         return deps.services().history.record_intercept(
             deps.project,
             prompt_hash(text),

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +16,9 @@ import pytest
 from mcp import Client, MCPError
 
 from loopcore.intercept import prompt_hash, score_prompt
+from server.app import build_server
 from tests.loopcore.providers.chat_server import chat_reply, running_chat_server
+from tests.server.helpers import make_settings
 from tests.server.prompt_helpers import GOOD_RUBRIC, MODES, HostModel, User, served
 
 VAGUE = "fix the download bug"
@@ -343,3 +351,37 @@ async def test_modern_host_refusing_the_sampling_round_aborts_on_the_client(tmp_
         async with Client(srv, mode="2026-07-28", sampling_callback=host) as c:
             with pytest.raises(MCPError, match="user said no"):
                 await c.call_tool("intercept", {"prompt": VAGUE, "judge": "model"})
+
+
+# ---- a history write that fails ----------------------------------------------------------------
+
+
+@contextmanager
+def _unwritable_history(db: Path) -> Iterator[None]:
+    """Writes to ``db`` fail for real: its WAL made immutable (root), else its writer lock held."""
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        wal = db.with_name(db.name + "-wal")
+        subprocess.run(["chattr", "+i", str(wal)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(wal)], check=True)
+        return
+    with open(db.with_name(db.name + ".lock"), "a+b") as lock:  # past the 5 s busy timeout
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+@pytest.mark.anyio
+async def test_intercept_answers_when_its_history_write_fails(tmp_path: Path) -> None:
+    """The store cannot be written: the score is still answered, saying it was not kept."""
+    settings = make_settings(tmp_path)
+    async with Client(build_server(settings)) as c:
+        kept = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
+        assert settings.db is not None
+        with _unwritable_history(settings.db):
+            lost = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
+    assert kept["history_id"] is not None and kept["history_note"] == ""
+    assert lost["history_id"] is None
+    assert "not kept" in lost["history_note"]
+    assert (lost["score"], lost["route"]) == (kept["score"], kept["route"])
