@@ -68,3 +68,12 @@ def test_floor_server_answers_echo_over_stdio() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "['echo'] {'result': 'hi'}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_starvation_quick_prints_the_latency_table() -> None:
+    """bench/starvation.py --quick prints plan_status idle and with slow evaluations in flight."""
+    out = run_quick("starvation.py")
+    assert "| call | slow in flight | calls | p50 ms | p95 ms | max ms |" in out
+    assert "| plan_status | 6 | 5 |" in out
