@@ -17,6 +17,7 @@ from server.app import build_server
 from server.pool import EvaluationPool
 from tests.e2e.serving import PY, QUICK_SPEC, WAIT_SPEC, started, waiting_project
 from tests.server.helpers import make_settings, ok
+from tests.server.prompt_helpers import HostModel
 
 pytestmark = pytest.mark.slow
 
@@ -53,3 +54,26 @@ async def test_one_session_cannot_hold_every_worker(tmp_path: Path) -> None:
     assert quick["passed"] is True
     assert held == (2, 0, False)  # A ran only its share (2 of 4) and none had finished
     assert [r["passed"] for r in results] == [True] * 4
+
+
+@pytest.mark.anyio
+async def test_refine_evaluates_on_the_pool(tmp_path: Path) -> None:
+    """refine's evaluation holds a pool thread (not one of anyio's default ones) while it runs."""
+    root = waiting_project(tmp_path / "proj")
+    settings = make_settings(tmp_path, project=str(root), allow_commands=frozenset({PY}))
+    mcp = build_server(settings)
+    host = HostModel(["an answer"])
+    args = {"prompt": "write it", "evaluator": WAIT_SPEC, "max_iterations": 1}
+    results: list[Any] = []
+    client = Client(mcp, mode="legacy", sampling_callback=host)
+    async with client as c, anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            results.append(await c.call_tool("refine", args))
+
+        tg.start_soon(run)
+        await started(root, 1)
+        held = mcp.deps.runtime.pool.limiter.borrowed_tokens
+        (root / "go").touch()
+    assert held == 1
+    assert results[0].is_error is False
