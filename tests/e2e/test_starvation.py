@@ -36,7 +36,7 @@ async def test_cheap_call_answers_with_45_slow_evaluations_in_flight(
     async def slow(client: Client) -> None:
         done.append(await client.call_tool("verify_output", {"evaluator": WAIT_SPEC}))
 
-    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(params, mode=mode) as client:
         plan = await client.call_tool(
             "plan_create", {"goal": "g", "tasks": [{"id": "t", "title": "t"}]}
         )
