@@ -23,7 +23,8 @@ from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
-from loopcore.store import RestoreReport, Store, open_store
+from loopcore.store import PoolOptions, RestoreReport, Store, open_store
+from loopcore.store.sqlite import SqliteStore
 from server.pool import EvaluationPool
 from server.settings import Settings
 
@@ -112,12 +113,20 @@ class Runtime:
     def _open(self) -> Store:
         if self._given is not None:
             return self._given
-        store, report = open_store(self.settings.db, self.clock)
-        try:
-            store.check_writable()  # refused at start, not on every write after it
-        except StoreError:
-            store.close()
-            raise
+        s = self.settings
+        pool = PoolOptions(
+            pool_size=s.db_pool_size,
+            pool_timeout_s=s.db_pool_timeout_s,
+            connect_timeout_s=s.db_connect_timeout_s,
+            statement_timeout_s=s.db_statement_timeout_s,
+        )
+        store, report = open_store(s.db, self.clock, pool=pool)
+        if isinstance(store, SqliteStore):  # a read-only file opens silently: refuse it now
+            try:
+                store.check_writable()
+            except StoreError:
+                store.close()
+                raise
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store

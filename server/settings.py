@@ -24,6 +24,10 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 # Field name -> environment variable. One table, so `doctor` and the README can list them.
 ENV_VARS: dict[str, str] = {
     "db": "LOOPCORE_DB",
+    "db_pool_size": "LOOPCORE_DB_POOL_SIZE",
+    "db_pool_timeout_s": "LOOPCORE_DB_POOL_TIMEOUT_S",
+    "db_connect_timeout_s": "LOOPCORE_DB_CONNECT_TIMEOUT_S",
+    "db_statement_timeout_s": "LOOPCORE_DB_STATEMENT_TIMEOUT_S",
     "project": "LOOPCORE_PROJECT",
     "tools": "LOOPCORE_TOOLS",
     "log_level": "LOOPCORE_LOG_LEVEL",
@@ -71,7 +75,10 @@ class Settings(BaseModel):
     """The server's configuration.
 
     Attributes:
-        db: the SQLite file; ``None`` means the user data directory's default.
+        db: the SQLite file, or a ``postgresql://`` URL for the PostgreSQL store;
+            ``None`` means the user data directory's default SQLite file.
+        db_pool_size / db_pool_timeout_s / db_connect_timeout_s / db_statement_timeout_s:
+            the PostgreSQL connection pool (ignored for SQLite).
         project: the project key plans, loops and history are filed under;
             ``None`` means the working directory of the server process.
         tools: ``core`` exposes the nine tools of a tight budget, ``all`` every tool.
@@ -97,7 +104,11 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    db: Path | None = None
+    db: Path | str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    db_statement_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     project: str | None = Field(default=None, min_length=1, max_length=500)
     tools: ToolSet = "all"
     log_level: LogLevel = "info"
@@ -129,6 +140,14 @@ class Settings(BaseModel):
     @classmethod
     def _without_own_settings(cls, value: dict[str, str]) -> dict[str, str]:
         return command_environment(value)
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db_path_or_url(cls, value: Any) -> Any:
+        # A postgresql:// URL stays a string (a Path would fold its "//"); the rest is a file.
+        if isinstance(value, str) and not value.startswith(("postgresql://", "postgres://")):
+            return Path(value)
+        return value
 
     @field_validator("allow_commands", "allowed_hosts", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""The ``loopcore`` command: serve, demo, plans, doctor, install.
+"""The ``loopcore`` command: serve, demo, plans, doctor, install, db.
 
 Logging is configured at import, before anything can log, so nothing but the
 MCP wire ever reaches stdout in ``serve`` mode. The human commands (demo,
@@ -18,6 +18,7 @@ configure_logging()
 
 # Imported after logging is configured: importing the SDK may log.
 from loopcore.errors import LoopcoreError  # noqa: E402
+from server.cli.db import add_db_parser, run_db  # noqa: E402
 from server.cli.install import add_install_parser, run_install  # noqa: E402
 from server.settings import Settings, SettingsError  # noqa: E402
 
@@ -25,7 +26,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="SQLite database file (LOOPCORE_DB)")
+    p.add_argument("--db", help="SQLite database file or postgresql:// URL (LOOPCORE_DB)")
     p.add_argument("--project", help="project key plans are filed under (LOOPCORE_PROJECT)")
     p.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="(LOOPCORE_LOG_LEVEL)"
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="database, settings and host config snippets")
     _common(doctor)
     add_install_parser(sub)
+    add_db_parser(sub)
     return parser
 
 
@@ -69,6 +71,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "install":
         return run_install(args)
+    if args.command == "db":
+        return run_db(args, sys.stdout)
     settings = _settings(args)
     configure_logging(settings.log_level)
     if args.command == "serve":

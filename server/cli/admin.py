@@ -14,18 +14,12 @@ from typing import TextIO
 
 from loopcore import __version__
 from loopcore.history import HistoryService
-from loopcore.intercept import scorer_build
 from loopcore.plans.export import iso
 from loopcore.plans.service import PlanService
-from loopcore.store import default_db_path, open_store
+from loopcore.store import PostgresStore, default_db_path, open_store
+from loopcore.store.postgres import redact_url
 from server.cli.install import HOSTS, build_entry, server_command
 from server.settings import ENV_VARS, Settings
-
-_SCORER_BUILDS = {
-    "mypyc": "compiled with mypyc",
-    "python": "pure Python (an editable install, or no C compiler at build time; "
-    "a regular `pip install .` compiles it)",
-}
 
 __all__ = ["run_doctor", "run_plans"]
 
@@ -93,21 +87,28 @@ def _snippets(settings: Settings, out: TextIO) -> None:
     for host in HOSTS:
         if host == "claude-code":
             continue
-        entry = build_entry(host, command, settings.db)
+        entry = build_entry(host, command, _shown(settings.db) if settings.db else None)
         key = "servers" if host == "vscode" else "mcpServers"
         out.write(f"\n{host}:\n{json.dumps({key: {'loopcore': entry}}, indent=2)}\n")
-    env = f" -e LOOPCORE_DB={shlex.quote(str(settings.db))}" if settings.db else ""
+    env = f" -e LOOPCORE_DB={shlex.quote(str(_shown(settings.db)))}" if settings.db else ""
     argv = " ".join(shlex.quote(a) for a in [*command, "serve"])
     out.write(f"\nclaude-code:\nclaude mcp add loopcore{env} -- {argv}\n")
 
 
-def _database(path: Path, project: str, out: TextIO) -> None:
-    if not path.exists():
+def _shown(db: Path | str) -> Path | str:
+    """The database as printed: a PostgreSQL URL without its password."""
+    return redact_url(db) if isinstance(db, str) else db
+
+
+def _database(path: Path | str, project: str, out: TextIO) -> None:
+    if isinstance(path, Path) and not path.exists():
         out.write("  not created yet: the first `loopcore serve` creates it\n")
         return
     store, report = open_store(path)
     try:
         usage = HistoryService(store).stats(project)
+        if isinstance(store, PostgresStore):
+            out.write(f"  PostgreSQL {store.server_version()}, reachable\n")
     finally:
         store.close()
     out.write(f"  schema version: {report.schema_version}\n")
@@ -126,12 +127,11 @@ def run_doctor(settings: Settings, out: TextIO) -> int:
     """Database path, schema version, counts, the settings in force, the host snippets."""
     path = settings.db or default_db_path()
     out.write(f"loopcore {__version__} (python {sys.version.split()[0]})\n")
-    out.write(f"database: {path}\n")
+    out.write(f"database: {_shown(path)}\n")
     _database(path, settings.project_key, out)
     out.write(f"project: {settings.project_key}\n")
     out.write(f"tools: {settings.tools}   log level: {settings.log_level}\n")
     out.write(f"commands allowed: {', '.join(sorted(settings.allow_commands)) or 'none'}\n")
     out.write(f"settings: {', '.join(ENV_VARS.values())}\n")
-    out.write(f"prompt scorer: {_SCORER_BUILDS[scorer_build()]}\n")
     _snippets(settings, out)
     return 0

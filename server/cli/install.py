@@ -149,7 +149,7 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "server.cli"]
 
 
-def build_entry(host: str, command: list[str], db: Path | None) -> dict[str, Any]:
+def build_entry(host: str, command: list[str], db: Path | str | None) -> dict[str, Any]:
     """loopcore's entry for ``host``: the command, ``serve``, and ``LOOPCORE_DB`` if given."""
     entry: dict[str, Any] = {"type": "stdio"} if HOSTS[host].typed else {}
     entry["command"] = command[0]

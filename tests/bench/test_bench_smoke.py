@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -68,6 +69,26 @@ def test_floor_server_answers_echo_over_stdio() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "['echo'] {'result': 'hi'}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_store_backends_quick_compares_both_stores_and_finds_no_double_claim() -> None:
+    """bench/store_backends.py --quick prints its tables; no problem and no task claimed twice."""
+    from tests.pg_cluster import find_bin
+
+    if find_bin() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("PostgreSQL is not installed (CI=true)")
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    out = run_quick("store_backends.py")
+    assert "| store | mutations | wall s | mutations/s |" in out
+    rows = [line for line in out.splitlines() if "| 4 x 1 plan | 48 |" in line]
+    assert len(rows) == 2 and all(r.split("|")[6].strip() == "0" for r in rows)
+    strategies = [
+        line for line in out.splitlines() if line.startswith(("| plan row", "| FOR UPDATE"))
+    ]
+    assert [line.rstrip(" |").rsplit("|", 1)[1].strip() for line in strategies] == ["0", "0"]
 
 
 @pytest.mark.slow

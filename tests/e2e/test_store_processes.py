@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from loopcore.plans.service import PlanLimits, PlanService
-from loopcore.store import SqliteStore, open_store
+from loopcore.store import Store, open_store
 from loopcore.store.observations import LoopObservation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,16 +96,22 @@ def prior_worker(db: str, count: str) -> None:
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
+    # PYTHONPATH: the workers import this checkout's code (not another editable install).
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     return subprocess.Popen(
         [sys.executable, __file__, *args],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def overlapping_claims(store: SqliteStore, plan_id: str) -> list[str]:
+def overlapping_claims(store: Store, plan_id: str) -> list[str]:
     """Tasks claimed while another agent still held them, read from the journal."""
     holder: dict[str, str | None] = defaultdict(lambda: None)
     bad: list[str] = []
@@ -127,9 +133,11 @@ def overlapping_claims(store: SqliteStore, plan_id: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_eight_processes_share_one_plan_without_losing_a_write(tmp_path: Path) -> None:
-    """8 processes, 1,600 acked claims and records: all present, no double claim, never locked."""
-    db = str(tmp_path / "shared.db")
+def test_eight_processes_share_one_plan_without_losing_a_write(where: str | Path) -> None:
+    """8 processes, 1,600 acked claims and records: all present, no double claim, never locked.
+
+    On a SQLite file and on PostgreSQL (``where``)."""
+    db = str(where)
     store, _ = open_store(db)
     tasks = [
         {
@@ -178,9 +186,9 @@ def test_eight_processes_share_one_plan_without_losing_a_write(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_a_killed_writer_loses_no_acknowledged_write(tmp_path: Path) -> None:
+def test_a_killed_writer_loses_no_acknowledged_write(where: str | Path) -> None:
     """SIGKILL mid-stream: every acked plan and score is there and integrity_check is ok."""
-    db = str(tmp_path / "crash.db")
+    db = str(where)
     open_store(db)[0].close()
     proc = spawn("crash", db)
     assert proc.stdout is not None
@@ -211,9 +219,9 @@ def test_a_killed_writer_loses_no_acknowledged_write(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_recording_priors_both_land(tmp_path: Path) -> None:
+def test_two_processes_recording_priors_both_land(where: str | Path) -> None:
     """Two processes folding 150 observations each into one row end with 300."""
-    db = str(tmp_path / "priors.db")
+    db = str(where)
     open_store(db)[0].close()
     procs = [spawn("priors", db, "150") for _ in range(2)]
     for proc in procs:

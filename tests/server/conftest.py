@@ -21,5 +21,5 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def client(tmp_path: Path, mode: str) -> AsyncIterator[Client]:
     """An in-memory client of a server on a fresh database, in each protocol era."""
-    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:  # type: ignore[arg-type]
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         yield c

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +14,12 @@ from loopcore.evaluators.base import Evaluation
 from loopcore.loops.model import reference_steps
 from loopcore.plans.acceptance import run_outcome, runs_command
 from loopcore.plans.service import PlanService
-from loopcore.store import SqliteStore, open_store
+from loopcore.store import open_store
 from loopcore.store.migrations import MIGRATIONS, migrate
 from loopcore.store.records import StepRecord
 
 COMMAND = {"type": "command", "run": ["pytest", "-q"]}
 LENGTH = {"type": "length", "min_words": 1}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s, _ = open_store(tmp_path / "plans.db", FixedClock(1_700_000_000.0))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def plans(store: SqliteStore) -> PlanService:
-    return PlanService(store, FixedClock(1_700_000_000.0))
 
 
 def _run(failing: list[str] | None, passed: int = 3, **extra: Any) -> Evaluation:

@@ -11,6 +11,7 @@ from loopcore.clock import FixedClock
 from loopcore.errors import Conflict, InvalidInput, PlanNotFound
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore
+from tests.loopcore.conftest import query
 
 TASKS: list[dict[str, Any]] = [
     {"id": "a", "title": "Write the parser"},
@@ -111,8 +112,7 @@ def test_delete_removes_the_plan_and_leaves_a_project_entry(
         plans.status(plan_id)
     with pytest.raises(PlanNotFound):
         plans.delete(plan_id)
-    with store.read() as tx:
-        rows = tx._conn.execute("SELECT kind, detail FROM journal WHERE plan_id IS NULL").fetchall()
+    rows = query(store, "SELECT kind, detail FROM journal WHERE plan_id IS NULL")
     assert [(r[0], json.loads(r[1])["plan_id"]) for r in rows] == [("plan_deleted", plan_id)]
 
 

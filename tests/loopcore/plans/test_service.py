@@ -14,16 +14,16 @@ from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, PlanNotFound, TaskNotFound
 from loopcore.plans.confidence import rolling_confidence, task_confidence
 from loopcore.plans.service import PlanLimits, PlanService, TaskPatch, TaskSpec
-from loopcore.store import SqliteStore, open_store
+from loopcore.store import SqliteStore, Store, open_store
+from tests.loopcore.conftest import query
 
 
 def flat(n: int) -> list[dict[str, Any]]:
     return [{"id": f"t{i}", "title": f"task {i}"} for i in range(n)]
 
 
-def _count_plans(store: SqliteStore) -> int:
-    with store.read() as tx:
-        return int(tx._conn.execute("SELECT COUNT(*) FROM plans").fetchone()[0])
+def _count_plans(store: Store) -> int:
+    return int(query(store, "SELECT COUNT(*) FROM plans")[0][0])
 
 
 def test_task_confidence_weighs_prompt_and_output() -> None:

@@ -379,7 +379,7 @@ async def test_intercept_answers_when_its_history_write_fails(tmp_path: Path) ->
     async with Client(build_server(settings)) as c:
         kept = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
         assert settings.db is not None
-        with _unwritable_history(settings.db):
+        with _unwritable_history(Path(settings.db)):
             lost = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
     assert kept["history_id"] is not None and kept["history_note"] == ""
     assert lost["history_id"] is None

@@ -1,0 +1,257 @@
+"""PostgreSQL schema migrations: ordered, recorded in ``schema_migrations``.
+
+The same versions and names as the SQLite migrations (``loopcore.store.migrations``),
+so ``loopcore db copy`` can check that both ends speak the same schema. Column
+types mirror SQLite's (TEXT for JSON, BIGINT for integers and 0/1 flags, DOUBLE
+PRECISION for times and scores), so rows copy column for column.
+
+Each migration runs in its own transaction holding a transaction-level advisory
+lock and re-reads the recorded version under it, so replicas starting together
+apply each migration exactly once. A database newer than the code is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import DictRow
+
+from loopcore.errors import StoreError
+
+__all__ = ["MIGRATIONS", "PgMigration", "current_version", "migrate"]
+
+# pg_advisory_xact_lock key of the migration step (any constant; "loopcore" in ASCII-ish).
+_MIGRATION_LOCK = 0x6C6F6F70
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PgMigration:
+    """One schema step: its statements run in one transaction."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_V1 = (
+    """CREATE TABLE plans (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        goal TEXT NOT NULL,
+        threshold DOUBLE PRECISION NOT NULL,
+        replan_policy TEXT NOT NULL CHECK (replan_policy IN ('advise', 'block')),
+        status TEXT NOT NULL CHECK (status IN ('active', 'archived')),
+        confidence DOUBLE PRECISION NOT NULL,
+        needs_replan BIGINT NOT NULL,
+        replan_reason TEXT,
+        revision BIGINT NOT NULL,
+        version BIGINT NOT NULL,
+        score_seq BIGINT NOT NULL,
+        task_count BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX plans_by_project ON plans (project, created_at, id)",
+    "CREATE INDEX plans_by_project_status ON plans (project, status, created_at, id)",
+    """CREATE TABLE tasks (
+        plan_id TEXT NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        depends_on TEXT NOT NULL,
+        acceptance TEXT,
+        notes TEXT NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'in_progress', 'done', 'failed', 'skipped')),
+        prompt_score DOUBLE PRECISION,
+        output_score DOUBLE PRECISION,
+        confidence DOUBLE PRECISION,
+        scored_at DOUBLE PRECISION,
+        score_seq BIGINT,
+        claimed_by TEXT,
+        lease_expires_at DOUBLE PRECISION,
+        last_output TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (plan_id, id))""",
+    "CREATE INDEX tasks_by_position ON tasks (plan_id, position)",
+    "CREATE INDEX tasks_by_status ON tasks (plan_id, status, position)",
+    """CREATE INDEX tasks_scored ON tasks (plan_id, scored_at, score_seq, confidence)
+        WHERE score_seq IS NOT NULL""",
+    "CREATE INDEX tasks_leases ON tasks (lease_expires_at) WHERE status = 'in_progress'",
+    """CREATE TABLE plan_revisions (
+        plan_id TEXT NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+        revision BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        changes TEXT NOT NULL,
+        PRIMARY KEY (plan_id, revision))""",
+    """CREATE TABLE loops (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        goal TEXT NOT NULL,
+        evaluator_spec TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        model TEXT NOT NULL,
+        config TEXT NOT NULL,
+        plan_id TEXT,
+        task_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('open', 'stopped', 'closed')),
+        iterations BIGINT NOT NULL,
+        best_score DOUBLE PRECISION,
+        best_iteration BIGINT,
+        tokens_used BIGINT NOT NULL,
+        exit_reason TEXT,
+        exit_detail TEXT NOT NULL,
+        outcome TEXT,
+        summary TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION)""",
+    "CREATE INDEX loops_by_project ON loops (project, status, created_at)",
+    "CREATE INDEX loops_by_status ON loops (status)",
+    """CREATE TABLE loop_steps (
+        loop_id TEXT NOT NULL REFERENCES loops (id) ON DELETE CASCADE,
+        iteration BIGINT NOT NULL,
+        output TEXT NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        passed BIGINT NOT NULL,
+        deficiencies TEXT NOT NULL,
+        feedback TEXT NOT NULL,
+        sub_scores TEXT NOT NULL,
+        details TEXT NOT NULL,
+        tokens_used BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (loop_id, iteration))""",
+    """CREATE TABLE journal (
+        seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        project TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        plan_id TEXT REFERENCES plans (id) ON DELETE CASCADE,
+        task_id TEXT,
+        loop_id TEXT REFERENCES loops (id) ON DELETE CASCADE,
+        detail TEXT NOT NULL)""",
+    "CREATE INDEX journal_by_plan ON journal (plan_id, seq)",
+    "CREATE INDEX journal_by_loop ON journal (loop_id, seq)",
+    """CREATE TABLE intercepts (
+        seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        project TEXT NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        grade TEXT NOT NULL,
+        dimensions TEXT NOT NULL,
+        route TEXT NOT NULL,
+        prompt_text TEXT,
+        plan_id TEXT,
+        task_id TEXT,
+        created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX intercepts_by_project ON intercepts (project, seq)",
+    """CREATE TABLE prompt_feedback (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        history_id TEXT NOT NULL REFERENCES intercepts (id) ON DELETE CASCADE,
+        rating BIGINT NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        comment TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX feedback_by_history ON prompt_feedback (history_id)",
+    """CREATE TABLE prior_iterations (
+        task_type TEXT NOT NULL,
+        model TEXT NOT NULL,
+        iteration BIGINT NOT NULL,
+        score_n BIGINT NOT NULL, score_mean DOUBLE PRECISION NOT NULL,
+        score_m2 DOUBLE PRECISION NOT NULL,
+        delta_n BIGINT NOT NULL, delta_mean DOUBLE PRECISION NOT NULL,
+        delta_m2 DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (task_type, model, iteration))""",
+    """CREATE TABLE prior_outcomes (
+        task_type TEXT NOT NULL,
+        model TEXT NOT NULL,
+        loops BIGINT NOT NULL,
+        converged BIGINT NOT NULL,
+        iterations_n BIGINT NOT NULL, iterations_mean DOUBLE PRECISION NOT NULL,
+        iterations_m2 DOUBLE PRECISION NOT NULL,
+        latency_n BIGINT NOT NULL, latency_mean DOUBLE PRECISION NOT NULL,
+        latency_m2 DOUBLE PRECISION NOT NULL,
+        tokens_n BIGINT NOT NULL, tokens_mean DOUBLE PRECISION NOT NULL,
+        tokens_m2 DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (task_type, model))""",
+)
+
+MIGRATIONS: tuple[PgMigration, ...] = (
+    PgMigration(version=1, name="initial schema", statements=_V1),
+    PgMigration(
+        version=2,
+        name="task test tracking",
+        statements=(
+            "ALTER TABLE tasks ADD COLUMN baseline_details TEXT",
+            "ALTER TABLE tasks ADD COLUMN last_details TEXT",
+        ),
+    ),
+)
+
+
+def _check(migrations: Sequence[PgMigration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(migrations) + 1)):
+        raise ValueError(f"migration versions must be 1..n in order, got {versions}")
+    names = [m.name for m in migrations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"migration names must be unique, got {names}")
+
+
+def current_version(conn: psycopg.Connection[DictRow]) -> int:
+    """The highest recorded migration (0 for a fresh database)."""
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").fetchone()
+    if row is None or not row["present"]:
+        return 0
+    found = conn.execute(
+        "SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations"
+    ).fetchone()
+    return int(found["version"]) if found is not None else 0
+
+
+def _refuse_newer(version: int, latest: int, where: str) -> None:
+    if version > latest:
+        raise StoreError(
+            f"database schema version {version} at {where} is newer than this loopcore "
+            f"({latest}); upgrade loopcore"
+        )
+
+
+def migrate(
+    conn: psycopg.Connection[DictRow],
+    now: float,
+    where: str,
+    migrations: Sequence[PgMigration] = MIGRATIONS,
+) -> tuple[int, int]:
+    """Apply the missing migrations on an autocommit connection; (before, after).
+
+    Raises:
+        StoreError: the database is newer than ``migrations``.
+    """
+    _check(migrations)
+    latest = len(migrations)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+    start = current_version(conn)
+    _refuse_newer(start, latest, where)
+    for migration in migrations[start:]:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            version = current_version(conn)
+            _refuse_newer(version, latest, where)
+            if version < migration.version:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, now),
+                )
+    return start, current_version(conn)
