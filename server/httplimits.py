@@ -97,6 +97,10 @@ class _TimedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        pending, _ = self.conn.trailing_data
+        if self._deadline is None and self.conn.their_state is h11.IDLE and pending:
+            # A pipelined next request, already read in part: its header deadline starts now.
+            self._arm("headers", self.header_timeout_s)
         self._follow()
 
     def connection_lost(self, exc: Exception | None) -> None:
