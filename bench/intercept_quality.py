@@ -12,6 +12,15 @@ each with a 95% bootstrap interval, for the score with weights fitted on the
 training folds only, the fixed-direction score (reasoned default weights, no
 fit), and the length baseline ``min(1, len/2000)`` on the same rows.
 
+It then reads ``intercept_more.jsonl`` (SWE-bench Lite and Verified issues,
+selected by how they are written and by these very labels) and reports
+figures **within each source only**, never pooled, never fitted on: within
+Lite, well specified (<= 1) against underspecified (>= 2); within Verified,
+label 0 against label 1. The score there uses the weights fitted on all the
+random rows (what ``--write-calibration`` ships). Last, each feature's AUC
+alone in each source, against the direction its documentation reasons for
+it (``(+)`` or ``(-)`` in ``features.FEATURE_DOCS``).
+
 The only numbers fitted are the six dimension weights: on the simplex,
 minimising a smoothed 1 - AUC (pairwise logistic loss), shrunk towards the
 weights set by reasoning. ``--write-calibration`` fits them on
@@ -38,12 +47,23 @@ REPO = Path(__file__).resolve().parents[1]
 from loopcore.intercept.dimensions import (  # noqa: E402  (_common puts the repo on sys.path)
     DEFAULT_WEIGHTS,
     DIMENSIONS,
+    applicability,
     compute_dimensions,
     overall,
 )
-from loopcore.intercept.features import extract_features  # noqa: E402
+from loopcore.intercept.features import FEATURE_DOCS, extract_features  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "intercept_calibration.jsonl"
+
+def _data_dir() -> Path:
+    """``shared/data`` beside the repository, or beside a parent (a git worktree)."""
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
+
+
+DATA = _data_dir() / "intercept_calibration.jsonl"
+MORE = DATA.with_name("intercept_more.jsonl")
 CALIBRATION = REPO / "loopcore" / "intercept" / "calibration.json"
 TAU = 0.05  # temperature of the smoothed AUC: score differences of this size count
 SHRINK = 3.0  # L2 pull towards the reasoned default weights
@@ -52,28 +72,32 @@ Weights = dict[str, float]
 
 @dataclass(frozen=True)
 class Row:
-    """One labelled issue, with what the scorer reads from it precomputed."""
+    """One labelled issue, with what the scorer reads from it precomputed.
+
+    ``well`` is the positive class: label <= 1 (random and Lite rows), or label 0
+    for Verified rows, which hold labels 0 and 1 only.
+    """
 
     label: int
     length: int
     features: dict[str, float]
     dims: dict[str, float]
-
-    @property
-    def well(self) -> bool:
-        return self.label <= 1
+    well: bool
 
 
-def load_rows(path: Path) -> list[Row]:
+def load_rows(path: Path, source: str | None = None) -> list[Row]:
+    """The rows of ``path`` (of one ``source`` when given), with features read."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
+            if source is not None and item.get("source") != source:
+                continue
             text = item["problem_statement"]
+            label = item["underspecified"]
             features = extract_features(text)
-            rows.append(
-                Row(item["underspecified"], len(text), features, compute_dimensions(features))
-            )
+            well = label == 0 if source == "verified" else label <= 1
+            rows.append(Row(label, len(text), features, compute_dimensions(features), well))
     return rows
 
 
@@ -124,7 +148,7 @@ def length_score(row: Row) -> float:
 
 def _vector(row: Row) -> tuple[list[float], list[float]]:
     """Dimension values and applicabilities of a row, in DIMENSIONS order."""
-    apply = [row.features["failure"] if d == "reproducibility" else 1.0 for d in DIMENSIONS]
+    apply = [applicability(row.features)[d] for d in DIMENSIONS]
     return [row.dims[d] for d in DIMENSIONS], apply
 
 
@@ -339,6 +363,80 @@ def report(rows: Sequence[Row], seeds: Sequence[int], k: int, n_boot: int) -> di
     }
 
 
+SOURCES = {
+    "lite": "Lite: <=1 against >=2",
+    "verified": "Verified: 0 against 1",
+}
+
+
+def _interval(rows: Sequence[Row], scores: Sequence[float], n: int, seed: int) -> list[float]:
+    """AUC and its 95% bootstrap percentile interval."""
+    rng = random.Random(seed)
+    idx = range(len(rows))
+    vals = []
+    for _ in range(n):
+        pick = [rng.choice(idx) for _ in idx]
+        vals.append(auc_of([scores[i] for i in pick], [rows[i] for i in pick]))
+    vals = sorted(v for v in vals if v == v)
+    return [auc_of(scores, rows), vals[int(0.025 * len(vals))], vals[int(0.975 * len(vals)) - 1]]
+
+
+def within_sources(
+    more: Mapping[str, Sequence[Row]], weights: Weights, n_boot: int
+) -> dict[str, object]:
+    """AUC of the score (weights from the random rows) and of length, within each source."""
+    table = []
+    out: dict[str, object] = {}
+    for source, title in SOURCES.items():
+        rows = more[source]
+        well = sum(r.well for r in rows)
+        figures = {
+            "score": _interval(rows, [score(r, weights) for r in rows], n_boot, 3),
+            "fixed": _interval(rows, [score(r, DEFAULT_WEIGHTS) for r in rows], n_boot, 4),
+            "length": _interval(rows, [length_score(r) for r in rows], n_boot, 5),
+        }
+        for name, (value, low, high) in figures.items():
+            counts = f"{well} / {len(rows) - well}"
+            table.append([title, counts, name, f"{value:.3f}", f"[{low:.3f}, {high:.3f}]"])
+        out[source] = {
+            "n": len(rows),
+            "positives": well,
+            **{f"auc_{name}": _ci(tuple(v)) for name, v in figures.items()},  # type: ignore[arg-type]
+        }
+    print_table(
+        "Within one source (never pooled; nothing fitted on these rows)",
+        ["source: positive against negative", "positives / negatives", "score", "AUC", "95% CI"],
+        table,
+    )
+    print(
+        "score = weights fitted on all the random rows (as shipped); fixed = reasoned weights; "
+        "length = min(1, len/2000). Lite kept short, self-contained issues, so length runs "
+        "backwards there."
+    )
+    return out
+
+
+def directions(sets: Mapping[str, Sequence[Row]]) -> None:
+    """Each feature's AUC alone per source, against the direction reasoned for it."""
+    table = []
+    for name, doc in FEATURE_DOCS.items():
+        sign = "+" if "(+" in doc else "-" if "(-" in doc else ""
+        if not sign:
+            continue
+        aucs = [auc_of([r.features[name] for r in rows], rows) for rows in sets.values()]
+        agree = sum((a > 0.5) if sign == "+" else (a < 0.5) for a in aucs if a == a)
+        table.append([name, sign, *(f"{a:.3f}" for a in aucs), f"{agree} of {len(aucs)}"])
+    print_table(
+        "Feature directions: each feature's AUC alone, within each source",
+        ["feature", "reasoned", *sets, "sources agreeing"],
+        table,
+    )
+    print(
+        "A feature's direction is reasoned first (its documentation); 0.500 = no signal or "
+        "never seen in that source."
+    )
+
+
 def write_calibration(rows: Sequence[Row], cv: dict[str, object]) -> Weights:
     weights = fit(rows)
     doc = {
@@ -374,7 +472,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(machine_line())
     rows = load_rows(DATA)
     seeds = range(1) if args.quick else range(args.seeds)
-    cv = report(rows, list(seeds), 5, 200 if args.quick else 2000)
+    n_boot = 200 if args.quick else 2000
+    cv = report(rows, list(seeds), 5, n_boot)
+    if MORE.exists():
+        more = {source: load_rows(MORE, source) for source in SOURCES}
+        cv["within_source"] = within_sources(more, fit(rows), n_boot)
+        directions({"random": rows, **more})
+    else:
+        print(f"\nwithin-source figures skipped: {MORE} not found")
     if args.write_calibration:
         weights = write_calibration(rows, cv)
         print_table(

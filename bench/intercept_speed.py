@@ -11,10 +11,6 @@ time, so the 4 KB prompt is also timed in rounds spread over about a minute,
 each beside the reference loop; the verdict is on the median of the rounds'
 medians, and the table shows every round.
 
-The scorer's text modules run compiled (mypyc) when loopcore is installed from a
-regular wheel (``pip install .``) and as Python from an editable install or
-the sources; the header says which was timed (``scorer: mypyc`` or ``python``).
-
     .venv/bin/python bench/intercept_speed.py [--quick] [--runs 2000] [--rounds 12]
 """
 
@@ -33,8 +29,7 @@ from collections.abc import Sequence
 
 from _common import machine_line, print_command, print_table, verdict
 
-import loopcore.intercept.features
-from loopcore.intercept import score_prompt, scorer_build
+from loopcore.intercept import score_prompt
 
 PARAGRAPHS = (
     "Retry downloads with backoff when the connection drops\n\n"
@@ -98,6 +93,11 @@ def reference_us() -> float:
 # 16 KB inputs built to find super-linear paths (a regex retried at every position of a
 # long run, a per-token test of a long token): each should cost about what 16 KB of
 # prose costs. "no break before ?" took 0.8 s before the question reader was rewritten.
+def _names_in_prose_and_code() -> str:
+    names = " ".join(f"name_{i}()" for i in range(700))
+    return f"fix {names}\n```\n{names}\n```"[:16384]
+
+
 WORST_CASES = (
     ("one 16 KB token", "a" * 16384),
     ("no break before ?", "a" * 16382 + "?x"),
@@ -107,6 +107,13 @@ WORST_CASES = (
     ("digits", "7" * 16384),
     ("fence lines", "```\n" * 4096),
     ("backticks", "`" * 16384),
+    # A feature-list heading on every line, each also a bullet under the one before
+    # (distinct lines: a repeated line is read once).
+    ("list headings", "".join(f"- add {i}:\n" for i in range(2000))[:16384]),
+    # Build requests with long comma lists, one per line.
+    ("feature lists", "".join(f"build {i} with a b, c d, e f, g h\n" for i in range(700))[:16384]),
+    # Thousands of distinct names, each in the prose and again in a code block.
+    ("names in prose and code", _names_in_prose_and_code()),
 )
 
 
@@ -145,7 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_command()
     print(machine_line())
     print(f"machine reference: sum(range(1000)) takes {reference_us():.1f} us at best here")
-    print(f"scorer: {scorer_build()} ({loopcore.intercept.features.__file__})")
     rows: list[list[object]] = []
     for label, size in (("200 B", 200), ("4 KB", 4096), ("16 KB", 16384)):
         median, p95, cpu = measure(make_prompt(size), runs)

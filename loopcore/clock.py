@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["Clock", "FixedClock", "monotonic", "system_clock"]
+__all__ = ["Clock", "FixedClock", "iso", "monotonic", "system_clock"]
 
 Clock = Callable[[], float]
 
@@ -17,6 +17,11 @@ Clock = Callable[[], float]
 def system_clock() -> float:
     """Wall-clock seconds since the epoch."""
     return time.time()
+
+
+def iso(at: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC stamp, to the second (``2026-01-02T03:04:05Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
 def monotonic() -> float:

@@ -83,6 +83,11 @@ def _mean(xs: Sequence[float]) -> float:
     return math.fsum(xs) / len(xs)
 
 
+# Dimensions renamed since rows were stored: the same values under their new names.
+# ("ambiguity" read higher-is-clearer too, so its values are clarity values.)
+_RENAMED = {"ambiguity": "clarity"}
+
+
 def compute_stats(project: str, window: int, rows: Sequence[InterceptRecord]) -> PromptStats:
     """``PromptStats`` of ``rows`` (newest first, as the store returns them)."""
     if not rows:
@@ -93,7 +98,7 @@ def compute_stats(project: str, window: int, rows: Sequence[InterceptRecord]) ->
     per_dim: dict[str, list[float]] = {}
     for r in rows:
         for name, value in r.dimensions.items():
-            per_dim.setdefault(name, []).append(value)
+            per_dim.setdefault(_RENAMED.get(name, name), []).append(value)
     means = {name: _mean(vals) for name, vals in sorted(per_dim.items())}
     weakest = tuple(sorted(means.items(), key=lambda kv: (kv[1], kv[0]))[:WEAKEST])
     return PromptStats(

@@ -15,16 +15,19 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import Tool as MCPTool
 
 from loopcore import __version__
 from loopcore.clock import Clock, system_clock
 from loopcore.store import Store
+from server.errors import fit_advice
 from server.mcp import prompts, resources
+from server.mcp.apps import declare_plan_view, plan_apps
 from server.mcp.handlers import install_protocol_handlers
 from server.mcp.notify import ChangeNotifier
+from server.mcp.roots import CURRENT_PROJECT, session_project
 from server.runtime import Runtime
 from server.schemas.compact import compact_schema, shallow_output
 from server.settings import Settings
@@ -51,11 +54,13 @@ loopcore checks your work instead of taking your word for it.
 - Before a non-trivial request, call intercept (when listed): it scores the request and asks \
 the questions that close its gaps.
 - Before saying something is done, call verify_output with an evaluator spec (regex, \
-json_schema, length, completeness, evidence, composite, command) and fix what it reports.
+json_schema, length, completeness, evidence, composite, command; fields and examples in the \
+resource loopcore://evaluators) and fix what it reports. Checking records nothing.
 - To improve one output: loop_start, then loop_step with each attempt until decision is \
 "stop", then loop_end.
 - For multi-step work: plan_create with tasks (depends_on, acceptance specs), then repeat \
-plan_next_task -> work -> verify_output -> plan_record. When needs_replan is true, read \
+plan_next_task -> work -> verify_output (fix, check again) -> plan_record (records the \
+final result). When needs_replan is true, read \
 plan_explain and call plan_replan.
 Scores are 0..1; every call that fails says which field was wrong and what is allowed."""
 
@@ -69,6 +74,30 @@ class LoopcoreServer(MCPServer[Runtime]):
 
     deps: Deps
     _published: tuple[tuple[str, ...], list[MCPTool]] | None = None
+
+    async def _project(self, context: Context[Any, Any] | None) -> str:
+        """This request's project (``server.mcp.roots``)."""
+        request = getattr(context, "_request_context", None) if context is not None else None
+        runtime = self.deps.runtime
+        return await session_project(request, runtime.settings.project, runtime.project)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        """Call the tool in its session's project (``server.mcp.roots``)."""
+        token = CURRENT_PROJECT.set(await self._project(context))
+        try:
+            return await super().call_tool(name, arguments, context)
+        finally:
+            CURRENT_PROJECT.reset(token)
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        """Read the resource in its session's project (``server.mcp.roots``)."""
+        token = CURRENT_PROJECT.set(await self._project(context))
+        try:
+            return await super().read_resource(uri, context)
+        finally:
+            CURRENT_PROJECT.reset(token)
 
     async def list_tools(self) -> list[MCPTool]:
         """Every tool, its schemas compacted (cached until the set of tools changes)."""
@@ -113,17 +142,19 @@ def build_server(
     mcp = LoopcoreServer(
         "loopcore",
         title="loopcore",
-        instructions=INSTRUCTIONS,
+        instructions=fit_advice(INSTRUCTIONS, settings.tools),
         version=__version__,
         lifespan=lifespan,
         subscriptions=bus,
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        extensions=[plan_apps()],
     )
     deps = Deps(settings=settings, runtime=runtime, notifier=ChangeNotifier(bus))
     mcp.deps = deps
     for group in TOOL_GROUPS:
         group.register(mcp, deps)
+    declare_plan_view(mcp)
     resources.register(mcp, deps)
-    prompts.register(mcp)
+    prompts.register(mcp, settings.tools)
     install_protocol_handlers(mcp, deps.notifier, runtime.pool)
     return mcp

@@ -24,23 +24,42 @@ from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
+from loopcore.store.scoped import ProjectStore
 from loopcore.store.sqlite import SqliteStore
 from server.pool import EvaluationPool
 from server.settings import Settings
 
-__all__ = ["Runtime", "Services"]
+__all__ = ["Runtime", "Services", "factory_options"]
 
 log = structlog.get_logger(__name__)
 
 
 class Services:
-    """The domain services over one open store."""
+    """The domain services over one open store (seen from one project, or from all).
+
+    ``for_project`` gives the services the tools, resources and completions use:
+    there, a plan or loop id of another project is not found, exactly as an
+    unknown id (``loopcore.store.scoped``). The unscoped services serve the CLI's
+    administration (``--all-projects``) and startup.
+    """
 
     def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
         self.store = store
         self.plans = PlanService(store, clock, factory_options=options)
         self.loops = LoopService(store, clock, factory_options=options)
         self.history = HistoryService(store, clock)
+        self._args = (clock, options, settings)
+        self._scoped: dict[str, Services] = {}
+        self._lock = threading.Lock()
+
+    def for_project(self, project: str) -> Services:
+        """The services as ``project`` sees them (built once per project)."""
+        with self._lock:
+            scoped = self._scoped.get(project)
+            if scoped is None:
+                view = ProjectStore(self.store, project).as_store()
+                scoped = self._scoped[project] = Services(view, *self._args)
+            return scoped
 
 
 class Runtime:
@@ -55,13 +74,7 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock, store: Store | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.options = FactoryOptions(
-            regex_timeout_s=settings.regex_timeout_s,
-            allow_commands=settings.allow_commands,
-            project_root=_project_root(settings),
-            command_timeout_s=settings.command_timeout_s,
-            environ=settings.command_environ,
-        )
+        self.options = factory_options(settings)
         self.project = settings.project_key
         # Evaluations and commands run here, never on the transports' threads (server.pool).
         self.pool = EvaluationPool(settings.eval_workers, settings.eval_session_share)
@@ -130,6 +143,18 @@ class Runtime:
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store
+
+
+def factory_options(settings: Settings) -> FactoryOptions:
+    """How evaluators are built under ``settings``: time limits, allowlist, project root."""
+    return FactoryOptions(
+        regex_timeout_s=settings.regex_timeout_s,
+        evaluation_budget_s=settings.evaluation_budget_s,
+        allow_commands=settings.allow_commands,
+        project_root=_project_root(settings),
+        command_timeout_s=settings.command_timeout_s,
+        environ=settings.command_environ,
+    )
 
 
 def _project_root(settings: Settings) -> Path:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-__all__ = ["ENV_VARS", "Settings", "SettingsError", "is_loopback"]
+__all__ = ["ENV_VARS", "SECRET_FILES", "Settings", "SettingsError", "forget_secrets", "is_loopback"]
 
 Transport = Literal["stdio", "sse", "http"]
 ToolSet = Literal["core", "all"]
@@ -44,6 +44,9 @@ ENV_VARS: dict[str, str] = {
     "max_request_bytes": "LOOPCORE_MAX_REQUEST_BYTES",
     "command_timeout_s": "LOOPCORE_COMMAND_TIMEOUT_S",
     "regex_timeout_s": "LOOPCORE_REGEX_TIMEOUT_S",
+    "evaluation_budget_s": "LOOPCORE_EVALUATION_BUDGET_S",
+    "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
+    "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
     "eval_workers": "LOOPCORE_EVAL_WORKERS",
     "eval_session_share": "LOOPCORE_EVAL_SESSION_SHARE",
     "http_header_timeout_s": "LOOPCORE_HTTP_HEADER_TIMEOUT_S",
@@ -52,6 +55,12 @@ ENV_VARS: dict[str, str] = {
     "http_max_sessions": "LOOPCORE_HTTP_MAX_SESSIONS",
     "http_session_idle_s": "LOOPCORE_HTTP_SESSION_IDLE_S",
 }
+# Secrets may also be given as a file holding them, so they are never in any environment.
+SECRET_FILES: dict[str, str] = {
+    "token": "LOOPCORE_TOKEN_FILE",
+    "provider_api_key": "LOOPCORE_PROVIDER_API_KEY_FILE",
+}
+_SECRET_FILE_BYTES = 64 * 1024
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -80,7 +89,8 @@ class Settings(BaseModel):
         db_pool_size / db_pool_timeout_s / db_connect_timeout_s / db_statement_timeout_s:
             the PostgreSQL connection pool (ignored for SQLite).
         project: the project key plans, loops and history are filed under;
-            ``None`` means the working directory of the server process.
+            ``None`` means the session's first root where the host offers roots
+            (``server.mcp.roots``), else the working directory of the server process.
         tools: ``core`` exposes the nine tools of a tight budget, ``all`` every tool.
         log_level: threshold of the stderr log.
         token: bearer token every HTTP request must carry; required off loopback.
@@ -93,6 +103,11 @@ class Settings(BaseModel):
             protection), e.g. the machine's name when binding 0.0.0.0.
         max_request_bytes: largest HTTP request body accepted.
         command_timeout_s / regex_timeout_s: evaluator time limits.
+        evaluation_budget_s: time limit of one whole evaluation (every pattern,
+            composite part and schema keyword together; not a command's run).
+        hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
+            its blanks and questions.
+        hook_block_prompts: ``loopcore hook`` blocks such a prompt instead (exit 2).
         eval_workers: threads that run evaluations and commands, apart from the
             transports' I/O; eval_session_share: the fraction of them one session may hold.
         http_header_timeout_s / http_body_timeout_s: how long an HTTP client may take to
@@ -125,6 +140,9 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     command_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     regex_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    evaluation_budget_s: float = Field(default=5.0, gt=0, le=600)
+    hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
+    hook_block_prompts: bool = False
     eval_workers: int = Field(default=8, ge=1, le=256)
     eval_session_share: float = Field(default=0.5, gt=0, le=1)
     http_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
@@ -156,7 +174,7 @@ class Settings(BaseModel):
             return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
-    @field_validator("store_prompts", mode="before")
+    @field_validator("store_prompts", "hook_block_prompts", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -168,6 +186,11 @@ class Settings(BaseModel):
             raise ValueError("use on/off, true/false, 1/0 or yes/no")
         return value
 
+    @field_validator("hook_min_grade", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("tools", "log_level", "transport", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -175,7 +198,7 @@ class Settings(BaseModel):
 
     @property
     def project_key(self) -> str:
-        """The project plans are filed under: the setting, else the working directory."""
+        """The setting, else the working directory (a session may use its host's root instead)."""
         return self.project or str(Path.cwd().resolve())
 
     @property
@@ -200,6 +223,7 @@ class Settings(BaseModel):
         raw: dict[str, Any] = {
             name: source[var] for name, var in ENV_VARS.items() if source.get(var, "") != ""
         }
+        raw.update(_secrets_from_files(source))
         raw.update({k: v for k, v in (flags or {}).items() if v is not None})
         raw.setdefault("command_environ", dict(source))
         try:
@@ -207,6 +231,41 @@ class Settings(BaseModel):
         except ValidationError as exc:
             given = {k for k, v in (flags or {}).items() if v is not None}
             raise SettingsError(_describe(exc, given)) from exc
+
+
+def _secrets_from_files(source: Mapping[str, str]) -> dict[str, str]:
+    """The secrets given as ``LOOPCORE_*_FILE`` paths, read (surrounding whitespace stripped).
+
+    Raises:
+        SettingsError: both a variable and its file are set, or the file cannot be read or is empty.
+    """
+    found: dict[str, str] = {}
+    for name, file_var in SECRET_FILES.items():
+        path = source.get(file_var, "")
+        if not path:
+            continue
+        if source.get(ENV_VARS[name], ""):
+            raise SettingsError(f"{file_var}: set {ENV_VARS[name]} or {file_var}, not both")
+        try:
+            with open(path, "rb") as handle:
+                value = handle.read(_SECRET_FILE_BYTES).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{file_var}: cannot read {path!r}: {exc}") from None
+        if not value:
+            raise SettingsError(f"{file_var}: the file {path!r} is empty")
+        found[name] = value
+    return found
+
+
+def forget_secrets(environ: MutableMapping[str, str]) -> None:
+    """Remove the secret variables from ``environ`` once the settings hold them.
+
+    The server's children (``command`` evaluators, their tests) then cannot inherit
+    them. ``/proc/<pid>/environ`` still shows the block the process started with, which
+    no edit of ``os.environ`` changes: give secrets as ``*_FILE`` to keep them out of it.
+    """
+    for name in SECRET_FILES:
+        environ.pop(ENV_VARS[name], None)
 
 
 def command_environment(source: Mapping[str, str]) -> dict[str, str]:

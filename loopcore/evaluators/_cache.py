@@ -1,4 +1,4 @@
-"""A small thread-safe LRU map: the factory's cache of built evaluators."""
+"""Small thread-safe LRU maps: built evaluators (by count) and compiled patterns (by size)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["LruCache"]
+__all__ = ["LruCache", "WeightedLru"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -47,6 +47,54 @@ class LruCache(Generic[K, V]):
         """Drop every entry."""
         with self._lock:
             self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+class WeightedLru(Generic[K, V]):
+    """Entries whose weights sum to at most ``capacity``; the least recently used go first.
+
+    An entry heavier than the whole capacity is not kept at all. Thread-safe like ``LruCache``.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self.weight = 0
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The value stored under ``key`` (now the most recent), or None."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: K, value: V, weight: int) -> None:
+        """Store ``value``, dropping the least recently used until the weights fit."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.weight -= old[1]
+            if weight > self.capacity:
+                return
+            self._items[key] = (value, weight)
+            self.weight += weight
+            while self.weight > self.capacity:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.weight -= dropped
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self._lock:
+            self._items.clear()
+            self.weight = 0
 
     def __len__(self) -> int:
         with self._lock:

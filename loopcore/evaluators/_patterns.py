@@ -1,13 +1,15 @@
 """Time-limited regular expressions shared by the pattern-based evaluators.
 
 User-supplied patterns run on the ``regex`` package with a per-call
-``timeout``, so a catastrophic pattern such as ``(a+)+$`` costs at most that
-long and is reported as a deficiency instead of hanging the process.
+``timeout`` (the smaller of the pattern's own limit and what is left of the
+evaluation's budget), so a catastrophic pattern such as ``(a+)+$`` costs at most
+that long and is reported as a deficiency instead of hanging the process.
+Before a pattern is compiled its compiled size is estimated (``_regex_cost``);
+compiled patterns are shared through a cache bounded by that size.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -15,23 +17,32 @@ from typing import Annotated, Any, Literal
 import regex
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from loopcore.errors import InvalidInput
+from loopcore.evaluators import _budget
+from loopcore.evaluators._cache import WeightedLru
+from loopcore.evaluators._regex_cost import MAX_REPEAT, MAX_STEPS, cost_problem, steps
+
 __all__ = [
+    "MAX_CACHED_STEPS",
     "MAX_PATTERN_CHARS",
+    "MAX_REPEAT",
+    "MAX_STEPS",
     "FlagName",
     "PatternItem",
     "PatternSpec",
     "TimedPattern",
+    "clear_compiled",
     "compile_all",
+    "compiled",
     "flags_value",
     "repeat_problem",
 ]
 
 MAX_PATTERN_CHARS = 2000
-# Compiling "(?:x{65535}){65535}" takes the regex engine minutes and gigabytes: bounded
-# repeats are expanded at compile time, so their expanded size is estimated and capped first.
-MAX_REPEAT = 1000
-MAX_REPEAT_PRODUCT = 50_000
-_BRACES = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+# Compiled patterns kept for reuse, weighed by their estimated compiled size (about 160
+# bytes a step when measured): 400,000 steps is some 64 MiB at most, whatever the specs.
+MAX_CACHED_STEPS = 400_000
+_COMPILED: WeightedLru[tuple[str, int], regex.Pattern[str]] = WeightedLru(MAX_CACHED_STEPS)
 
 FlagName = Literal["ignorecase", "multiline", "dotall"]
 
@@ -50,52 +61,37 @@ def flags_value(names: Iterable[str]) -> int:
     return bits
 
 
-def _skip_class(source: str, i: int) -> int:
-    """The index just past the character class that opens at ``source[i] == "["``."""
-    i += 1
-    if i < len(source) and source[i] == "^":
-        i += 1
-    if i < len(source) and source[i] == "]":
-        i += 1
-    while i < len(source) and source[i] != "]":
-        i += 2 if source[i] == "\\" else 1
-    return i + 1
-
-
-def repeat_problem(source: str) -> str | None:
+def repeat_problem(source: str, flags: int = 0) -> str | None:
     """Why ``source``'s bounded repeats are too costly to compile, or None when they are not.
 
-    A conservative estimate of the compiled size: every atom costs 1, ``{m,n}``
-    multiplies the atom (or group) before it by max(m, n), and a group costs the
-    sum of its atoms. Each count may be at most 1000 and the estimate at most 50,000.
+    Read by the engine's own parser (verbose mode and inline flags included): each
+    repeat count may be at most 1000 and the expanded size at most 50,000 steps.
     """
-    sums: list[int] = [0]  # the cost so far of each open group
-    last = 0  # the cost of the atom just before the current position
-    i = 0
-    while i < len(source):
-        char = source[i]
-        braces = _BRACES.match(source, i) if char == "{" else None
-        if braces is not None and (braces.group(1) or braces.group(2)):
-            count = max(int(g) for g in braces.groups() if g)
-            if count > MAX_REPEAT:
-                return f"a repeat count of {count} is above the limit of {MAX_REPEAT}"
-            sums[-1] += last * (max(count, 1) - 1)
-            last *= max(count, 1)
-            i = braces.end()
-        elif char == "(":
-            sums.append(0)
-            last, i = 0, i + 1
-        elif char == ")" and len(sums) > 1:
-            last = max(sums.pop(), 1)
-            sums[-1] += last
-            i += 1
-        else:
-            step = 2 if char == "\\" else _skip_class(source, i) - i if char == "[" else 1
-            last, i = 1, i + step
-            sums[-1] += 1
-        if sums[-1] > MAX_REPEAT_PRODUCT:
-            return f"its bounded repeats expand to more than {MAX_REPEAT_PRODUCT} steps"
-    return None
+    return cost_problem(source, flags)
+
+
+def compiled(source: str, flags: int = 0) -> regex.Pattern[str]:
+    """``source`` compiled with ``flags``, from the size-bounded cache when it is there.
+
+    Patterns are compiled with ``cache_pattern=False``: the engine's own cache keeps
+    up to 500 patterns whatever their size, which is the memory this one bounds.
+
+    Raises:
+        regex.error: the pattern is not valid.
+        MemoryError: compiling it needs more memory than there is.
+    """
+    key = (source, flags)
+    hit = _COMPILED.get(key)
+    if hit is not None:
+        return hit
+    pattern = regex.compile(source, flags, cache_pattern=False)
+    _COMPILED.put(key, pattern, steps(source, flags))
+    return pattern
+
+
+def clear_compiled() -> None:
+    """Forget every compiled pattern (tests use this to measure a cold build)."""
+    _COMPILED.clear()
 
 
 class PatternSpec(BaseModel):
@@ -117,9 +113,13 @@ class PatternSpec(BaseModel):
         if problem is not None:
             raise ValueError(f"pattern {value[:80]!r} is too costly to compile: {problem}")
         try:
-            regex.compile(value)
+            compiled(value)
         except regex.error as exc:
             raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        except MemoryError:
+            raise ValueError(
+                f"pattern {value[:80]!r} needs more memory to compile than the server has"
+            ) from None
         return value
 
 
@@ -132,38 +132,56 @@ PatternItem = Annotated[PatternSpec, BeforeValidator(_from_str)]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TimedPattern:
-    """A compiled pattern whose every search is time-limited.
+    """A pattern whose every search is limited in time, alone and within the evaluation's budget.
+
+    The compiled form is not held here but fetched from the size-bounded cache, so
+    the evaluators cached by the factory do not pin every pattern they were built with.
 
     Attributes:
         source: the pattern as written.
-        compiled: the compiled ``regex`` pattern.
+        flags: the ``regex`` flag bits it is compiled with.
         timeout_s: the limit for one search or one scan of matches.
         message: the deficiency text to use instead of a generic one.
     """
 
     source: str
-    compiled: regex.Pattern[str]
+    flags: int
     timeout_s: float
     message: str | None = None
 
+    @property
+    def compiled(self) -> regex.Pattern[str]:
+        """The compiled pattern (compiled again if the cache dropped it)."""
+        return compiled(self.source, self.flags)
+
     def search(self, text: str) -> tuple[regex.Match[str] | None, bool]:
-        """First match in ``text``, and whether the time limit cut the search short."""
-        try:
-            return self.compiled.search(text, timeout=self.timeout_s), False
-        except TimeoutError:
-            return None, True
+        """First match in ``text``, and whether the pattern's own time limit cut it short.
+
+        Raises:
+            BudgetExceeded: the evaluation's time budget ran out.
+        """
+        _budget.check()  # before compiling again (a cache miss costs up to ~10 ms)
+        pattern = self.compiled
+        return _budget.timed(lambda t: pattern.search(text, timeout=t), self.timeout_s)
 
     def spans(self, text: str, limit: int) -> tuple[list[tuple[int, int]], bool]:
-        """Up to ``limit`` match spans, and whether the time limit cut the scan short."""
+        """Up to ``limit`` match spans, and whether the pattern's own time limit cut the scan short.
+
+        Raises:
+            BudgetExceeded: the evaluation's time budget ran out.
+        """
+        _budget.check()
+        pattern = self.compiled
         found: list[tuple[int, int]] = []
-        try:
-            for match in self.compiled.finditer(text, timeout=self.timeout_s):
+
+        def scan(timeout: float) -> None:
+            for match in pattern.finditer(text, timeout=timeout):
                 found.append(match.span())
                 if len(found) >= limit:
                     break
-        except TimeoutError:
-            return found, True
-        return found, False
+
+        _, cut = _budget.timed(scan, self.timeout_s)
+        return found, cut
 
     def timeout_text(self) -> str:
         """The deficiency for a search that ran out of time."""
@@ -173,14 +191,24 @@ class TimedPattern:
 def compile_all(
     specs: Iterable[PatternSpec], timeout_s: float, extra_flags: Iterable[str] = ()
 ) -> tuple[TimedPattern, ...]:
-    """Compile validated pattern specs, adding ``extra_flags`` to each one's own."""
+    """Compile validated pattern specs, adding ``extra_flags`` to each one's own.
+
+    Raises:
+        InvalidInput: a pattern needs more memory to compile than there is.
+    """
     shared = flags_value(extra_flags)
-    return tuple(
-        TimedPattern(
-            source=spec.pattern,
-            compiled=regex.compile(spec.pattern, shared | flags_value(spec.flags)),
-            timeout_s=timeout_s,
-            message=spec.message,
+    patterns = []
+    for spec in specs:
+        flags = shared | flags_value(spec.flags)
+        try:
+            compiled(spec.pattern, flags)  # compiled now: a bad pattern fails the build
+        except MemoryError:
+            raise InvalidInput(
+                f"pattern {spec.pattern[:80]!r} needs more memory to compile than the server has"
+            ) from None
+        patterns.append(
+            TimedPattern(
+                source=spec.pattern, flags=flags, timeout_s=timeout_s, message=spec.message
+            )
         )
-        for spec in specs
-    )
+    return tuple(patterns)

@@ -1,9 +1,12 @@
 """Run one program (never a shell) with a time limit and a cap on captured output.
 
-POSIX only: the child starts in its own session, so on time-out the whole
-process group is killed, grandchildren included. The group is killed while
-the child is still unreaped (``waitid`` with ``WNOWAIT``), so its id cannot
-have been reused by an unrelated process.
+POSIX only. The program runs under a small helper (``_reaper``) that is a
+subreaper on Linux: when the program ends or the time limit comes, the helper
+kills every process the program started, those that called ``setsid`` or
+double-forked included (see ``_reaper`` for why this way). The helper starts in
+its own session; after it, its process group is killed too, while the helper
+is still unreaped (``waitid`` with ``WNOWAIT``), so the group id cannot have
+been reused by an unrelated process.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +29,10 @@ __all__ = ["ProcessResult", "run_process"]
 
 _CHUNK = 65_536
 _READER_GRACE_S = 5.0
+_REAPER_GRACE_S = 5.0
+_REAPER = str(Path(__file__).with_name("_reaper.py"))
+_START_FAILED = 127
+_MARKER = "loopcore-reaper: could not start"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -103,10 +111,12 @@ def run_process(
     timeout_s: float,
     max_output_bytes: int,
 ) -> ProcessResult:
-    """Run ``argv`` in ``cwd`` with exactly ``env``; kill its process group after ``timeout_s``."""
+    """Run ``argv`` in ``cwd`` with exactly ``env``; at ``timeout_s`` kill it and all it started."""
+    # -I: the helper ignores PYTHON* variables and user site-packages (it needs only the stdlib).
+    helper = [sys.executable, "-I", _REAPER, *argv]
     try:
         proc = subprocess.Popen(
-            list(argv),
+            helper,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -122,16 +132,25 @@ def run_process(
     reader.start()
     try:
         exited = _wait_unreaped(proc.pid, timeout_s)
+        if not exited:  # the helper kills every descendant, then exits
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            _wait_unreaped(proc.pid, _REAPER_GRACE_S)
     finally:
-        # Leftover children of a finished run go too; the unreaped leader keeps the id ours.
+        # The group goes too (the helper, and anything the helper could not reach off Linux).
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         code = proc.wait()
     # A grandchild that left the group may hold the pipe open; do not wait on it forever.
     reader.join(_READER_GRACE_S)
+    output = capture.text()
+    if exited and code == _START_FAILED and output.startswith(_MARKER):
+        return ProcessResult(
+            exit_code=None, error=output.strip().replace(_MARKER, "could not start")
+        )
     return ProcessResult(
         exit_code=code if exited else None,
-        output=capture.text(),
+        output=output,
         timed_out=not exited,
         truncated=capture.dropped > 0,
     )

@@ -4,9 +4,12 @@ Security model (see ``build_command``): the program must be named by the
 server's allowlist (``FactoryOptions.allow_commands``, from
 ``LOOPCORE_ALLOW_COMMANDS``; empty turns the feature off); it runs from an
 argument list, never through a shell; its working directory and every
-argument that is a path stay inside the project root; it gets a minimal
-environment plus only the variables the spec names; it is killed with its
-whole process group at the time limit; its output is capped.
+argument that is or names a path (``--opt=PATH``, ``-oPATH``, lists, ``@file``
+and the words in it) stay inside the project root; it gets a minimal
+environment plus only the variables the spec names (never ``LOOPCORE_*``); at
+the time limit and at the end of a run every process it started is killed,
+``setsid`` and daemonised ones included (``_reaper``); its output is capped.
+Its run time does not count against the evaluation's budget (``_budget``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from loopcore.errors import InvalidInput
+from loopcore.evaluators import _budget
 from loopcore.evaluators._process import ProcessResult, run_process
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.options import FactoryOptions
@@ -32,6 +36,8 @@ __all__ = ["BASE_ENV", "CommandEvaluator", "build_command"]
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
             "COMSPEC", "PATHEXT", "USERPROFILE")  # fmt: skip
 _SETTING = "LOOPCORE_ALLOW_COMMANDS"
+_RESPONSE_BYTES = 64 * 1024
+_RESPONSE_DEPTH = 3  # a response file may name another; a loop of them stops here
 
 
 def _is_path(program: str) -> bool:
@@ -83,21 +89,72 @@ def _workdir(root: Path, cwd: str | None) -> Path:
     return target
 
 
-def _check_argument(root: Path, workdir: Path, index: int, arg: str) -> None:
-    """Reject an argument (or the value of ``--opt=value``) that is a path leaving the root."""
-    candidates = [arg] + ([arg.split("=", 1)[1]] if "=" in arg else [])
-    for text in candidates:
-        if not text:
+def _path_forms(arg: str) -> list[str]:
+    """Every text inside ``arg`` that a program may read as a path.
+
+    The argument itself; what follows an ``=`` (``--opt=PATH``, ``-o=PATH``, and
+    pytest's ``-o key=PATH``); each item of a comma list (``--cov=src,/etc``); the
+    rest of a glued short option (``-c/outside.ini``, as pytest and getopt read
+    ``-cFILE``); the file of an ``@file`` response file (pytest, javac and gcc read
+    arguments from it). Applied again to each piece found, so ``-ocache_dir=/x``
+    and ``--opt=@/x`` are read to the end.
+    """
+    forms: list[str] = []
+    queue = [arg]
+    while queue:
+        text = queue.pop()
+        if not text or text in forms:
             continue
-        path = Path(text)
-        suspicious = path.is_absolute() or ".." in path.parts
-        # A path that exists is resolved too: a symlink inside the project may point out.
-        checked = suspicious or (not text.startswith("-") and _exists(workdir / path))
-        if checked and not _inside(_resolved(workdir / path), root):
+        forms.append(text)
+        if "=" in text:
+            queue.append(text.split("=", 1)[1])
+        if "," in text:
+            queue.extend(text.split(","))
+        if len(text) > 2 and text[0] == "-" and text[1] != "-":
+            queue.append(text[2:])
+        if text.startswith("@"):
+            queue.append(text[1:])
+    return forms
+
+
+def _escapes(root: Path, workdir: Path, text: str, option: bool) -> bool:
+    """Whether ``text``, read as a path from ``workdir``, may lead outside ``root``."""
+    path = Path(text)
+    suspicious = path.is_absolute() or ".." in path.parts or text.startswith("~")
+    # A path that exists is resolved too: a symlink inside the project may point out.
+    checked = suspicious or (not option and _exists(workdir / path))
+    return checked and not _inside(_resolved(workdir / path), root)
+
+
+def _check_argument(root: Path, workdir: Path, index: int, arg: str, depth: int = 0) -> None:
+    """Reject an argument that is, or holds, a path leaving the root (see ``_path_forms``).
+
+    The arguments of a response file inside the project are checked the same way
+    when it is read here (its contents can change before the run: the project's
+    own files are trusted as code anyway, as the tests they hold are run).
+    """
+    for i, text in enumerate(_path_forms(arg)):
+        option = i == 0 and text.startswith("-")  # the argument itself, an option: not resolved
+        if _escapes(root, workdir, text, option):
             raise InvalidInput(
-                f"argument {arg[:100]!r} is a path outside the project root {str(root)!r}",
+                f"argument {arg[:100]!r} is a path outside the project root {str(root)!r}, "
+                "or names one (as --opt=PATH, -oPATH, an item of a list or an @file)",
                 field=f"run.{index}",
             )
+        response = _resolved(workdir / text[1:]) if text.startswith("@") else None
+        if response is not None and _inside(response, root) and depth < _RESPONSE_DEPTH:
+            for inner in _response_arguments(response):
+                _check_argument(root, workdir, index, inner, depth + 1)
+
+
+def _response_arguments(path: Path) -> list[str]:
+    """The arguments written in a response file (shell-like words), or none if unreadable."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_RESPONSE_BYTES).decode("utf-8", "replace")
+        return shlex.split(data, comments=True)
+    except (OSError, ValueError):
+        return []
 
 
 def _environment(base: Mapping[str, str] | None, names: list[str]) -> dict[str, str]:
@@ -106,7 +163,10 @@ def _environment(base: Mapping[str, str] | None, names: list[str]) -> dict[str, 
     fixed = {"PYTHONDONTWRITEBYTECODE": "1"}
     if base is None:
         return {"PATH": os.defpath, **fixed}
-    return {**{k: base[k] for k in (*BASE_ENV, *names) if k in base}, **fixed}
+    # loopcore's own settings (LOOPCORE_TOKEN, LOOPCORE_PROVIDER_API_KEY, ...) never pass,
+    # even when named and even when a caller hands over the unfiltered environment.
+    wanted = [k for k in (*BASE_ENV, *names) if not k.upper().startswith("LOOPCORE_")]
+    return {**{k: base[k] for k in wanted if k in base}, **fixed}
 
 
 def build_command(spec: CommandSpec, options: FactoryOptions) -> CommandEvaluator:
@@ -179,13 +239,14 @@ class CommandEvaluator:
             return _failure(f"program {self.argv[0]!r} was not found on PATH")
         if not _inside(_resolved(self.workdir), self.root):
             return _failure(f"the working directory now leaves the project root: {self.workdir}")
-        result = run_process(
-            [program, *self.argv[1:]],
-            cwd=self.workdir,
-            env=self.env,
-            timeout_s=self.timeout_s,
-            max_output_bytes=self.max_output_bytes,
-        )
+        with _budget.paused():  # the command's own time limit applies, not the budget
+            result = run_process(
+                [program, *self.argv[1:]],
+                cwd=self.workdir,
+                env=self.env,
+                timeout_s=self.timeout_s,
+                max_output_bytes=self.max_output_bytes,
+            )
         if result.error is not None:
             return _failure(result.error)
         if result.timed_out or result.exit_code is None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import BaseModel, ValidationError
 
 from loopcore.errors import Conflict, InvalidInput
+from loopcore.evaluators._budget import Budgeted
 from loopcore.evaluators._cache import LruCache
 from loopcore.evaluators._spec_errors import from_validation_error, reprefixed
 from loopcore.evaluators.base import Evaluator
@@ -152,7 +153,8 @@ def build_evaluator(
     """Build an evaluator from a spec (a mapping, or JSON text), or reuse a cached one.
 
     The instance may be shared with other callers of the same spec and options:
-    treat it as immutable.
+    treat it as immutable. Each of its evaluations runs under one time budget
+    (``FactoryOptions.evaluation_budget_s``, see ``_budget``).
 
     Raises:
         InvalidInput: naming the field and what is allowed.
@@ -163,7 +165,9 @@ def build_evaluator(
     if cached is not None:
         return cached
     parsed = _parse(_load(spec), "", 0)
-    evaluator = _build(parsed, options)
+    evaluator: Evaluator = Budgeted(
+        inner=_build(parsed, options), budget_s=options.evaluation_budget_s
+    )
     if key is not None and parsed.cacheable:
         _CACHE.put(key, evaluator)
     return evaluator

@@ -12,8 +12,13 @@ from typing import Any, cast
 import regex
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
+from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+from loopcore.errors import InvalidInput
+from loopcore.evaluators import _budget
+from loopcore.evaluators._patterns import compiled
+from loopcore.evaluators._schema_refs import outside_reference
 from loopcore.evaluators.base import EvalContext, Evaluation
 
 __all__ = ["JsonSchemaEvaluator", "extract_json"]
@@ -50,12 +55,65 @@ def extract_json(output: str) -> Any:
     raise _NoJson("no JSON found: the output is not JSON and has no ```json fenced block")
 
 
-@lru_cache(maxsize=512)
 def _compiled(source: str) -> regex.Pattern[str] | None:
+    """A schema pattern compiled through the size-bounded cache; None when it is invalid."""
     try:
-        return regex.compile(source)
+        return compiled(source)
     except regex.error:
         return None
+
+
+def _search(pattern: regex.Pattern[str], text: str, timeout_s: float) -> bool | None:
+    """Whether ``pattern`` matches ``text``; None when its own time limit was hit.
+
+    Raises:
+        BudgetExceeded: the evaluation's budget ran out first.
+    """
+    found, cut = _budget.timed(lambda t: pattern.search(text, timeout=t), timeout_s)
+    return None if cut else found is not None
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable form of JSON data, equal exactly when JSON Schema calls two values equal.
+
+    Object key order does not matter, array order does, ``1`` equals ``1.0``, and
+    ``true`` is not ``1``.
+    """
+    if isinstance(value, dict):
+        return ("o", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("a", tuple(_canonical(v) for v in value))
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", value)
+    return ("s", value) if isinstance(value, str) else ("z", value)
+
+
+def _unique_items(
+    validator: Any, unique: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """``uniqueItems`` in linear time (jsonschema's compares pairs of objects: quadratic)."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(instance):
+        if index % 512 == 0:
+            _budget.check()
+        first = seen.setdefault(_canonical(item), index)
+        if first != index:
+            yield ValidationError(f"items {first} and {index} are equal; items must be unique")
+            return
+
+
+def _checked(keyword: Any) -> Any:
+    """The keyword function, checking the evaluation's budget before each application."""
+
+    def apply(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
+        _budget.check()
+        return keyword(validator, value, instance, schema)
+
+    return apply
 
 
 class _TimedKeywords:
@@ -66,13 +124,8 @@ class _TimedKeywords:
 
     def _search(self, source: str, text: str) -> bool | None:
         """Whether ``source`` matches ``text``; None when the time limit was hit."""
-        compiled = _compiled(source)
-        if compiled is None:
-            return False
-        try:
-            return compiled.search(text, timeout=self.timeout_s) is not None
-        except TimeoutError:
-            return None
+        pattern = _compiled(source)
+        return False if pattern is None else _search(pattern, text, self.timeout_s)
 
     def _timed_out(self, source: str) -> ValidationError:
         return ValidationError(f"pattern {source!r} timed out after {self.timeout_s:g} s")
@@ -104,11 +157,16 @@ class _TimedKeywords:
 
 @lru_cache(maxsize=8)
 def _timed_validator_class(timeout_s: float) -> type[Validator]:
-    """Draft 2020-12 with its regex keywords time-limited."""
+    """Draft 2020-12 with its regex keywords time-limited and every keyword under the budget."""
     keywords = _TimedKeywords(timeout_s)
+    own = {
+        **Draft202012Validator.VALIDATORS,
+        "pattern": keywords.pattern,
+        "patternProperties": keywords.pattern_properties,
+        "uniqueItems": _unique_items,
+    }
     extended = validators.extend(  # type: ignore[no-untyped-call]
-        Draft202012Validator,
-        {"pattern": keywords.pattern, "patternProperties": keywords.pattern_properties},
+        Draft202012Validator, {name: _checked(fn) for name, fn in own.items()}
     )
     return cast("type[Validator]", extended)
 
@@ -152,6 +210,14 @@ class JsonSchemaEvaluator:
     so one error scores 0.5, three 0.25); 0.0 when no JSON is found, or when a
     schema ``pattern`` times out before validation can finish. Deficiencies name
     the failing path, e.g. "$.items[2].name: 'x' is not of type 'integer'".
+
+    References stay inside the schema (``_schema_refs``): one that points
+    elsewhere is refused when the evaluator is built, and none is ever fetched.
+    Every keyword runs under the evaluation's time budget (``_budget``);
+    ``uniqueItems`` is checked in linear time.
+
+    Raises:
+        InvalidInput: a ``$ref`` or ``$dynamicRef`` points outside the schema.
     """
 
     schema: Mapping[str, Any] | bool
@@ -160,8 +226,18 @@ class JsonSchemaEvaluator:
     _key_patterns: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        outside = outside_reference(self.schema)
+        if outside is not None:
+            raise InvalidInput(
+                f"the schema's {outside} points outside the schema; references may only "
+                "name this schema's own parts (#/$defs/..., or an $id declared inside it): "
+                "nothing is fetched",
+                field="schema",
+            )
         cls = _timed_validator_class(self.regex_timeout_s)
-        object.__setattr__(self, "_validator", cls(self.schema))
+        # An empty registry with no retrieve: a reference the schema does not hold
+        # cannot be resolved, never fetched (the default registry fetches URLs).
+        object.__setattr__(self, "_validator", cls(self.schema, registry=Registry()))
         object.__setattr__(self, "_key_patterns", _property_patterns(self.schema))
 
     @property
@@ -211,12 +287,10 @@ class JsonSchemaEvaluator:
             return None
         keys = _object_keys(instance)
         for source in sorted(self._key_patterns):
-            compiled = _compiled(source)
-            if compiled is None:
+            pattern = _compiled(source)
+            if pattern is None:
                 continue
             for key in keys:
-                try:
-                    compiled.search(key, timeout=self.regex_timeout_s)
-                except TimeoutError:
+                if _search(pattern, key, self.regex_timeout_s) is None:
                     return f"pattern {source!r} timed out after {self.regex_timeout_s:g} s"
         return None

@@ -15,6 +15,10 @@ class FactoryOptions:
 
     Attributes:
         regex_timeout_s: time limit for one search of one user-supplied pattern.
+        evaluation_budget_s: time limit for one whole evaluation: every pattern,
+            composite part and schema keyword together (a ``command``'s run time
+            is not counted: it has its own limit). Past it the evaluation answers
+            a "timed out" deficiency.
         allow_commands: program names (or exact paths) the ``command`` evaluator
             may run; empty turns the feature off.
         project_root: the directory commands run in; required for command specs.
@@ -27,6 +31,7 @@ class FactoryOptions:
     """
 
     regex_timeout_s: float = 0.5
+    evaluation_budget_s: float = 5.0
     allow_commands: frozenset[str] = frozenset()
     project_root: Path | None = None
     command_timeout_s: float = 120.0

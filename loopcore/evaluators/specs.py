@@ -86,6 +86,7 @@ class JsonSchemaSpec(SpecModel):
         except (TypeError, ValueError):
             raise ValueError("must be JSON data (objects, arrays, strings, numbers)") from None
         _check_schema(canonical)
+        _check_references(canonical)
         for where, pattern in _schema_patterns(value):
             problem = repeat_problem(pattern)
             if problem is not None:
@@ -113,6 +114,20 @@ def _check_schema(canonical: str) -> None:
         raise ValueError(
             f"not a valid Draft 2020-12 schema at schema{where}: {exc.message[:300]}"
         ) from None
+
+
+@lru_cache(maxsize=256)
+def _check_references(canonical: str) -> None:
+    """Refuse a schema whose ``$ref`` points outside it (nothing is ever fetched)."""
+    from loopcore.evaluators._schema_refs import outside_reference
+
+    outside = outside_reference(json.loads(canonical))
+    if outside is not None:
+        raise ValueError(
+            f"the schema's {outside} points outside the schema; references may only name "
+            "this schema's own parts (#/$defs/..., or an $id declared inside it): nothing "
+            "is fetched"
+        )
 
 
 def _schema_patterns(schema: Any) -> list[tuple[str, str]]:
@@ -269,6 +284,11 @@ class CommandSpec(SpecModel):
         for i, name in enumerate(value):
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"item {i} ({name[:60]!r}) is not a variable name ([A-Za-z_]\\w*)")
+            if name.upper().startswith("LOOPCORE_"):
+                raise ValueError(
+                    f"item {i} ({name!r}): LOOPCORE_* variables are the server's own settings "
+                    "(its token, its provider key) and are never passed to commands"
+                )
         return value
 
     @field_validator("cwd")

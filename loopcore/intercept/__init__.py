@@ -21,7 +21,7 @@ from loopcore.intercept.judge import (
     rubric_messages,
 )
 from loopcore.intercept.results import PromptScore, Question, Route, SuggestedLoopConfig
-from loopcore.intercept.scorer import fold_answers, prompt_hash, score_prompt, scorer_build
+from loopcore.intercept.scorer import fold_answers, prompt_hash, score_prompt
 
 __all__ = [
     "BLANKS",
@@ -39,5 +39,4 @@ __all__ = [
     "prompt_hash",
     "rubric_messages",
     "score_prompt",
-    "scorer_build",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import string
 
+from loopcore.intercept._reasoning import PROPER_NOUNS
+
 __all__ = ["ANCHOR_KINDS", "LOCATION_KINDS", "find_anchors"]
 
 ANCHOR_KINDS = (
@@ -105,7 +107,8 @@ def _classify(tok: str) -> str | None:
     if first in _NAMED_FIRST and _NAMED_CHARS.issuperset(tok):
         match = _NAMED.fullmatch(tok)
         if match:
-            return match.lastgroup
+            # A product or company written in CamelCase (GitHub, PostgreSQL) is not code.
+            return None if tok in PROPER_NOUNS else match.lastgroup
     return None
 
 

@@ -107,9 +107,10 @@ _KINDS: dict[str, str] = {
         "i propose|propose|proposed|proposal|proposing|suggest|suggested|suggests|suggestion|"
         "fix is|fix would be|fixed by|could be fixed|can be fixed|should be fixed|"
         "could be changed|can be changed|should be changed|could be replaced|should be replaced|"
-        "could be solved|can be solved|patch|pull request|pr @num|diff|we should|add a @opt|"
-        "add an @opt|add the @opt|add a new @opt|add new @opt|add @opt|change @any to|"
-        "replace @any with"
+        "could be solved|can be solved|can be dropped|could be dropped|can be removed|"
+        "could be removed|can be simplified|could be simplified|can be replaced|patch|"
+        "pull request|pr @num|diff|we should|add a @opt|add an @opt|add the @opt|"
+        "add a new @opt|add new @opt|add @opt|change @any to|replace @any with"
     ),
     "expected": (
         "expect|expected|expects|expectation|would expect|ought to|instead of|rather than|"
@@ -118,24 +119,41 @@ _KINDS: dict[str, str] = {
         "it would be good if|it would be better if|used to|worked in|worked before|worked with|"
         "worked until|worked fine|worked correctly|changed in|regression|previously|"
         "@modal @bverb|@modal @mod @bverb|needs to @bverb|need to @bverb|has to @bverb|"
-        "have to @bverb"
+        "have to @bverb|supposed to|meant to|intended to|solution you'd like|"
+        "the correct|is correct|the right result|the right value|true value"
     ),
     "diagnosis": (
         "caused by|is due to|because of|root cause|culprit|reason is|happens because|"
         "problem is|issue is|cause is|problem lies|issue lies|problem seems|comes from|"
         "originates"
     ),
+    # Choices left to the implementer: options, "whether", a question back to the reader.
+    # Listed before "hedge" so "not sure whether" is a decision, "not sure" a hedge.
+    "decision": (
+        "i wonder if|i wonder whether|wondering if|wondering whether|not sure if|"
+        "not sure whether|not sure what|not sure how|i'm not sure if|i'm not sure whether|"
+        "don't know if|don't know whether|do not know if|do not know whether|"
+        "i don't know if|i don't know whether|i do not know if|i do not know whether|"
+        "whether to|whether we|whether it|should we|do we want|would it make sense|"
+        "does it make sense|or should|or maybe|or perhaps|either|alternatively|"
+        "another option|one option|option @num|we could|one could|could also|up to you|"
+        "open to|any thoughts|any ideas|what do you think|any of the following|"
+        "one of the following|is @this a bug|is @this intended|is @this expected|"
+        "is @this desired|is @this correct|is @this by design|design decision|debatable"
+    ),
+    # Doubt about facts (the cause, what happens): milder than a choice left open.
     "hedge": (
         "maybe|perhaps|possibly|probably|might|i think|i guess|i believe|i suspect|not sure|"
         "unsure|i wonder|wondering|i don't know|don't know|i do not know|do not know|no idea|"
         "not certain|uncertain|somehow|kind of|sort of|or something|something like|if possible|"
-        "could be|it would be nice|nice to have|any ideas|any thoughts|what do you think|"
-        "not clear|unclear|correct me if|hard to say|i'm not sure|it seems|seems like|"
-        "i don't think|we could|one could|either|alternatively|another option|one option|"
-        "option @num|any of the following|one of the following|is @this a bug|is @this intended|"
-        "is @this expected|is @this desired|is @this correct|is @this by design|should we|"
-        "do we want|would it make sense|does it make sense|open to|imho|in my opinion|i feel|"
-        "personally|i'd argue"
+        "could be|it would be nice|nice to have|not clear|unclear|correct me if|hard to say|"
+        "i'm not sure|it seems|seems like|i don't think|"
+        "imho|in my opinion|i feel|personally|i'd argue"
+    ),
+    # The text says two things pull against each other.
+    "contradiction": (
+        "contradict|contradicts|contradictory|contradiction|conflicting|conflicts with|"
+        "conflict with|inconsistent|inconsistency|on the other hand|but also|at the same time"
     ),
     "elsewhere": (
         "as discussed|as we discussed|as talked about|as we talked about|as agreed|as we agreed|"
@@ -144,8 +162,9 @@ _KINDS: dict[str, str] = {
         "followup to|related to @num|see @num|like last time|like before|as before|"
         "usual way|usual fix|same as last time|same as before"
     ),
+    # "clean up" asks vaguely; "the cleanup" (a noun) names a thing, so it is not listed.
     "vague": (
-        "something|stuff|things|etc|and so on|whatever|various|nicer|cleaner|clean up|cleanup|"
+        "something|stuff|things|etc|and so on|whatever|various|nicer|cleaner|clean up|"
         "more robust|properly|user friendly|intuitive|in some way|in general|somewhat|"
         "make it work|fix it|some kind"
     ),
@@ -157,6 +176,13 @@ _KINDS: dict[str, str] = {
         "crash|crashes|crashed|bug|bugs|broken|breaks|wrong|wrongly|incorrect|incorrectly|"
         "doesn't work|doesnt work|does not work|not working|unexpected|unexpectedly|raises|"
         "hang|hangs|segfault|not respected|ignored"
+    ),
+    # A change of degree: something is or should be faster, smaller, leaner. Measurable, so
+    # the request wants the measurement (how slow now, on what, what target).
+    "comparative": (
+        "faster|quicker|speed up|speedup|speed it up|more efficient|more performant|"
+        "less memory|smaller|slow|slower|too slow|slowness|slowdown|performance|latency|"
+        "takes too long|takes forever|memory usage|memory leak"
     ),
     "observed": (
         "currently|actual|actually|instead|i get|i got|we get|returns|results in|result in|"

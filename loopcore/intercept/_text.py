@@ -18,6 +18,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, compress
+from operator import ne
 
 __all__ = ["Text", "normalise", "normalise_for_hash", "sha256_hex", "split_text"]
 
@@ -125,6 +127,17 @@ def _fences(norm: str) -> tuple[list[str | None], list[str], int]:
     return outside, code, fenced
 
 
+def _collapse_repeats(line: str) -> str:
+    """``line`` with each word run together with itself read once ("a a b" -> "a b").
+
+    Compared at C level: most lines have no repeat and come back as they are.
+    """
+    words = line.split()
+    if all(map(ne, words[1:], words)):
+        return line
+    return " ".join(compress(words, chain((True,), map(ne, words[1:], words))))
+
+
 def split_text(text: str, *, seen: set[str] | None = None) -> Text:
     """Normalise ``text`` and split it into deduplicated prose lines and code.
 
@@ -178,6 +191,9 @@ def split_text(text: str, *, seen: set[str] | None = None) -> Text:
         ) or (stripped[0] in ">$I" and stripped.startswith(_SESSION)):
             # Code is not prose: it is read for names of code, not for cue phrases.
             heading = False  # code is something under a heading
+            # A word run together with itself (">>> >>>") is the same line: padding must
+            # not make a second code line.
+            key = _collapse_repeats(key)
             if key not in code_lines:
                 code_lines.add(key)
                 if key not in seen:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from loopcore.intercept._reasoning import request_kind
 from loopcore.intercept.dimensions import applicability
 from loopcore.intercept.features import Evidence
 from loopcore.intercept.results import Question, Route, SuggestedLoopConfig
@@ -35,6 +36,7 @@ BLANKS: Mapping[str, str] = {
 
 _CLARIFY_BELOW = 0.5
 _DECOMPOSE_ASKS = 3
+_DECOMPOSE_FEATURES = 4  # features listed for something new (``_reasoning.listed_features``)
 
 
 class _Blank(NamedTuple):
@@ -77,11 +79,24 @@ def _what_and_where(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
                 question="What should be done, in one sentence: which change, to what?",
             )
         )
-    if f["asks"] >= _DECOMPOSE_ASKS:
+    if f["features_listed"] >= _DECOMPOSE_FEATURES:
         found.append(
             _Blank(
                 blank="scope",
-                dimension="ambiguity",
+                dimension="clarity",
+                centrality=1.0,
+                floor=0.9,
+                issue=f"{int(f['features_listed'])} separate features in one request; each has "
+                "its own blanks and its own definition of done.",
+                question="This lists several features: which one comes first, and what must it "
+                "do to count as done? (Each can then be its own task.)",
+            )
+        )
+    elif f["asks"] >= _DECOMPOSE_ASKS:
+        found.append(
+            _Blank(
+                blank="scope",
+                dimension="clarity",
                 centrality=1.0,
                 floor=0.9,
                 issue=f"{int(f['asks'])} independent asks in one request ({_quote(ev.asks)}, ...).",
@@ -90,13 +105,17 @@ def _what_and_where(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
             )
         )
     if f["location"] == 0.0:
+        # Something new has no place yet: the blank is where it should live.
+        new = request_kind(f, ev.asks) == "new"
         found.append(
             _Blank(
                 blank="location",
                 dimension="specificity",
                 centrality=0.8,
                 issue="No file, function, class or module is named, so the place must be guessed.",
-                question="Which file, function, class or endpoint should change?",
+                question="Where should this live: which module, package or file (or a new one)?"
+                if new
+                else "Which file, function, class or endpoint should change?",
             )
         )
     return found
@@ -104,6 +123,20 @@ def _what_and_where(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
 
 def _failure_blanks(f: Mapping[str, float]) -> list[_Blank]:
     if not f["failure"]:
+        if f["comparative"] and not (f["code"] or f["repro_steps"] or f["bounds"]):
+            # "make the app faster": faster than what, measured on what?
+            return [
+                _Blank(
+                    blank="reproduction",
+                    dimension="reproducibility",
+                    centrality=1.0,
+                    issue="A change of degree is asked with no measurement: what is slow (or "
+                    "large) now, on which input, and what would be enough is not said.",
+                    question="Which operation is too slow (or too large), how is it measured "
+                    "now, and what number would be good enough?",
+                    floor=0.8,
+                )
+            ]
         return []
     found: list[_Blank] = []
     if not (f["code"] or f["repro_steps"]):
@@ -149,18 +182,48 @@ def _failure_blanks(f: Mapping[str, float]) -> list[_Blank]:
     return found
 
 
+def _expected_question(kind: str, ev: Evidence) -> str:
+    """The question for a missing expected behaviour, worded for the kind of request."""
+    if kind == "failure":
+        subject = f"`{ev.anchor}`" if ev.anchor else "it"
+        return (
+            f"What should {subject} do instead of failing: which return value, output or "
+            "error is correct?"
+        )
+    what = f"should `{ev.anchor}` do" if ev.anchor else "should happen"
+    return (
+        f"What {what} when this is done, in one example: the input or action, and the "
+        "result a user or caller sees?"
+    )
+
+
 def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
     found: list[_Blank] = []
-    if not (f["expected"] or f["behaviour"] or f["proposal"]):
-        subject = f"`{ev.anchor}`" if ev.anchor else "it"
+    kind = request_kind(f, ev.asks)
+    # A change of degree wants the same behaviour, better; a reshaping wants the same
+    # behaviour, elsewhere: neither leaves "what should it do" open. A list of features
+    # asks that once, as part of the scope question.
+    listed = f["features_listed"] >= _DECOMPOSE_FEATURES
+    if not f["desired"] and kind in ("failure", "new") and not listed:
         found.append(
             _Blank(
                 blank="expected_behaviour",
                 dimension="acceptance_criteria",
                 centrality=1.0,
                 issue="The expected behaviour is not stated.",
-                question=f"What exactly should {subject} do when this is done: the return value, "
-                "output or error?",
+                question=_expected_question(kind, ev),
+            )
+        )
+    if kind == "reshape" and not f["constraints"]:
+        found.append(
+            _Blank(
+                blank="constraints",
+                dimension="constraints",
+                centrality=1.0,
+                floor=0.6,
+                issue="A reshaping of existing code with nothing said about what must not change.",
+                question="What must keep working exactly as before (APIs, data, behaviour), "
+                "and how is that checked?",
             )
         )
     if not (f["tests"] or f["bounds"]):
@@ -173,7 +236,9 @@ def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
                 question="Which test or concrete check should pass when this is done?",
             )
         )
-    if not (f["constraints"] or f["bounds"]):
+    # A bug fix's constraint goes without saying (fix it, break nothing else); a
+    # reshaping gets its own question above.
+    if not (f["constraints"] or f["bounds"]) and kind in ("new", "degree"):
         found.append(
             _Blank(
                 blank="constraints",
@@ -189,22 +254,42 @@ def _done_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
 
 def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
     found: list[_Blank] = []
-    wording = ev.hedges + ev.vague
-    if wording:
+    if ev.decisions:
         found.append(
             _Blank(
                 blank="ambiguity",
-                dimension="ambiguity",
+                dimension="clarity",
                 centrality=1.0,
-                issue=f"Hedged or vague wording leaves choices open ({_quote(wording)}).",
-                question=f"You wrote {_quote(wording)}: what exactly do you want?",
+                issue=f"A choice is left to the implementer ({_quote(ev.decisions)}).",
+                question=f"You wrote {_quote(ev.decisions)}: which option do you want?",
+            )
+        )
+    if ev.vague:
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="clarity",
+                centrality=0.9,
+                issue=f"Vague wording leaves the scope open ({_quote(ev.vague)}).",
+                question=f"You wrote {_quote(ev.vague)}: what exactly is included?",
+            )
+        )
+    if ev.hedges:
+        found.append(
+            _Blank(
+                blank="ambiguity",
+                dimension="clarity",
+                centrality=0.6,
+                issue=f"Hedged wording: part of the report is a guess ({_quote(ev.hedges)}).",
+                question=f"You wrote {_quote(ev.hedges)}: is that confirmed, or should it be "
+                "checked first?",
             )
         )
     if ev.elsewhere:
         found.append(
             _Blank(
                 blank="background",
-                dimension="ambiguity",
+                dimension="clarity",
                 centrality=0.8,
                 issue=f"It points to details the agent cannot read ({_quote(ev.elsewhere)}).",
                 question=f"You wrote {_quote(ev.elsewhere)}: what was decided there?",
@@ -215,7 +300,7 @@ def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
         found.append(
             _Blank(
                 blank="background",
-                dimension="ambiguity",
+                dimension="clarity",
                 centrality=0.5,
                 issue=f"It links to {n} page{'s' if n > 1 else ''} the agent may not be able to "
                 "read.",
@@ -227,7 +312,7 @@ def _ambiguity_blanks(f: Mapping[str, float], ev: Evidence) -> list[_Blank]:
         found.append(
             _Blank(
                 blank="ambiguity",
-                dimension="ambiguity",
+                dimension="clarity",
                 centrality=0.8,
                 issue=f"{n} open question{'s' if n > 1 else ''} asked with no answer proposed.",
                 question="Which answer do you want to the open question(s) in the request?",
@@ -267,7 +352,7 @@ def find_blanks(
 
 def route_for(features: Mapping[str, float], score: float, *, has_goal: bool = True) -> Route:
     """``decompose`` for several independent asks, ``clarify`` when too vague, else ``proceed``."""
-    if features["asks"] >= _DECOMPOSE_ASKS:
+    if features["asks"] >= _DECOMPOSE_ASKS or features["features_listed"] >= _DECOMPOSE_FEATURES:
         return "decompose"
     if score < _CLARIFY_BELOW or features["goal"] < 0.5 or features["prose"] < 0.5 or not has_goal:
         return "clarify"

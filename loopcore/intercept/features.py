@@ -14,6 +14,12 @@ from dataclasses import dataclass
 
 from loopcore.intercept._anchors import ANCHOR_KINDS, LOCATION_KINDS, find_anchors
 from loopcore.intercept._phrases import FUNCTION_WORDS, tokens
+from loopcore.intercept._reasoning import (
+    desired_stated,
+    grounded_names,
+    listed_features,
+    quotable_name,
+)
 from loopcore.intercept._scan import SEPARATORS, scan_prose
 from loopcore.intercept._text import Text, split_text
 
@@ -36,6 +42,11 @@ FEATURE_DOCS: dict[str, str] = {
     "links": "distinct links to pages other than code: substance the agent may not read (-)",
     "observed": "what happens now is described (+)",
     "expected": "what should happen is stated (should + a behaviour, expected, instead of) (+)",
+    "desired": "the behaviour wanted is stated, not only the behaviour seen (+; _reasoning)",
+    "only_observed": "a failure reported with no behaviour wanted: the fix is open (-; _reasoning)",
+    "grounded": "distinct names in the prose that the quoted code shows too (+; _reasoning)",
+    "features_listed": "features listed for something new; 4 or more route to decompose",
+    "comparative": "a change of degree (faster, slower, leaner): the start must be measured",
     "behaviour": "an imperative that states behaviour directly ('raise after 3 tries') (+)",
     "proposal": "a proposed fix, patch or design (+)",
     "tests": "tests named or asked for (+)",
@@ -43,7 +54,9 @@ FEATURE_DOCS: dict[str, str] = {
     "constraints": "distinct explicit constraints: must not, never, backward compatible (+)",
     "rationale": "why it is wanted (because, so that, use case) (+)",
     "diagnosis": "the cause is named (caused by, the problem is) (+)",
-    "hedges": "distinct hedges and open options: maybe, I think, not sure, we could (-)",
+    "hedges": "distinct hedges about facts: maybe, I think, it seems, not sure (-)",
+    "decisions": "distinct choices left to the implementer: whether to, should we, or maybe (-)",
+    "contradictions": "distinct signs that two demands conflict: contradicts, inconsistent (-)",
     "vague": "distinct vague terms: something, stuff, etc, properly (-)",
     "elsewhere": "distinct pointers to a spec the agent cannot read: as discussed, see #12 (-)",
     "questions": "distinct open questions in the prose (-)",
@@ -53,8 +66,6 @@ FEATURE_DOCS: dict[str, str] = {
 _ERROR_LINE = re.compile(r"[ \t]*[\w.]*(?:Error|Exception|Warning)\b:\s")
 _ERROR_WORDS = ("Error", "Exception", "Warning")
 _TEST_NAME = re.compile(r"test_\w")
-# Anchor kinds preferred when quoting one back in a question, best first.
-_QUOTABLE = ("call", "camel", "dotted", "snake", "const", "endpoint", "backtick")
 _PROMPT_ONLY = frozenset(
     {
         "asks",
@@ -63,6 +74,9 @@ _PROMPT_ONLY = frozenset(
         "length",
         "questions",
         "hedges",
+        "decisions",
+        "contradictions",
+        "features_listed",
         "vague",
         "elsewhere",
         "links",
@@ -75,6 +89,7 @@ class Evidence:
     """What was matched, for writing issues and questions (sorted, for determinism)."""
 
     hedges: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
     vague: tuple[str, ...] = ()
     elsewhere: tuple[str, ...] = ()
     asks: tuple[str, ...] = ()
@@ -128,13 +143,6 @@ def _questions(prose: str) -> int:
     return len(found)
 
 
-def _quotable(anchors: dict[str, set[str]]) -> str:
-    for kind in _QUOTABLE:
-        if anchors[kind]:
-            return min(anchors[kind], key=lambda a: (len(a), a)).strip("`")
-    return ""
-
-
 def _location(anchors: dict[str, set[str]]) -> float:
     if any(anchors[k] for k in LOCATION_KINDS):
         return 1.0
@@ -148,15 +156,17 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
     anchors = find_anchors(text.full)
     words = scan.words.union(text.code.lower().split())
     failure = bool(cues["failure"] or anchors["error_name"])
+    desired = desired_stated(cues, scan.behaviour)
     goal = scan.asks or scan.behaviour or cues["request"] or cues["expected"] or cues["proposal"]
     # A sentence needs only a few function words; asking for more would punish terse text.
     needed = max(1.0, min(4.0, 0.2 * len(words)))
     evidence = Evidence(
         hedges=tuple(sorted(cues["hedge"])),
+        decisions=tuple(sorted(cues["decision"])),
         vague=tuple(sorted(cues["vague"])),
         elsewhere=tuple(sorted(cues["elsewhere"])),
         asks=tuple(sorted(f"{verb} {obj}".strip() for verb, obj in scan.asks)),
-        anchor=_quotable(anchors),
+        anchor=quotable_name(anchors, text.code),
     )
     features = {
         "distinct_words": float(len(words)),
@@ -176,6 +186,11 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
         "observed": 1.0 if cues["observed"] else 0.0,
         "expected": 1.0 if cues["expected"] else 0.0,
         "behaviour": 1.0 if scan.behaviour else 0.0,
+        "desired": 1.0 if desired else 0.0,
+        "only_observed": 1.0 if failure and not desired else 0.0,
+        "grounded": float(grounded_names(anchors, scan.words, text.code)),
+        "features_listed": float(listed_features(text.prose, scan.words)),
+        "comparative": 1.0 if cues["comparative"] else 0.0,
         "proposal": 1.0 if cues["proposal"] else 0.0,
         "tests": 1.0 if cues["tests"] or _names_test(text.full) else 0.0,
         "bounds": 1.0 if cues["bound"] else 0.0,
@@ -183,6 +198,8 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
         "rationale": 1.0 if cues["rationale"] else 0.0,
         "diagnosis": 1.0 if cues["diagnosis"] else 0.0,
         "hedges": float(len(cues["hedge"])),
+        "decisions": float(len(cues["decision"])),
+        "contradictions": float(len(cues["contradiction"])),
         "vague": float(len(cues["vague"])),
         "elsewhere": float(len(cues["elsewhere"])),
         "questions": float(_questions(text.prose)),

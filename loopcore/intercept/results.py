@@ -48,8 +48,9 @@ class PromptScore:
         score: overall quality in [0, 1].
         grade: "A" (>= 0.80), "B" (>= 0.65), "C" (>= 0.50), "D" (>= 0.35) or "F".
         dimensions: specificity, context, reproducibility, acceptance_criteria,
-            constraints, ambiguity; each in [0, 1], higher is better (ambiguity
-            1.0 means unambiguous; reproducibility is 1.0 when nothing fails).
+            constraints, clarity; each in [0, 1], higher is better (clarity
+            1.0: no choice left open; reproducibility 1.0: the starting state
+            can be reproduced, never without evidence).
         issues: the blanks and problems found, one sentence each.
         questions: clarifying questions, best first.
         route: "proceed", "clarify" (answer the questions first) or

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from loopcore.errors import InvalidInput
-from loopcore.intercept import features as _features
 from loopcore.intercept._text import normalise_for_hash, sha256_hex
 from loopcore.intercept.advice import BLANKS, find_blanks, route_for, suggest_config
 from loopcore.intercept.calibration import load_calibration
@@ -13,7 +12,7 @@ from loopcore.intercept.dimensions import compute_dimensions, grade_for, overall
 from loopcore.intercept.features import extract
 from loopcore.intercept.results import PromptScore
 
-__all__ = ["fold_answers", "prompt_hash", "score_prompt", "scorer_build"]
+__all__ = ["fold_answers", "prompt_hash", "score_prompt"]
 
 
 def score_prompt(prompt: str, context: str | None = None) -> PromptScore:
@@ -81,12 +80,3 @@ def fold_answers(prompt: str, answers: Mapping[str, str]) -> str:
 def prompt_hash(prompt: str) -> str:
     """SHA-256 hex of the normalised prompt (NFKC, whitespace collapsed, stripped)."""
     return sha256_hex(normalise_for_hash(prompt))
-
-
-def scorer_build() -> str:
-    """How the text modules run: "mypyc" (compiled, from a regular wheel) or "python".
-
-    A regular wheel compiles them (``hatch_build.py``); an editable install, or
-    a build without a C compiler, runs them as Python: the same scores, slower.
-    """
-    return "python" if (_features.__file__ or "").endswith(".py") else "mypyc"

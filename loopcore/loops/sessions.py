@@ -51,8 +51,8 @@ from loopcore.loops.model import (
     summary_from,
 )
 from loopcore.loops.stopping import LoopState, StopCondition, StopConfig, decide
-from loopcore.plans.acceptance import runs_command
-from loopcore.plans.operations import apply_scores, load_active_plan, load_task
+from loopcore.plans.acceptance import runs_command, task_goal
+from loopcore.plans.operations import apply_scores, load_active_plan, load_plan, load_task
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import LoopRecord, StepRecord
 
@@ -93,8 +93,8 @@ class LoopService:
     def start(
         self,
         project: str,
-        goal: str,
-        evaluator_spec: Mapping[str, Any] | str,
+        goal: str | None,
+        evaluator_spec: Mapping[str, Any] | str | None,
         *,
         task_type: str = "general",
         model: str = "",
@@ -104,17 +104,29 @@ class LoopService:
     ) -> LoopRecord:
         """Open a loop; the evaluator is built now, so a bad spec fails here.
 
+        With ``plan_id`` and ``task_id``, a missing spec or goal is the task's: its
+        acceptance spec and the goal its output is scored against.
+
         Raises:
             InvalidInput: a bad field or evaluator spec (field ``evaluator...``);
                 only one of plan_id/task_id.
             PlanNotFound, TaskNotFound. Conflict: the plan is archived.
         """
         check_project(project)
-        check_text(goal, "goal", min_chars=1, max_chars=MAX_GOAL_CHARS)
         check_text(task_type, "task_type", min_chars=1, max_chars=64)
         check_text(model, "model", max_chars=200)
         if (plan_id is None) != (task_id is None):
             raise InvalidInput("pass both plan_id and task_id, or neither", field="task_id")
+        if plan_id is not None and task_id is not None and (goal is None or evaluator_spec is None):
+            goal, evaluator_spec = self._task_defaults(plan_id, task_id, goal, evaluator_spec)
+        if evaluator_spec is None:
+            raise InvalidInput(
+                "required unless plan_id and task_id name a task with an acceptance spec",
+                field="evaluator",
+            )
+        if goal is None:
+            raise InvalidInput("required unless plan_id and task_id name a task", field="goal")
+        check_text(goal, "goal", min_chars=1, max_chars=MAX_GOAL_CHARS)
         spec = self._checked_spec(evaluator_spec)
         cfg = config if config is not None else StopConfig()
         now = self._clock()
@@ -134,6 +146,24 @@ class LoopService:
                 "loop_started", at=now, project=project, loop_id=loop.id, detail=detail
             )
         return loop
+
+    def _task_defaults(
+        self,
+        plan_id: str,
+        task_id: str,
+        goal: str | None,
+        spec: Mapping[str, Any] | str | None,
+    ) -> tuple[str, Mapping[str, Any] | str]:
+        """The task's goal text and acceptance spec where the caller gave none."""
+        with self._store.read() as tx:
+            plan = load_plan(tx, plan_id)
+            task = load_task(tx, plan_id, task_id)
+        if spec is None and task.acceptance is None:
+            raise InvalidInput(
+                f"task {task_id!r} has no acceptance spec; pass an evaluator", field="evaluator"
+            )
+        goal = goal if goal is not None else task_goal(plan, task)[:MAX_GOAL_CHARS]
+        return goal, spec if spec is not None else dict(task.acceptance or {})
 
     def _checked_spec(self, evaluator_spec: Mapping[str, Any] | str) -> dict[str, Any]:
         """The validated spec, built once so an invalid one fails now (field ``evaluator...``)."""

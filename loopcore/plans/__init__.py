@@ -20,6 +20,7 @@ from loopcore.plans.model import (
     PlanStatus,
     RecordResult,
     ReplanResult,
+    TaskAcceptance,
     TaskPatch,
     TaskSpec,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "RecordResult",
     "ReplanResult",
     "Task",
+    "TaskAcceptance",
     "TaskPatch",
     "TaskSpec",
 ]

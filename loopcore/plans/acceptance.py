@@ -18,7 +18,7 @@ from typing import Any
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.ids import check_text
 from loopcore.plans.confidence import check_score
-from loopcore.store.records import Task
+from loopcore.store.records import Plan, Task
 
 __all__ = [
     "check_record",
@@ -26,6 +26,7 @@ __all__ = [
     "run_outcome",
     "runs_command",
     "task_context",
+    "task_goal",
     "tracked_details",
 ]
 
@@ -93,6 +94,11 @@ def tracked_details(evaluation: Evaluation | None) -> dict[str, Any] | None:
 def _reference(details: Mapping[str, Any] | None) -> Evaluation | None:
     # Only the details are compared (``testrun.score_run``, composite parts).
     return None if details is None else Evaluation(score=0.0, passed=False, details=details)
+
+
+def task_goal(plan: Plan, task: Task) -> str:
+    """The goal a task's output is scored against: the plan's goal, the task's title and text."""
+    return f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
 
 
 def task_context(task: Task, goal: str, project_root: Path | None) -> EvalContext:

@@ -7,7 +7,7 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from loopcore.errors import InvalidInput
@@ -24,6 +24,7 @@ __all__ = [
     "explain_summary",
     "export_dict",
     "export_markdown",
+    "finished_plan",
     "journal_line",
 ]
 
@@ -39,13 +40,25 @@ def _f(x: Any) -> str:
     return "-" if x is None else f"{float(x):.3f}"
 
 
+def finished_plan(plan: Plan, counts: Mapping[Any, int]) -> Plan:
+    """An active plan whose tasks are all done or skipped reads as ``done`` (never stored)."""
+    total = sum(counts.values())
+    if (
+        plan.status == "active"
+        and total
+        and counts.get("done", 0) + counts.get("skipped", 0) == total
+    ):
+        return replace(plan, status="done")
+    return plan
+
+
 def build_status(plan: Plan, tasks: Sequence[Task], *, verbose: bool) -> PlanStatus:
     """Counts by status, ready ids, tasks in progress and failed, completeness."""
     counts: dict[TaskStatus, int] = dict.fromkeys(TASK_STATUSES, 0)
     for t in tasks:
         counts[t.status] += 1
     return PlanStatus(
-        plan=plan,
+        plan=finished_plan(plan, counts),
         counts=counts,
         ready=tuple(t.id for t in ready_tasks(tasks)),
         in_progress=tuple(t.id for t in tasks if t.status == "in_progress"),
@@ -66,7 +79,7 @@ def compact_status(
     """A status from counts and id lists the store selected (no task rows loaded)."""
     full: dict[TaskStatus, int] = {s: int(counts.get(s, 0)) for s in TASK_STATUSES}
     return PlanStatus(
-        plan=plan,
+        plan=finished_plan(plan, full),
         counts=full,
         ready=tuple(ready),
         in_progress=tuple(in_progress),
@@ -134,6 +147,10 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "replanned": _replanned,
     "edited": _edited,
     "archived": lambda d: "archived",
+    "checked": lambda d: (
+        f"checked by {d.get('source')}: {'passed' if d.get('passed') else 'failed'} "
+        f"(score {_f(d.get('score'))}); nothing recorded"
+    ),
 }
 
 
@@ -178,6 +195,26 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def checklist_item(task: Task) -> list[str]:
+    """One task as a checklist item that ``loopcore.plans.importer`` reads back."""
+    lines = [f"- [{'x' if task.status == 'done' else ' '}] {task.id}: {task.title}"]
+    lines += [f"  {line}" if line.strip() else "" for line in task.description.splitlines()]
+    if task.depends_on:
+        lines.append(f"  depends on: {', '.join(task.depends_on)}")
+    if task.acceptance is not None:
+        spec = json.dumps(_plain(task.acceptance), ensure_ascii=False)
+        lines += ["  ```json acceptance", f"  {spec}", "  ```"]
+    return lines
+
+
 def export_markdown(
     plan: Plan,
     tasks: Sequence[Task],
@@ -212,6 +249,9 @@ def export_markdown(
             f"| {i} | {_cell(t.id)} | {_cell(t.title)} | {t.status} | {_f(t.prompt_score)} | "
             f"{_f(t.output_score)} | {_f(t.confidence)} | {_cell(deps)} |"
         )
+    out += ["", "## Checklist", ""]
+    for t in tasks:
+        out += checklist_item(t)
     out += ["", "## Revisions", ""]
     out += [f"- r{r.revision} {iso(r.at)}: {r.reason}" for r in revisions]
     out += ["", "## Journal", ""]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from loopcore.errors import InvalidInput
-from loopcore.evaluators.base import Evaluation
+from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
 from loopcore.ids import check_task_id, check_text
 from loopcore.store.records import JournalEntry, Plan, Task, TaskStatus
@@ -22,6 +22,7 @@ __all__ = [
     "PlanStatus",
     "RecordResult",
     "ReplanResult",
+    "TaskAcceptance",
     "TaskPatch",
     "TaskSpec",
     "check_lease",
@@ -234,6 +235,17 @@ class ReplanResult:
     removed: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     tasks: tuple[Task, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskAcceptance:
+    """What scores a task's output: its spec (None when it has none), goal text, context."""
+
+    plan: Plan
+    task: Task
+    spec: Mapping[str, Any] | None
+    goal: str
+    context: EvalContext
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

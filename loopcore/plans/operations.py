@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
+from loopcore.clock import iso
 from loopcore.errors import Conflict, InvalidInput, PlanNotFound, TaskNotFound
 from loopcore.plans.confidence import WINDOW, rolling_confidence, task_confidence
 from loopcore.plans.graph import blocked_reason
@@ -21,6 +22,7 @@ from loopcore.store.records import Plan, Revision, Task, TaskStatus
 __all__ = [
     "apply_scores",
     "bump",
+    "check_order",
     "claim_next",
     "create_plan",
     "load_active_plan",
@@ -30,6 +32,8 @@ __all__ = [
     "peek_next",
     "refresh_confidence",
 ]
+
+_FINISHED = ("done", "skipped")
 
 
 def load_plan(tx: StoreTx, plan_id: str, *, lock: bool = False) -> Plan:
@@ -54,6 +58,32 @@ def load_task(tx: StoreTx, plan_id: str, task_id: str) -> Task:
     if task is None:
         raise TaskNotFound(plan_id, task_id)
     return task
+
+
+def check_order(tx: StoreTx, task: Task, *, agent: str, now: float) -> None:
+    """Refuse to record a task out of order: held by another agent, or not yet ready.
+
+    Raises:
+        Conflict: another agent holds the task under a live lease, or one of its
+            dependencies is neither done nor skipped.
+    """
+    lease = task.lease_expires_at
+    if task.status == "in_progress" and task.claimed_by != agent and lease and lease > now:
+        raise Conflict(
+            f"task {task.id!r} is claimed by {task.claimed_by!r} until "
+            f"{iso(lease)}; record it as that agent, wait for the lease to end, or take "
+            "another task"
+        )
+    open_deps = []
+    for dep in task.depends_on:
+        found = tx.get_task(task.plan_id, dep)
+        if found is not None and found.status not in _FINISHED:
+            open_deps.append(f"{dep!r} ({found.status})")
+    if open_deps:
+        raise Conflict(
+            f"task {task.id!r} depends on {', '.join(open_deps)}, not done yet: finish "
+            "and record those first (the next task to take is handed out in order)"
+        )
 
 
 def bump(plan: Plan, now: float, **changes: Any) -> Plan:

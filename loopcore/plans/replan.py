@@ -119,6 +119,12 @@ def replan(
         if s.id in remaining:
             raise InvalidInput(f"task id {s.id!r} already exists in the plan", field="add")
     total = len(remaining) + len(add)
+    if total == 0:
+        raise InvalidInput(
+            "the replan would leave the plan without tasks; keep or add at least one "
+            "(archive the plan to set it aside)",
+            field="remove",
+        )
     if total > limits.max_tasks:
         raise InvalidInput(
             f"the plan would have {total} tasks; at most {limits.max_tasks}", field="add"

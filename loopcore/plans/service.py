@@ -29,7 +29,13 @@ from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
 from loopcore.ids import check_project, check_text, new_id
-from loopcore.plans.acceptance import check_record, runs_command, task_context, tracked_details
+from loopcore.plans.acceptance import (
+    check_record,
+    runs_command,
+    task_context,
+    task_goal,
+    tracked_details,
+)
 from loopcore.plans.confidence import DEFAULT_THRESHOLD, check_score
 from loopcore.plans.export import (
     build_status,
@@ -39,6 +45,7 @@ from loopcore.plans.export import (
     explain_summary,
     export_dict,
     export_markdown,
+    finished_plan,
     journal_line,
 )
 from loopcore.plans.graph import check_graph
@@ -50,6 +57,7 @@ from loopcore.plans.model import (
     PlanStatus,
     RecordResult,
     ReplanResult,
+    TaskAcceptance,
     TaskPatch,
     TaskSpec,
     check_lease,
@@ -59,6 +67,7 @@ from loopcore.plans.model import (
 from loopcore.plans.operations import (
     apply_scores,
     bump,
+    check_order,
     claim_next,
     create_plan,
     load_plan,
@@ -66,7 +75,7 @@ from loopcore.plans.operations import (
     peek_next,
 )
 from loopcore.plans.replan import edit_task, replan
-from loopcore.store.protocol import Store
+from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
 
 __all__ = [
@@ -80,6 +89,7 @@ __all__ = [
     "RecordResult",
     "ReplanResult",
     "Task",
+    "TaskAcceptance",
     "TaskPatch",
     "TaskSpec",
 ]
@@ -107,6 +117,28 @@ def _parse_tasks(tasks: object, limits: PlanLimits) -> list[TaskSpec]:
         seen.add(spec.id)
     check_graph({spec.id: spec.depends_on for spec in specs})
     return specs
+
+
+def _read_plans(
+    tx: StoreTx,
+    project: str,
+    status: PlanState | None,
+    after: tuple[float, str] | None,
+    want: int,
+) -> list[Plan]:
+    """Up to ``want`` plans in list order, as read (``done`` is derived, so filtered here)."""
+    stored: PlanState | None = "active" if status in ("active", "done") else status
+    found: list[Plan] = []
+    while len(found) < want:
+        batch = tx.list_plans(project, status=stored, after=after, limit=want)
+        for plan in batch:
+            shown = finished_plan(plan, tx.count_tasks(plan.id))
+            if status is None or shown.status == status:
+                found.append(shown)
+        if len(batch) < want:
+            break
+        after = (batch[-1].created_at, batch[-1].id)
+    return found[:want]
 
 
 class PlanService:
@@ -138,9 +170,30 @@ class PlanService:
         return self._limits
 
     def get(self, plan_id: str) -> Plan:
-        """The plan's summary row. Raises ``PlanNotFound``."""
+        """The plan's summary row (``done`` when every task is). Raises ``PlanNotFound``."""
         with self._store.read() as tx:
-            return load_plan(tx, plan_id)
+            return finished_plan(load_plan(tx, plan_id), tx.count_tasks(plan_id))
+
+    def acceptance_for(self, plan_id: str, task_id: str) -> TaskAcceptance:
+        """What scores a task's output: its acceptance spec (or None), goal text and context.
+
+        The one place that says which spec scores a task and against which goal
+        (``record`` and the server's checks both use it).
+
+        Raises:
+            PlanNotFound, TaskNotFound.
+        """
+        with self._store.read() as tx:
+            plan = load_plan(tx, plan_id)
+            task = load_task(tx, plan_id, task_id)
+        goal = task_goal(plan, task)
+        return TaskAcceptance(
+            plan=plan,
+            task=task,
+            spec=task.acceptance,
+            goal=goal,
+            context=task_context(task, goal, self._options.project_root),
+        )
 
     def task(self, plan_id: str, task_id: str) -> Task:
         """One task. Raises ``PlanNotFound`` or ``TaskNotFound``."""
@@ -177,17 +230,24 @@ class PlanService:
             InvalidInput: a bad status, cursor or limit (1..100).
         """
         check_project(project)
-        if status not in (None, "active", "archived"):
-            raise InvalidInput(f"must be 'active' or 'archived', got {status!r}", field="status")
+        if status not in (None, "active", "done", "archived"):
+            raise InvalidInput(
+                f"must be 'active', 'done' or 'archived', got {status!r}", field="status"
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise InvalidInput(f"must be an integer in 1..100, got {limit!r}", field="limit")
         after = decode_cursor(cursor) if cursor else None
         with self._store.read() as tx:
-            plans = tx.list_plans(project, status=status, after=after, limit=limit + 1)
+            plans = _read_plans(tx, project, status, after, limit + 1)
         more = len(plans) > limit
         page = tuple(plans[:limit])
         nxt = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
         return PlanPage(plans=page, next_cursor=nxt)
+
+    def projects(self) -> dict[str, int]:
+        """How many plans each project in the store has, by project key."""
+        with self._store.read() as tx:
+            return tx.plan_projects()
 
     def journal(
         self, plan_id: str, *, after_seq: int = 0, limit: int = 100
@@ -214,7 +274,7 @@ class PlanService:
         self, plan_id: str
     ) -> tuple[Plan, list[Task], list[Revision], list[JournalEntry]]:
         with self._store.read() as tx:
-            plan = load_plan(tx, plan_id)
+            plan = finished_plan(load_plan(tx, plan_id), tx.count_tasks(plan_id))
             journal: list[JournalEntry] = []
             while batch := tx.read_journal(
                 plan_id=plan_id, after_seq=journal[-1].seq if journal else 0, limit=1000
@@ -282,10 +342,12 @@ class PlanService:
         lease = check_lease(lease_s, self._limits)
         with self._store.read() as tx:
             answer = peek_next(tx, plan_id, now=self._clock())
-        if answer is not None:
-            return answer
-        with self._store.write() as tx:
-            return claim_next(tx, plan_id, agent=agent, lease_s=lease, now=self._clock())
+        if answer is None:
+            with self._store.write() as tx:
+                answer = claim_next(tx, plan_id, agent=agent, lease_s=lease, now=self._clock())
+        if answer.kind == "complete" and answer.plan.status == "active":
+            return replace(answer, plan=replace(answer.plan, status="done"))
+        return answer
 
     def record(
         self,
@@ -296,8 +358,14 @@ class PlanService:
         output: str | None = None,
         mark_done: bool = True,
         evaluation: Evaluation | None = None,
+        agent: str = "agent",
     ) -> RecordResult:
         """Record scores on a task; an ``output`` without a score is scored by its acceptance spec.
+
+        Order is kept: a task another agent holds under a live lease, or whose
+        dependencies are not all done or skipped, is refused (``Conflict``); the
+        task ``agent`` holds, an unclaimed ready task, or a failed or done one
+        recorded again, is scored.
 
         An explicit ``output_score`` wins over ``evaluation``, which wins over
         scoring ``output``. With nothing at all to record, a task whose
@@ -317,6 +385,10 @@ class PlanService:
         prompt_score, output_score = check_record(
             prompt_score, output_score, output, self._limits.max_output_chars
         )
+        check_text(agent, "agent", min_chars=1, max_chars=MAX_AGENT_CHARS)
+        with self._store.read() as tx:  # refused before an evaluator runs for nothing
+            load_plan(tx, plan_id)
+            check_order(tx, load_task(tx, plan_id, task_id), agent=agent, now=self._clock())
         nothing = prompt_score is None and output_score is None and evaluation is None
         used_spec: Mapping[str, Any] | None = None
         if output_score is None and evaluation is None and (output is not None or nothing):
@@ -325,8 +397,10 @@ class PlanService:
             output_score = evaluation.score
         kept = None if output is None else output[: self._limits.kept_output_chars]
         with self._store.write() as tx:
-            if used_spec is not None and load_task(tx, plan_id, task_id).acceptance != used_spec:
+            task = load_task(tx, plan_id, task_id)
+            if used_spec is not None and task.acceptance != used_spec:
                 raise Conflict("the task's acceptance spec changed while scoring; record again")
+            check_order(tx, task, agent=agent, now=self._clock())
             result = apply_scores(
                 tx,
                 plan_id,
@@ -340,15 +414,15 @@ class PlanService:
                 source="command" if used_spec is not None and output is None else "record",
                 tracked=tracked_details(evaluation),
             )
-        return replace(result, evaluation=evaluation)
+            plan = finished_plan(result.plan, tx.count_tasks(plan_id))
+        return replace(result, plan=plan, evaluation=evaluation)
 
     def _score_output(
         self, plan_id: str, task_id: str, output: str | None
     ) -> tuple[Mapping[str, Any], Evaluation]:
         """Score ``output`` (None: run the acceptance command) with the task's acceptance spec."""
-        with self._store.read() as tx:
-            plan = load_plan(tx, plan_id)
-            task = load_task(tx, plan_id, task_id)
+        acc = self.acceptance_for(plan_id, task_id)
+        plan, task = acc.plan, acc.task
         if plan.status == "archived":  # refused before a command runs for nothing
             raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
         if output is None and not runs_command(task.acceptance):
@@ -364,10 +438,8 @@ class PlanService:
                 "output_score, or give the task an acceptance spec with plan_replan",
                 field="output",
             )
-        goal = f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
         evaluator = build_evaluator(task.acceptance, self._options)
-        context = task_context(task, goal, self._options.project_root)
-        return task.acceptance, evaluator.evaluate(output or "", context)
+        return task.acceptance, evaluator.evaluate(output or "", acc.context)
 
     def replan(
         self,
@@ -394,7 +466,7 @@ class PlanService:
         patches = [parse_patch(p, lim, f"update[{i}]") for i, p in enumerate(update)]
         removals = [check_text(r, "remove", min_chars=1, max_chars=64) for r in remove]
         with self._store.write() as tx:
-            return replan(
+            res = replan(
                 tx,
                 plan_id,
                 reason=reason,
@@ -405,6 +477,7 @@ class PlanService:
                 limits=lim,
                 expected_version=expected_version,
             )
+            return replace(res, plan=finished_plan(res.plan, tx.count_tasks(plan_id)))
 
     def update_task(
         self,

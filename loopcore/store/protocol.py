@@ -76,6 +76,14 @@ class JournalTx(Protocol):
         """Entries of one plan or one loop, by sequence."""
         ...
 
+    def change_marker(self) -> tuple[int, int, int]:
+        """The newest journal sequence, intercept sequence and feedback id (0 when none).
+
+        Every change a server process makes moves one of them, so a reader that polls
+        this cheap triple (three index lookups) learns that something changed.
+        """
+        ...
+
 
 class PlanTx(Protocol):
     """Plans, their tasks and their revisions."""
@@ -105,6 +113,10 @@ class PlanTx(Protocol):
         limit: int = 20,
     ) -> list[Plan]:
         """Plans of a project, newest first, strictly after the ``(created_at, id)`` key."""
+        ...
+
+    def plan_projects(self) -> dict[str, int]:
+        """How many plans each project has (for "other projects have plans" hints)."""
         ...
 
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
@@ -217,6 +229,14 @@ class HistoryTx(Protocol):
 
     def usage_counts(self, project: str | None) -> UsageCounts:
         """Counts of plans, tasks, loops, intercepts and feedback (None: every project)."""
+        ...
+
+    def recent_feedback(self, project: str, limit: int) -> list[FeedbackRecord]:
+        """The newest ``limit`` ratings of a project's intercepts, newest first."""
+        ...
+
+    def list_projects(self) -> list[str]:
+        """Every project key that has a plan, a loop or an intercept, sorted."""
         ...
 
 

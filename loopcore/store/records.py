@@ -30,11 +30,13 @@ __all__ = [
 ]
 
 TaskStatus = Literal["pending", "in_progress", "done", "failed", "skipped"]
-PlanState = Literal["active", "archived"]
+# ``done`` is never stored: a plan is read as done when it is active and every task is done
+# or skipped (``loopcore.plans.operations.shown``); a replan that adds work makes it active again.
+PlanState = Literal["active", "done", "archived"]
 LoopStatus = Literal["open", "stopped", "closed"]
 
 TASK_STATUSES: tuple[TaskStatus, ...] = ("pending", "in_progress", "done", "failed", "skipped")
-PLAN_STATUSES: tuple[PlanState, ...] = ("active", "archived")
+PLAN_STATUSES: tuple[PlanState, ...] = ("active", "done", "archived")
 LOOP_STATUSES: tuple[LoopStatus, ...] = ("open", "stopped", "closed")
 
 

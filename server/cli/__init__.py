@@ -1,13 +1,19 @@
-"""The ``loopcore`` command: serve, demo, plans, doctor, install, db.
+"""The ``loopcore`` command: serve, demo, plans, doctor, install, db, dashboard, verify, intercept,
+hook.
 
 Logging is configured at import, before anything can log, so nothing but the
 MCP wire ever reaches stdout in ``serve`` mode. The human commands (demo,
-plans, doctor, install) print to stdout on purpose.
+plans, doctor, install, verify, intercept) print to stdout on purpose.
+
+Each verb imports what it needs when it runs: ``verify``, ``intercept`` and
+``hook`` never import the MCP stack (a host runs ``hook`` on every event, so
+its start-up time is the user's wait).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,10 +23,15 @@ from server.logs import configure_logging
 configure_logging()
 
 # Imported after logging is configured: importing the SDK may log.
+from loopcore import __version__  # noqa: E402
 from loopcore.errors import LoopcoreError  # noqa: E402
 from server.cli.db import add_db_parser, run_db  # noqa: E402
-from server.cli.install import add_install_parser, run_install  # noqa: E402
-from server.settings import Settings, SettingsError  # noqa: E402
+from server.cli.hook import add_hook_parser  # noqa: E402
+from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
+from server.cli.intercept import add_intercept_parser  # noqa: E402
+from server.cli.verify import add_verify_parser  # noqa: E402
+from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
+from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -33,8 +44,32 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+_SERVE_HELP = """\
+transports:
+  stdio (default)  the host starts `loopcore serve` and speaks MCP on stdin/stdout;
+                   nothing else is written to stdout (logs go to stderr)
+  http             streamable HTTP at http://HOST:PORT/mcp
+  sse              the older HTTP+SSE transport
+
+token:
+  HTTP and SSE bind 127.0.0.1 unless --host says otherwise; binding anything else
+  requires a bearer token in LOOPCORE_TOKEN that every request must carry.
+
+project:
+  plans, loops and prompt history are filed under a project key: --project or
+  LOOPCORE_PROJECT, else the host's first root, else the working directory.
+  The database is --db or LOOPCORE_DB, else the user data directory.
+"""
+
+
 def _serve_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    p = sub.add_parser(
+        "serve",
+        help="run the MCP server (stdio by default)",
+        description="Run loopcore as an MCP server.",
+        epilog=_SERVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(p)
     p.add_argument("--transport", choices=["stdio", "sse", "http"], help="default stdio")
     p.add_argument("--host", help="HTTP/SSE bind address (default 127.0.0.1)")
@@ -47,34 +82,70 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loopcore", description="An MCP server that makes coding agents check their work."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"loopcore {__version__}")
+    sub = parser.add_subparsers(dest="command")
     _serve_parser(sub)
     demo = sub.add_parser("demo", help="run a short session against a real server")
     demo.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    plans = sub.add_parser("plans", help="list, show or export the stored plans")
+    plans = sub.add_parser("plans", help="list, show, export or import (Markdown) plans")
     _common(plans)
-    plans.add_argument("action", choices=["list", "show", "export"])
-    plans.add_argument("plan_id", nargs="?", help="the plan (show, export); a status for list")
+    plans.add_argument("action", choices=["list", "show", "export", "import"])
+    plans.add_argument(
+        "plan_id",
+        nargs="?",
+        help="the plan (show, export); a status for list; a Markdown file for import",
+    )
     plans.add_argument("--format", choices=["json", "md"], default="md", help="export format")
+    plans.add_argument(
+        "--all-projects", action="store_true", help="list: the plans of every project"
+    )
     doctor = sub.add_parser("doctor", help="database, settings and host config snippets")
     _common(doctor)
     add_install_parser(sub)
     add_db_parser(sub)
+    add_dashboard_parser(sub)
+    add_uninstall_parser(sub)
+    for add in (add_verify_parser, add_intercept_parser, add_hook_parser):
+        _common(add(sub))
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("db", "project", "log_level", "transport", "host", "port", "tools")
-    return Settings.load({n: getattr(args, n, None) for n in names})
+    settings = Settings.load({n: getattr(args, n, None) for n in names})
+    forget_secrets(os.environ)  # held by the settings now; children must not inherit them
+    return settings
+
+
+def _quick(args: argparse.Namespace, settings: Settings) -> int | None:
+    """The verbs that never touch the MCP stack: verify, intercept, hook."""
+    if args.command == "verify":
+        from server.cli.verify import run_verify
+
+        return run_verify(args, settings, sys.stdout, sys.stderr, sys.stdin)
+    if args.command == "intercept":
+        from server.cli.intercept import run_intercept
+
+        return run_intercept(args, sys.stdout, sys.stderr, sys.stdin)
+    if args.command == "hook":
+        from server.cli.hook import run_hook
+
+        return run_hook(args, settings, sys.stdin, sys.stdout, sys.stderr)
+    return None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "install":
+    if args.command in ("install", "uninstall"):
         return run_install(args)
     if args.command == "db":
         return run_db(args, sys.stdout)
+    if args.command == "dashboard":
+        return run_dashboard(args)
     settings = _settings(args)
     configure_logging(settings.log_level)
+    quick = _quick(args, settings)
+    if quick is not None:
+        return quick
     if args.command == "serve":
         from server.cli.serve import run_serve
 
@@ -87,19 +158,27 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "doctor":
         return run_doctor(settings, sys.stdout)
-    return run_plans(settings, args.action, args.plan_id, args.format, sys.stdout)
+    return run_plans(
+        settings, args.action, args.plan_id, args.format, sys.stdout, all_projects=args.all_projects
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``loopcore`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         return _dispatch(args)
     except SettingsError as exc:
         print(f"loopcore: {exc}", file=sys.stderr)
         return 2
     except (LoopcoreError, ValueError) as exc:
-        print(f"loopcore {args.command}: {exc}", file=sys.stderr)
+        from server.cli.verify import cli_error
+
+        print(f"loopcore {args.command}: {cli_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

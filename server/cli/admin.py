@@ -18,17 +18,18 @@ from loopcore.plans.export import iso
 from loopcore.plans.service import PlanService
 from loopcore.store import PostgresStore, default_db_path, open_store
 from loopcore.store.postgres import redact_url
-from server.cli.install import HOSTS, build_entry, server_command
+from loopcore.store.records import PLAN_STATUSES
+from server.cli.install import HOSTS, build_entry, server_command, toml_table
 from server.settings import ENV_VARS, Settings
 
 __all__ = ["run_doctor", "run_plans"]
 
 
-def _plans_list(plans: PlanService, settings: Settings, status: str | None, out: TextIO) -> int:
-    page = plans.list_plans(settings.project_key, status=status, limit=100)  # type: ignore[arg-type]
+def _plans_of(plans: PlanService, project: str, status: str | None, out: TextIO) -> None:
+    page = plans.list_plans(project, status=status, limit=100)  # type: ignore[arg-type]
     if not page.plans:
-        out.write(f"no plans in project {settings.project_key}\n")
-        return 0
+        out.write(f"no {status + ' ' if status else ''}plans in project {project}\n")
+        return
     out.write(f"{'id':<16} {'status':<9} {'conf':>5} {'tasks':>5}  {'updated':<20}  goal\n")
     for p in page.plans:
         flag = "!" if p.needs_replan else " "
@@ -39,6 +40,30 @@ def _plans_list(plans: PlanService, settings: Settings, status: str | None, out:
         )
     if page.next_cursor:
         out.write("(first 100 shown)\n")
+
+
+def _plans_list(
+    plans: PlanService, settings: Settings, status: str | None, every: bool, out: TextIO
+) -> int:
+    """This project's plans (or every project's), and a hint when other projects have some."""
+    if status is not None and status not in PLAN_STATUSES:
+        raise ValueError(f"plans list takes a status: {', '.join(PLAN_STATUSES)}; got {status!r}")
+    projects = plans.projects()
+    if every:
+        for i, project in enumerate(sorted(projects)):
+            out.write(("\n" if i else "") + f"project {project}:\n")
+            _plans_of(plans, project, status, out)
+        if not projects:
+            out.write("no plans in any project\n")
+        return 0
+    _plans_of(plans, settings.project_key, status, out)
+    others = {k: v for k, v in projects.items() if k != settings.project_key}
+    if others:
+        names = ", ".join(sorted(others)[:3]) + (", ..." if len(others) > 3 else "")
+        out.write(
+            f"\n{sum(others.values())} plan(s) of {len(others)} other project(s) in this "
+            f"database ({names}): see them with --project KEY or --all-projects\n"
+        )
     return 0
 
 
@@ -61,15 +86,47 @@ def _plans_show(plans: PlanService, plan_id: str, out: TextIO) -> int:
     return 0
 
 
-def run_plans(settings: Settings, action: str, plan_id: str | None, fmt: str, out: TextIO) -> int:
-    """``plans list`` (with ``plan_id`` as a status filter), ``show`` or ``export``."""
+def _plans_import(plans: PlanService, settings: Settings, source: str, out: TextIO) -> int:
+    """Create a plan from a Markdown checklist file ('-': stdin)."""
+    from loopcore.plans.importer import import_markdown
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {source}: {exc}") from exc
+    status = import_markdown(plans, settings.project_key, text)
+    plan = status.plan
+    done = status.counts.get("done", 0)
+    out.write(
+        f"imported plan {plan.id}: {plan.task_count} tasks ({done} done), "
+        f"project {plan.project}\n"
+        f"`loopcore plans show {plan.id}` lists them.\n"
+    )
+    return 0
+
+
+def run_plans(
+    settings: Settings,
+    action: str,
+    plan_id: str | None,
+    fmt: str,
+    out: TextIO,
+    *,
+    all_projects: bool = False,
+) -> int:
+    """``plans list`` (with ``plan_id`` as a status filter), ``show``, ``export`` or ``import``
+    (with ``plan_id`` as the Markdown file)."""
     store, _ = open_store(settings.db)
     try:
         plans = PlanService(store)
         if action == "list":
-            return _plans_list(plans, settings, plan_id, out)
+            return _plans_list(plans, settings, plan_id, all_projects, out)
         if plan_id is None:
-            raise ValueError("a plan id is required")
+            raise ValueError(
+                "a Markdown file is required" if action == "import" else "a plan id is required"
+            )
+        if action == "import":
+            return _plans_import(plans, settings, plan_id, out)
         if action == "show":
             return _plans_show(plans, plan_id, out)
         if fmt == "json":
@@ -84,12 +141,14 @@ def run_plans(settings: Settings, action: str, plan_id: str | None, fmt: str, ou
 def _snippets(settings: Settings, out: TextIO) -> None:
     command = server_command()
     out.write("\nregister in a host (or run `loopcore install <host>`):\n")
-    for host in HOSTS:
+    for host, spec in HOSTS.items():
         if host == "claude-code":
             continue
         entry = build_entry(host, command, _shown(settings.db) if settings.db else None)
-        key = "servers" if host == "vscode" else "mcpServers"
-        out.write(f"\n{host}:\n{json.dumps({key: {'loopcore': entry}}, indent=2)}\n")
+        if spec.toml:
+            out.write(f"\n{host}:\n{toml_table(spec.key, 'loopcore', entry, '')}")
+            continue
+        out.write(f"\n{host}:\n{json.dumps({spec.key: {'loopcore': entry}}, indent=2)}\n")
     env = f" -e LOOPCORE_DB={shlex.quote(str(_shown(settings.db)))}" if settings.db else ""
     argv = " ".join(shlex.quote(a) for a in [*command, "serve"])
     out.write(f"\nclaude-code:\nclaude mcp add loopcore{env} -- {argv}\n")

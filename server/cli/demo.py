@@ -139,10 +139,16 @@ async def _plan(client: Client, p: _Printer) -> str:
         first, final = DRAFTS[task_id]
         ids = {"plan_id": plan_id, "task_id": task_id}
         check = await _call(client, "verify_output", {"output": first, **ids})
-        p.call("verify_output", {"output": first, **ids}, check, ["score", "passed", "feedback"])
-        p.note("fixing what verify_output reported, then recording the result")
+        p.call(
+            "verify_output", {"output": first, **ids}, check, ["score", "passed", "deficiencies"]
+        )
+        p.note("checking records nothing: fixing what verify_output reported, checking again")
+        again = await _call(client, "verify_output", {"output": final, **ids})
+        p.call("verify_output", {"output": final, **ids}, again, ["score", "passed"])
         rec = await _call(client, "plan_record", {"output": final, **ids})
-        p.call("plan_record", {"output": final, **ids}, rec, ["confidence", "changes"])
+        p.call(
+            "plan_record", {"output": final, **ids}, rec, ["confidence", "needs_replan", "changes"]
+        )
 
 
 async def _loop(client: Client, p: _Printer) -> None:
@@ -174,14 +180,15 @@ async def _session(params: StdioServerParameters, p: _Printer) -> None:
         await _loop(client, p)
         p.section("4. Where the plan ended up")
         status = await _call(client, "plan_status", {"plan_id": plan_id})
-        p.call("plan_status", {"plan_id": plan_id}, status, ["confidence", "counts", "complete"])
+        p.call("plan_status", {"plan_id": plan_id}, status, ["status", "confidence", "counts"])
 
 
 def run_demo(out: TextIO) -> int:
     """Run the demo session, printing to ``out``; 0 when every step worked."""
     with tempfile.TemporaryDirectory(prefix="loopcore-demo-") as tmp:
         db = Path(tmp) / "demo.db"
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT")}
+        keep = ("PATH", "HOME", "SYSTEMROOT", "PYTHONPATH")  # PYTHONPATH: run these sources
+        env = {k: v for k, v in os.environ.items() if k in keep}
         env |= {"LOOPCORE_DB": str(db), "LOOPCORE_PROJECT": "demo", "LOOPCORE_LOG_LEVEL": "warning"}
         command = server_command()
         params = StdioServerParameters(

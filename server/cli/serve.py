@@ -33,6 +33,7 @@ from server.app import LoopcoreServer, build_server
 from server.httplimits import QuietAcceptErrors, timed_protocol
 from server.mcp.stdio import run_stdio
 from server.settings import Settings, SettingsError
+from server.web.mount import mount_dashboard
 
 __all__ = [
     "BearerAuth",
@@ -132,7 +133,7 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
             host=settings.host,
         )
     else:
-        app = mcp.streamable_http_app(
+        web = mcp.streamable_http_app(
             streamable_http_path="/mcp",
             max_request_body_size=settings.max_request_bytes,
             transport_security=security,
@@ -140,6 +141,9 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
             max_sessions=settings.http_max_sessions,
             session_idle_timeout=settings.http_session_idle_s,
         )
+        if isinstance(mcp, LoopcoreServer):  # the read-only dashboard at /dashboard
+            mount_dashboard(web, mcp.deps.runtime, settings)
+        app = web
     if settings.token is not None:
         app = BearerAuth(app, settings.token.get_secret_value())
     return app

@@ -52,8 +52,9 @@ from mcp.types import (
 from loopcore.errors import LoopcoreError
 from loopcore.evaluators.factory import evaluator_types
 from server.mcp.notify import ChangeNotifier
+from server.mcp.roots import session_project
 from server.pool import EvaluationPool, session_share
-from server.runtime import Runtime
+from server.runtime import Runtime, Services
 
 __all__ = [
     "MAX_SUBSCRIPTIONS",
@@ -102,28 +103,33 @@ def _prefixed(candidates: Sequence[str], prefix: str) -> Completion:
     )
 
 
-def _plan_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
-    page = runtime.services.plans.list_plans(runtime.project, limit=100)
+def _plan_ids(seen: _Seen, _: dict[str, str]) -> list[str]:
+    services, project = seen
+    page = services.plans.list_plans(project, limit=100)
     return [p.id for p in page.plans]
 
 
-def _task_ids(runtime: Runtime, given: dict[str, str]) -> list[str]:
+def _task_ids(seen: _Seen, given: dict[str, str]) -> list[str]:
     plan_id = given.get("plan_id")
     if not plan_id:
         return []
-    status = runtime.services.plans.status(plan_id, verbose=True)
+    status = seen[0].plans.status(plan_id, verbose=True)
     return [t.id for t in status.tasks]
 
 
-def _loop_ids(runtime: Runtime, _: dict[str, str]) -> list[str]:
-    return [loop.id for loop in runtime.services.loops.list_open(runtime.project, limit=100)]
+def _loop_ids(seen: _Seen, _: dict[str, str]) -> list[str]:
+    services, project = seen
+    return [loop.id for loop in services.loops.list_open(project, limit=100)]
 
 
-def _evaluators(_: Runtime, __: dict[str, str]) -> list[str]:
+def _evaluators(_: _Seen, __: dict[str, str]) -> list[str]:
     return evaluator_types()
 
 
-_SOURCES: dict[str, Callable[[Runtime, dict[str, str]], list[str]]] = {
+# The services as the session's project sees them, and that project.
+_Seen = tuple[Services, str]
+
+_SOURCES: dict[str, Callable[[_Seen, dict[str, str]], list[str]]] = {
     "plan_id": _plan_ids,
     "task_id": _task_ids,
     "loop_id": _loop_ids,
@@ -142,8 +148,10 @@ async def _complete(
         return CompleteResult(completion=Completion(values=[]))
     given = dict((params.context.arguments if params.context else None) or {})
     try:
+        project = await session_project(ctx, runtime.settings.project, runtime.project)
+        seen = (runtime.services.for_project(project), project)
         # The services are synchronous SQLite reads: keep them off the event loop.
-        candidates = await anyio.to_thread.run_sync(source, runtime, given)
+        candidates = await anyio.to_thread.run_sync(source, seen, given)
     except LoopcoreError as exc:  # e.g. an unknown plan_id in the context: nothing to offer
         log.debug("completion_unavailable", argument=params.argument.name, reason=str(exc))
         candidates = []

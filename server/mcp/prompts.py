@@ -6,6 +6,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from server.errors import fit_advice
+
 __all__ = ["register"]
 
 SCORED_PLAN = """\
@@ -15,10 +17,12 @@ Work on this goal as a scored plan with loopcore: {goal}
 that a correct result passes (for code: {{"type": "evidence", "preset": "tests"}} or a \
 "command" spec if the server allows one; for text: "completeness" or "length"). Call \
 plan_create.
-2. Repeat: plan_next_task; do the task; call verify_output with plan_id and task_id and fix \
-what it reports; then plan_record with the output.
+2. Repeat: plan_next_task; do the task; check the draft with verify_output (plan_id, task_id: \
+the task's acceptance spec scores it) and fix what it reports, as often as needed: checking \
+records nothing. Then plan_record the final output: only that moves the plan's confidence.
 3. When a result says needs_replan, call plan_explain, then plan_replan with the reason.
-4. Stop when plan_next_task answers "complete"; report the final plan_status."""
+4. Stop when plan_next_task answers "complete" (the plan's status is then "done"); report the \
+final plan_status."""
 
 INTERCEPT_FIRST = """\
 Before acting on the request below, check that it says enough to act on.
@@ -32,8 +36,8 @@ encodes what the request asked for, and fix every deficiency it lists.
 Request: {request}"""
 
 
-def register(mcp: MCPServer[Any]) -> None:
-    """Register the two workflow prompts."""
+def register(mcp: MCPServer[Any], toolset: str = "all") -> None:
+    """Register the two workflow prompts (their advice fit to ``toolset``)."""
 
     @mcp.prompt(
         name="scored_plan",
@@ -41,7 +45,7 @@ def register(mcp: MCPServer[Any]) -> None:
         description="Work through a goal as a plan of tasks, each verified and scored.",
     )
     def scored_plan(goal: str) -> str:
-        return SCORED_PLAN.format(goal=goal.strip()[:4000])
+        return fit_advice(SCORED_PLAN, toolset).format(goal=goal.strip()[:4000])
 
     @mcp.prompt(
         name="intercept_first",

@@ -1,4 +1,4 @@
-"""MCP resources: the plans, one plan, its journal, one loop (JSON documents).
+"""MCP resources: the evaluator catalogue, the plans, one plan, its journal, one loop (JSON).
 
 Subscribers hear about changes through ``server.mcp.notify.ChangeNotifier``: every
 tool that changes a plan or a loop announces the URIs below.
@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from loopcore.clock import iso
 from loopcore.errors import LoopcoreError, NotFound
 from server.schemas import jsonable, plan_brief, plan_out
+from server.schemas.evaluators import EVALUATORS_URI, catalogue
 from server.tools.deps import Deps
 from server.tools.loops import view_out
 
@@ -37,12 +39,31 @@ def _read(what: str, ident: str, fn: Callable[[], T]) -> T:
         raise ResourceError(str(exc)) from exc
 
 
+def _iso_times(detail: Any) -> Any:
+    """A journal detail with its epoch times (``*_at`` keys) as ISO 8601 stamps."""
+    if not isinstance(detail, dict):
+        return detail
+    return {
+        k: iso(v) if k.endswith("_at") and isinstance(v, int | float) else _iso_times(v)
+        for k, v in detail.items()
+    }
+
+
 def _dump(data: Any) -> str:
     return json.dumps(jsonable(data), indent=1, sort_keys=False)
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register the four resources."""
+    """Register the five resources."""
+
+    @mcp.resource(
+        EVALUATORS_URI,
+        name="evaluators",
+        description="Every evaluator spec type: fields, types, bounds, defaults, one example.",
+        mime_type="application/json",
+    )
+    def evaluators_resource() -> str:
+        return _dump(catalogue())
 
     @mcp.resource(
         "loopcore://plans",
@@ -73,7 +94,13 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     def journal_resource(plan_id: str) -> str:
         ex = _read("plan", plan_id, lambda: deps.services().plans.explain(plan_id, limit=1000))
         entries = [
-            {"seq": e.seq, "at": e.at, "kind": e.kind, "task_id": e.task_id, "detail": e.detail}
+            {
+                "seq": e.seq,
+                "at": iso(e.at),
+                "kind": e.kind,
+                "task_id": e.task_id,
+                "detail": _iso_times(e.detail),
+            }
             for e in ex.entries
         ]
         return _dump({"plan_id": plan_id, "summary": ex.summary, "entries": entries})

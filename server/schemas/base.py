@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 __all__ = [
     "ID_PATTERN",
@@ -48,10 +56,49 @@ def _drop_titles(schema: dict[str, Any]) -> None:
             prop.pop("title", None)
 
 
+SCORE_DIGITS = 3  # scores, confidences and seconds in results: 0.135, not 0.1353352832366127
+
+
+def _empty(value: Any) -> bool:
+    """Nothing to say: None, or an empty text, list or mapping (0 and False are values)."""
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
+
+
+def rounded(value: Any) -> Any:
+    """``value`` with every float in it rounded to ``SCORE_DIGITS`` decimals."""
+    if isinstance(value, float):
+        return round(value, SCORE_DIGITS)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
 class Model(BaseModel):
-    """The base of every tool input and output model: unknown fields refused, no titles."""
+    """The base of every tool input and output model: unknown fields refused, no titles.
+
+    Results carry what is there and nothing else: an optional field that holds
+    nothing (``None``, ``""``, ``[]``, ``{}``) is left out, and floats are rounded to
+    ``SCORE_DIGITS`` decimals. Required fields are always sent, empty or not.
+    """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_titles)
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        keep = {}
+        for key, value in data.items():
+            field = fields.get(key)
+            optional = field is not None and not field.is_required()
+            if optional and _empty(value):
+                continue
+            keep[key] = rounded(value)
+        return keep
 
 
 # ---- bounded argument types ----------------------------------------------------------------
@@ -70,7 +117,8 @@ Agent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
 Spec = Annotated[
     dict[str, Any],
     Field(
-        description='{"type":"regex|json_schema|length|completeness|evidence|composite|command",...}'
+        description="spec {type:regex|json_schema|length|completeness|evidence|composite|"
+        "command,...}; fields: loopcore://evaluators"
     ),
 ]
 

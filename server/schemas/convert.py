@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loopcore.clock import iso
 from loopcore.evaluators.base import Evaluation
 from loopcore.plans.service import NextTask, Plan, PlanStatus, RecordResult, ReplanResult, Task
 from server.schemas.plans import (
@@ -38,6 +39,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _spec(spec: Any) -> Any:
+    """A stored spec as written: the fields it left unset (stored as null) left out."""
+    if isinstance(spec, dict) or hasattr(spec, "items"):
+        return {str(k): _spec(v) for k, v in spec.items() if v is not None}
+    if isinstance(spec, list | tuple):
+        return [_spec(v) for v in spec]
+    return spec
+
+
 def eval_fields(ev: Evaluation) -> dict[str, Any]:
     """The fields every evaluation-shaped tool output shares."""
     return {
@@ -45,7 +55,6 @@ def eval_fields(ev: Evaluation) -> dict[str, Any]:
         "passed": ev.passed,
         "deficiencies": list(ev.deficiencies),
         "sub_scores": dict(ev.sub_scores),
-        "feedback": ev.feedback,
         "details": jsonable(ev.details),
     }
 
@@ -63,7 +72,7 @@ def task_out(task: Task, *, full: bool = False) -> TaskOut:
         status=task.status,
         depends_on=list(task.depends_on),
         description=task.description if full else "",
-        acceptance=jsonable(task.acceptance) if full and task.acceptance is not None else None,
+        acceptance=_spec(task.acceptance) if full and task.acceptance is not None else None,
         confidence=task.confidence,
         prompt_score=task.prompt_score,
         output_score=task.output_score,
@@ -86,7 +95,7 @@ def plan_out(status: PlanStatus) -> PlanOut:
         counts={str(k): v for k, v in status.counts.items()},
         ready=list(status.ready),
         complete=status.complete,
-        tasks=[task_out(t) for t in status.tasks],
+        tasks=[task_out(t, full=True) for t in status.tasks],
     )
 
 
@@ -133,5 +142,5 @@ def plan_brief(plan: Plan) -> PlanBrief:
         confidence=plan.confidence,
         needs_replan=plan.needs_replan,
         tasks=plan.task_count,
-        updated_at=plan.updated_at,
+        updated_at=iso(plan.updated_at),
     )

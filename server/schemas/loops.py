@@ -28,7 +28,8 @@ class LoopStartOut(Model):
 
 
 class LoopStepOut(Model):
-    """decision continue: fix ``feedback`` and step again; stop: call loop_end.
+    """decision continue: fix ``feedback`` and step again; stop: call loop_end (it returns
+    the best output; the output you sent is not echoed back).
 
     ``failing``: the tests a command evaluator saw fail; ``regression``: one of them
     passed in an earlier step.
@@ -41,7 +42,6 @@ class LoopStepOut(Model):
     exit_reason: str | None = None
     feedback: str
     best_score: float
-    best_output: str | None = None
     failing: list[str] = []
     regression: bool = False
 

@@ -34,7 +34,7 @@ _Deps = Annotated[
     Field(max_length=500),
     WithJsonSchema({"type": "array", "items": {"type": "string"}}),
 ]
-_Acceptance = Annotated[dict[str, Any], Field(description="evaluator spec, as verify_output")]
+_Acceptance = Annotated[dict[str, Any], Field(description="evaluator spec")]
 
 
 class TaskIn(Model):
@@ -66,18 +66,18 @@ class TaskUpdateIn(Model):
 
 
 class EvalOut(Model):
-    """An evaluation: hand ``feedback`` back to the model when ``passed`` is false."""
+    """An evaluation: fix what ``deficiencies`` lists when ``passed`` is false."""
 
     score: float
     passed: bool
     deficiencies: list[str]
-    feedback: str
     sub_scores: dict[str, float] = {}
     details: dict[str, Any] = {}
 
 
 class TaskOut(Model):
-    """A task as tools return it (description, acceptance and notes only when claimed)."""
+    """A task as tools return it; in full (description, acceptance spec, notes) where a task
+    is shown whole: the claimed task, plan_create and verbose plan_status."""
 
     id: str
     title: str
@@ -93,11 +93,7 @@ class TaskOut(Model):
 
 
 class VerifyOut(EvalOut):
-    """verify_output's result; the plan fields only when a plan task was given."""
-
-    task: TaskOut | None = None
-    plan_confidence: float | None = None
-    needs_replan: bool | None = None
+    """verify_output's result (nothing is recorded)."""
 
 
 class PlanOut(Model):
@@ -156,11 +152,11 @@ class PlanBrief(Model):
     confidence: float
     needs_replan: bool
     tasks: int
-    updated_at: float
+    updated_at: str
 
 
 class PlanListOut(Model):
-    """A page of plans; pass ``next_cursor`` back for the next page (null at the end)."""
+    """A page of plans; pass ``next_cursor`` back for the next page (absent at the end)."""
 
     plans: list[PlanBrief]
     next_cursor: str | None = None

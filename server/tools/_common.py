@@ -5,21 +5,30 @@ same treatment: the ``LOOPCORE_TOOLS=core|all`` filter, domain errors mapped
 to tool errors (``server.errors.map_errors``), its MCP annotations, and its
 docstring (written for a model) as the description. Tools carry no separate
 human title: hosts show the name, and every byte of ``tools/list`` counts.
+
+Strings stay strings: the SDK JSON-decodes a string argument whose annotation
+is not exactly ``str`` (``str | None`` included), so ``plan_record(output='{"a":
+1}')`` would arrive as a dict and be refused. ``add_tool`` gives every tool
+metadata that leaves text parameters as sent (``_KeepText``); the pre-parsing
+stays for the others (a spec sent as JSON text still becomes an object).
 """
 
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel
 
 from server.errors import map_errors
 from server.settings import ToolSet
 
-__all__ = ["CORE_TOOLS", "add_tool", "enabled"]
+__all__ = ["CORE_TOOLS", "add_tool", "enabled", "text_fields"]
 
 # The tools a host with a tight tool budget gets (DESIGN.md, "The tools").
 CORE_TOOLS = frozenset(
@@ -40,6 +49,38 @@ CORE_TOOLS = frozenset(
 def enabled(name: str, toolset: ToolSet) -> bool:
     """Whether the tool ``name`` is exposed under ``toolset``."""
     return toolset == "all" or name in CORE_TOOLS
+
+
+def _is_text(annotation: Any) -> bool:
+    """``str``, or a union of ``str`` and ``None`` (the annotations a model's text goes to)."""
+    if annotation is str:
+        return True
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return False
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return bool(args) and all(
+        a is str or (get_origin(a) is Annotated and get_args(a)[0] is str) for a in args
+    )
+
+
+def text_fields(arg_model: type[BaseModel]) -> frozenset[str]:
+    """The argument names (and aliases) of a tool whose values are text."""
+    names: set[str] = set()
+    for name, info in arg_model.model_fields.items():
+        if _is_text(info.annotation):
+            names.add(name)
+            if info.alias:
+                names.add(info.alias)
+    return frozenset(names)
+
+
+class _KeepText(FuncMetadata):
+    """The SDK's argument metadata, except that text arguments are never JSON-decoded."""
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        keep = text_fields(self.arg_model)
+        parsed = super().pre_parse_json({k: v for k, v in data.items() if k not in keep})
+        return {k: data[k] if k in keep else parsed[k] for k in data}
 
 
 def _annotations(
@@ -86,10 +127,15 @@ def add_tool(
     if not enabled(name, toolset):
         return False
     mcp.add_tool(
-        map_errors(fn),
+        map_errors(fn, toolset),
         name=name,
         description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
         annotations=_annotations(read_only, destructive, idempotent, open_world),
         structured_output=True,
     )
+    # The SDK offers no public hook for argument parsing; the tool it just built is swapped to
+    # metadata that keeps text as sent (see the module docstring).
+    tool = mcp._tool_manager.get_tool(name)
+    if tool is not None:
+        tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
     return True

@@ -27,6 +27,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 
 from server.mcp.notify import ChangeNotifier
+from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime, Services
 from server.settings import Settings
 from server.tools._common import add_tool
@@ -53,12 +54,15 @@ class Deps:
 
     @property
     def project(self) -> str:
-        """The project key plans, loops and history are filed under."""
-        return self.runtime.project
+        """The project key of this request's session (``server.mcp.roots``)."""
+        return CURRENT_PROJECT.get() or self.runtime.project
 
     def services(self) -> Services:
-        """The domain services (raises ``StoreError`` outside a session)."""
-        return self.runtime.services
+        """The domain services seen from this project: other projects' ids are not found.
+
+        Raises ``StoreError`` outside a session.
+        """
+        return self.runtime.services.for_project(self.project)
 
     async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a blocking service call in a worker thread from an async tool."""

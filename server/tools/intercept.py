@@ -151,7 +151,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         grade, dimensions, issues, questions (best first, each tied to a blank) and route
         proceed|clarify|decompose. ask_user=true asks the user through the host and returns
         improved_prompt; judge="model" adds a model's reading of a rubric (judge_note says
-        when it could not). Kept in history; with plan_id+task_id, scored on the task.
+        if not). Kept in history; with plan_id+task_id, scored on the task.
         """
         ids = _ids(plan_id, task_id)
         score = score_prompt(prompt, context)

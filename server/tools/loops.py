@@ -79,7 +79,6 @@ def _step_out(res: StepResult) -> LoopStepOut:
         exit_reason=res.exit_reason if stop else None,
         feedback=f"{res.feedback} Stopped: {res.exit_detail}" if stop else res.feedback,
         best_score=res.best_score,
-        best_output=res.best_output if stop else None,
         failing=list(failing),
         regression=regression,
     )
@@ -119,8 +118,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=False)
     async def loop_start(
-        goal: Goal,
-        evaluator: Spec,
+        goal: Goal | None = None,
+        evaluator: Spec | None = None,
         task_type: Label = "general",
         model: Annotated[str, Field(max_length=200)] = "",
         quality_threshold: Unit | None = None,
@@ -131,8 +130,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         task_id: TaskId | None = None,
     ) -> LoopStartOut:
         """Open a loop you drive: you write outputs, loop_step scores each and says when to
-        stop. Unset limits come from past loops of task_type. With plan_id+task_id, loop_end
-        records the best score there.
+        stop. Unset limits are learned per task_type. With plan_id+task_id, goal and
+        evaluator default to the task's (specs: loopcore://evaluators); loop_end records the
+        best score there.
         """
         services = deps.services()
         cfg, why = await deps.run_sync(

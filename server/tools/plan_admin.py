@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from loopcore.errors import InvalidInput
 from server.errors import map_errors
 from server.mcp.notify import plan_uris
+from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime
 from server.schemas import DeleteOut, ExplainOut, PlanBrief, PlanId, PlanListOut, plan_brief
 from server.tools.deps import Deps
@@ -50,7 +51,8 @@ def ask_to_delete(
     store comes from the lifespan context (the shared ``Runtime``).
     """
     runtime = cast(Runtime, ctx.request_context.lifespan_context)
-    plan = runtime.services.plans.get(plan_id)
+    project = CURRENT_PROJECT.get() or runtime.project  # set for this call by LoopcoreServer
+    plan = runtime.services.for_project(project).plans.get(plan_id)
     if _can_elicit(ctx):
         goal = plan.goal if len(plan.goal) <= 120 else plan.goal[:117] + "..."
         return Elicit(
@@ -70,7 +72,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     def plan_list(
-        status: Literal["active", "archived"] | None = None,
+        status: Literal["active", "done", "archived"] | None = None,
         cursor: Annotated[str, Field(max_length=200)] | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> PlanListOut:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.apps import client_supports_apps
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
+from loopcore.plans.importer import import_markdown
+from server.errors import fit_advice
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -73,9 +76,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         confidence_threshold: Unit = 0.72,
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
-        """Start multi-step work as a plan: tasks with id, title, depends_on and an optional
-        acceptance spec. Returns plan_id and ready tasks. Then repeat plan_next_task, work,
-        plan_record.
+        """Start multi-step work as a plan: tasks with id, title, depends_on, acceptance
+        (loopcore://evaluators). Returns plan_id, tasks. Then loop: plan_next_task, work,
+        verify_output, plan_record.
         """
         plans = deps.services().plans
         status = await deps.run_sync(
@@ -90,18 +93,33 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         return plan_out(status)
 
     @deps.tool(mcp, read_only=False)
+    async def plan_import(
+        markdown: Annotated[str, Field(min_length=1, max_length=200_000)],
+    ) -> PlanOut:
+        """Create a plan from a Markdown checklist: '# goal', then '- [ ] id: title' items
+        (indented text: description; 'depends on: ids'; a ```json acceptance fenced spec;
+        nested items: the parent depends on them; [x]: done). Reads plan exports back.
+        """
+        plans = deps.services().plans
+        status = await deps.run_sync(import_markdown, plans, deps.project, markdown)
+        await deps.notifier.changed(*plan_uris(status.plan.id))
+        return plan_out(status)
+
+    @deps.tool(mcp, read_only=False)
     async def plan_next_task(
         plan_id: PlanId,
         agent: Agent = "agent",
         lease_s: Annotated[float, Field(gt=0, le=604800, allow_inf_nan=False)] = 900,
     ) -> NextTaskOut:
         """Claim the next ready task under a lease. kind: task (do it, then plan_record),
-        complete, blocked (see reason) or needs_replan (call plan_replan).
+        complete, blocked or needs_replan (reason says what to do).
         """
         plans = deps.services().plans
         nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
         await deps.notifier.changed(*plan_uris(plan_id))
-        return next_task_out(nxt)
+        out = next_task_out(nxt)
+        out.reason = fit_advice(out.reason, deps.settings.tools)
+        return out
 
     @deps.tool(mcp, read_only=False)
     async def plan_record(
@@ -111,10 +129,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         output_score: Unit | None = None,
         output: OutputText | None = None,
         mark_done: bool = True,
+        agent: Agent = "agent",
     ) -> RecordOut:
-        """Record a task's result: output (scored by its acceptance spec) or output_score,
-        optional prompt_score. With none, a command acceptance runs. mark_done: done or
-        failed by threshold.
+        """Record a task's final result (check drafts with verify_output): output, scored by
+        its acceptance, or output_score; none runs a command acceptance. Moves confidence;
+        mark_done: done or failed by threshold. Only your claimed or ready tasks.
         """
         plans = deps.services().plans
         # With an output, or with no score given (a command acceptance runs), it evaluates.
@@ -127,6 +146,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             output_score=output_score,
             output=output,
             mark_done=mark_done,
+            agent=agent,
         )
         await deps.notifier.changed(*plan_uris(plan_id))
         return record_out(res)
@@ -180,8 +200,10 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         return task_out(task, full=True)
 
     @deps.tool(mcp, read_only=True, idempotent=True)
-    def plan_status(plan_id: PlanId, verbose: bool = False) -> PlanOut:
+    def plan_status(plan_id: PlanId, ctx: Context, verbose: bool = False) -> PlanOut:
         """Plan summary: counts by status, confidence vs threshold, needs_replan, ready
         task ids; verbose=true lists the tasks.
         """
-        return plan_out(deps.services().plans.status(plan_id, verbose=verbose))
+        # A host that renders the plan view (server.apps) draws the graph from the tasks.
+        full = verbose or client_supports_apps(ctx)
+        return plan_out(deps.services().plans.status(plan_id, verbose=full))

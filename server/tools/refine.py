@@ -170,10 +170,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     ) -> RefineOut:
         """loopcore runs the whole refinement loop: it asks a model (the host's through
         sampling, else the configured provider; provider= picks), scores each answer with the
-        evaluator spec, feeds the deficiencies back, and stops at the threshold, a plateau,
-        when learned priors say success is out of reach, or at max_iterations / timeout_s.
-        Progress per iteration. Returns the best output, iterations, exit_reason, tokens and
-        the provider that ran. With no model available, use loop_start/loop_step instead.
+        evaluator spec (loopcore://evaluators), feeds the deficiencies back, and stops at the
+        threshold, a plateau, when learned priors say success is out of reach, or at
+        max_iterations / timeout_s. Progress per iteration. Returns the best output,
+        iterations, exit_reason, tokens and the provider that ran. With no model available,
+        use loop_start/loop_step instead.
         """
         options = (task_type, max_iterations, quality_threshold, timeout_s, max_tokens_per_call)
         want: ProviderChoice = provider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -10,9 +11,9 @@ from pydantic import Field
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
-from loopcore.plans.acceptance import runs_command, task_context
-from server.mcp.notify import plan_uris
-from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields, task_out
+from loopcore.plans.acceptance import runs_command
+from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields
+from server.schemas.evaluators import EVALUATORS_URI
 from server.tools.deps import Deps
 
 __all__ = ["register"]
@@ -34,25 +35,25 @@ def _evaluate(
     """Build the evaluator (the task's acceptance spec when none is given) and run it.
 
     The task's own spec runs with the task's earlier test verdicts, so a newly
-    failing test is flagged as in plan_record.
+    failing test is flagged as in plan_record. Nothing is recorded.
     """
-    root = deps.runtime.options.project_root
-    context = EvalContext(goal=goal, project_root=root)
+    context = EvalContext(goal=goal, project_root=deps.runtime.options.project_root)
     if ids is not None:
-        plans = deps.services().plans
-        plan, task = plans.get(ids[0]), plans.task(*ids)
-        goal = goal or f"{plan.goal}\n\n{task.title}\n{task.description}".strip()
-        context = EvalContext(goal=goal, project_root=root)
+        acc = deps.services().plans.acceptance_for(*ids)
+        context = EvalContext(goal=goal or acc.goal, project_root=context.project_root)
         if spec is None:
-            if task.acceptance is None:
+            if acc.spec is None:
                 raise InvalidInput(
-                    f"task {task.id!r} has no acceptance spec; pass an evaluator", field="evaluator"
+                    f"task {ids[1]!r} has no acceptance spec; pass an evaluator "
+                    f"(types and fields: {EVALUATORS_URI})",
+                    field="evaluator",
                 )
-            spec = dict(task.acceptance)
-            context = task_context(task, goal, root)
+            spec = dict(acc.spec)
+            context = acc.context if goal is None else replace(acc.context, goal=goal)
     if spec is None:
         raise InvalidInput(
-            "required unless plan_id and task_id name a task with an acceptance spec",
+            "required unless plan_id and task_id name a task with an acceptance spec "
+            f"(types and fields: {EVALUATORS_URI})",
             field="evaluator",
         )
     evaluator = deps.runtime.evaluator(spec)
@@ -67,7 +68,7 @@ def _evaluate(
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
     """Register verify_output."""
 
-    @deps.tool(mcp, read_only=False, idempotent=True)
+    @deps.tool(mcp, read_only=True, idempotent=True)
     async def verify_output(
         output: OutputText = "",
         evaluator: Spec | None = None,
@@ -75,23 +76,11 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         plan_id: PlanId | None = None,
         task_id: TaskId | None = None,
     ) -> VerifyOut:
-        """Score an output (code, text, test log) with an evaluator spec before calling it
-        done. A command spec runs tests, output optional. With plan_id+task_id: records the
-        score on the task; evaluator defaults to its acceptance spec.
+        """Check a draft (code, text, JSON, test log): score, passed, deficiencies. Specs:
+        loopcore://evaluators; command runs tests, output optional. plan_id+task_id: the
+        task's acceptance is the default. Records nothing: fix, check, then plan_record.
         """
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
         ev = await deps.run_eval(_evaluate, deps, output, evaluator, goal, ids)
-        if ids is None:
-            return VerifyOut(**eval_fields(ev))
-        plans = deps.services().plans
-        res = await deps.run_sync(
-            plans.record, *ids, output=output or None, evaluation=ev, mark_done=False
-        )
-        await deps.notifier.changed(*plan_uris(ids[0]))
-        return VerifyOut(
-            **eval_fields(ev),
-            task=task_out(res.task),
-            plan_confidence=res.confidence,
-            needs_replan=res.needs_replan,
-        )
+        return VerifyOut(**eval_fields(ev))

@@ -91,6 +91,14 @@ def test_store_backends_quick_compares_both_stores_and_finds_no_double_claim() -
     assert [line.rstrip(" |").rsplit("|", 1)[1].strip() for line in strategies] == ["0", "0"]
 
 
+def test_session_bytes_prints_its_table() -> None:
+    """bench/session_bytes.py --quick prints the bytes of every call of the session."""
+    out = run_quick("session_bytes.py")
+    assert "### Bytes of tools/call results in one session" in out
+    for tool in ("plan_create", "verify_output", "plan_record", "loop_step", "**session**"):
+        assert f"| {tool} |" in out
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_starvation_quick_prints_the_latency_table() -> None:

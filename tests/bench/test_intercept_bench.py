@@ -26,6 +26,10 @@ def test_quality_quick_prints_agreement_targets_and_weights() -> None:
         assert row in out
     assert "| out-of-fold AUC >= 0.65 |" in out
     assert "| dimension | reasoned default | mean fitted on training folds |" in out
+    # Figures within one source (Lite, Verified), never pooled, and each feature's direction.
+    assert "| Lite: <=1 against >=2 | 43 / 51 | score |" in out
+    assert "| Verified: 0 against 1 | 173 / 199 | score |" in out
+    assert "| feature | reasoned | random | lite | verified | sources agreeing |" in out
 
 
 @pytest.mark.slow

@@ -34,6 +34,9 @@ INIT = {
 def server_env(db: Path, **extra: str) -> dict[str, str]:
     """A minimal environment for a server on ``db`` (hosts start servers with little else)."""
     env = {k: os.environ[k] for k in ("PATH", "HOME", "SYSTEMROOT") if k in os.environ}
+    # The console script imports whichever checkout the venv was installed from: point it at
+    # these sources, so a worktree's end-to-end tests run the worktree's code.
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     env |= {"LOOPCORE_DB": str(db), "LOOPCORE_PROJECT": "e2e", "LOOPCORE_LOG_LEVEL": "info"}
     env["PYTHONPATH"] = str(ROOT)
     env |= extra

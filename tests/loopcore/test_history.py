@@ -86,6 +86,15 @@ def test_prompt_stats_mean_trend_grades_and_weakest(history: HistoryService) -> 
     assert [name for name, _ in stats.weakest] == ["acceptance", "context", "scope"]
 
 
+def test_prompt_stats_read_a_stored_ambiguity_as_clarity(history: HistoryService) -> None:
+    """Rows stored before the rename count under clarity, with the rows stored after."""
+    history.record_intercept("p", "h1", 0.5, "C", {"ambiguity": 0.2}, "clarify", None)
+    history.record_intercept("p", "h2", 0.7, "B", {"clarity": 0.6}, "proceed", None)
+    stats = history.prompt_stats("p")
+    assert dict(stats.dimensions) == {"clarity": pytest.approx(0.4)}
+    assert [name for name, _ in stats.weakest] == ["clarity"]
+
+
 def test_prompt_stats_of_an_empty_project(history: HistoryService) -> None:
     """No intercepts: count 0, no mean, zero trend."""
     stats = history.prompt_stats("nobody")

@@ -18,7 +18,7 @@ from tests.server.helpers import ERAS, err, make_settings, new_plan, ok, text_of
 
 # (readOnlyHint, destructiveHint, idempotentHint) of the tools this layer defines.
 HINTS = {
-    "verify_output": (False, False, True),
+    "verify_output": (True, None, None),
     "plan_create": (False, False, None),
     "plan_next_task": (False, False, None),
     "plan_record": (False, False, None),

@@ -206,3 +206,42 @@ async def test_manifest_command_starts_the_server(
         assert client.server_info.name == "loopcore"
         tools = (await client.list_tools()).tools
     assert {"verify_output", "plan_create"} <= {t.name for t in tools}
+
+
+REGISTRY_SCHEMAS = REPO / "tests" / "registry"  # vendored: the network is closed in CI
+
+
+def test_server_json_validates_against_the_registry_schema_it_declares() -> None:
+    """server.json against the vendored registry schema of the version its $schema names."""
+    manifest = json.loads((MANIFESTS / "server.json").read_text())
+    declared = manifest["$schema"]
+    version = declared.split("/schemas/")[1].split("/")[0]
+    vendored = REGISTRY_SCHEMAS / f"server.schema.{version}.json"
+    assert vendored.is_file(), f"vendor the registry schema {declared} as {vendored}"
+    schema = json.loads(vendored.read_text())
+    assert schema["$id"] == declared
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(manifest)] == []
+    too_long = {**manifest, "description": "x" * 101}
+    assert not validator.is_valid(too_long)
+    assert not validator.is_valid({**manifest, "name": "no-slash"})
+
+
+def test_readme_carries_the_mcp_name_the_registry_checks() -> None:
+    """The README (the package's PyPI description) has `mcp-name: <server.json name>`."""
+    name = json.loads((MANIFESTS / "server.json").read_text())["name"]
+    readme = (REPO / "README.md").read_text()
+    assert f"<!-- mcp-name: {name} -->" in readme
+
+
+def test_the_claude_plugin_matches_the_package() -> None:
+    """The plugin's name and version are the package's; its MCP server runs `loopcore serve`."""
+    plugin = MANIFESTS / "claude-plugin"
+    meta = json.loads((plugin / ".claude-plugin" / "plugin.json").read_text())
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert (meta["name"], meta["version"]) == ("loopcore", version)
+    servers = json.loads((plugin / ".mcp.json").read_text())["mcpServers"]
+    assert servers["loopcore"] == {"command": "loopcore", "args": ["serve"]}
+    hooks = json.loads((plugin / "hooks" / "hooks.json").read_text())["hooks"]
+    commands = {h["command"] for groups in hooks.values() for g in groups for h in g["hooks"]}
+    assert commands == {"loopcore hook claude-code"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import Settings, SettingsError, is_loopback
+from server.settings import Settings, SettingsError, forget_secrets, is_loopback
 
 
 def test_defaults_without_environment() -> None:
@@ -92,6 +92,71 @@ def test_command_environment_never_carries_loopcore_settings() -> None:
     assert settings.command_environ == {"PATH": "/usr/bin", "CI_FLAG": "1"}
     direct = Settings(command_environ=env)
     assert "LOOPCORE_PROVIDER_API_KEY" not in direct.command_environ
+
+
+def test_secrets_can_be_given_as_files(tmp_path: Path) -> None:
+    """LOOPCORE_TOKEN_FILE and LOOPCORE_PROVIDER_API_KEY_FILE are read, whitespace stripped."""
+    (tmp_path / "token").write_text("tok-from-file\n")
+    (tmp_path / "key").write_text("  key-from-file  \n")
+    env = {
+        "LOOPCORE_TOKEN_FILE": str(tmp_path / "token"),
+        "LOOPCORE_PROVIDER_API_KEY_FILE": str(tmp_path / "key"),
+    }
+    settings = Settings.load(env=env)
+    assert settings.token is not None and settings.token.get_secret_value() == "tok-from-file"
+    key = settings.provider_api_key
+    assert key is not None and key.get_secret_value() == "key-from-file"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LOOPCORE_TOKEN": "t", "LOOPCORE_TOKEN_FILE": "/x"}, "not both"),
+        ({"LOOPCORE_TOKEN_FILE": "/nonexistent/loopcore-token"}, "cannot read"),
+    ],
+)
+def test_bad_secret_files_are_named(env: dict[str, str], message: str) -> None:
+    """Both forms at once, or a file that cannot be read, is a SettingsError naming the variable."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(env=env)
+    assert str(caught.value).startswith("LOOPCORE_TOKEN_FILE: ")
+    assert message in str(caught.value)
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    """An empty token file would turn authentication off by accident: refused."""
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(SettingsError, match="is empty"):
+        Settings.load(env={"LOOPCORE_TOKEN_FILE": str(tmp_path / "token")})
+
+
+def test_forget_secrets_removes_them_from_the_environment() -> None:
+    """After loading, the secret variables leave the environment children inherit."""
+    env = {"LOOPCORE_TOKEN": "t", "LOOPCORE_PROVIDER_API_KEY": "k", "LOOPCORE_DB": "x", "P": "1"}
+    settings = Settings.load(env=env)
+    forget_secrets(env)
+    assert env == {"LOOPCORE_DB": "x", "P": "1"}
+    assert settings.token is not None and settings.token.get_secret_value() == "t"
+
+
+def test_evaluation_budget_is_a_setting() -> None:
+    """LOOPCORE_EVALUATION_BUDGET_S defaults to 5 s and is read from the environment."""
+    assert Settings.load(env={}).evaluation_budget_s == 5.0
+    assert Settings.load(env={"LOOPCORE_EVALUATION_BUDGET_S": "2.5"}).evaluation_budget_s == 2.5
+    with pytest.raises(SettingsError, match="LOOPCORE_EVALUATION_BUDGET_S"):
+        Settings.load(env={"LOOPCORE_EVALUATION_BUDGET_S": "0"})
+
+
+def test_hook_settings_from_the_environment() -> None:
+    """LOOPCORE_HOOK_MIN_GRADE (any case) and LOOPCORE_HOOK_BLOCK_PROMPTS; bad grades named."""
+    s = Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "b", "LOOPCORE_HOOK_BLOCK_PROMPTS": "on"})
+    assert (s.hook_min_grade, s.hook_block_prompts) == ("B", True)
+    assert (Settings.load(env={}).hook_min_grade, Settings.load(env={}).hook_block_prompts) == (
+        "C",
+        False,
+    )
+    with pytest.raises(SettingsError, match="LOOPCORE_HOOK_MIN_GRADE"):
+        Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "E"})
 
 
 def test_transport_limits_are_read_and_bounded() -> None:

@@ -211,6 +211,32 @@ class PgHistorySql:
             id=int(row["id"]), history_id=history_id, rating=rating, comment=comment, created_at=at
         )
 
+    def recent_feedback(self, project: str, limit: int) -> list[FeedbackRecord]:
+        """The newest ``limit`` ratings of a project's intercepts, newest first."""
+        rows = self._conn.execute(
+            "SELECT f.* FROM prompt_feedback f JOIN intercepts i ON i.id = f.history_id "
+            "WHERE i.project = %s ORDER BY f.id DESC LIMIT %s",
+            (project, limit),
+        )
+        return [
+            FeedbackRecord(
+                id=int(r["id"]),
+                history_id=r["history_id"],
+                rating=int(r["rating"]),
+                comment=r["comment"],
+                created_at=float(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    def list_projects(self) -> list[str]:
+        """Every project key that has a plan, a loop or an intercept, sorted."""
+        rows = self._conn.execute(
+            "SELECT project FROM plans UNION SELECT project FROM loops "
+            "UNION SELECT project FROM intercepts ORDER BY 1"
+        )
+        return [str(r["project"]) for r in rows]
+
     def usage_counts(self, project: str | None) -> UsageCounts:
         """Counts of plans, tasks, loops, intercepts and feedback."""
         found: dict[str, dict[str, int]] = {}

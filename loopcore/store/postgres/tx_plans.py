@@ -37,6 +37,13 @@ _INSERT_TASK = """INSERT INTO tasks (position, title, description, depends_on, a
     lease_expires_at, last_output, baseline_details, last_details, updated_at, plan_id, id,
     created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
     %s, %s, %s, %s)"""
+# Each MAX is one index lookup; sequences are never reused, so a deletion followed by an
+# insert still moves the marker (what the dashboard polls).
+_MARKER = (
+    "SELECT (SELECT COALESCE(MAX(seq), 0) FROM journal) AS j, "
+    "(SELECT COALESCE(MAX(seq), 0) FROM intercepts) AS i, "
+    "(SELECT COALESCE(MAX(id), 0) FROM prompt_feedback) AS f"
+)
 _SAVE_TASK = """UPDATE tasks SET position = %s, title = %s, description = %s, depends_on = %s,
     acceptance = %s, notes = %s, status = %s, prompt_score = %s, output_score = %s,
     confidence = %s, scored_at = %s, score_seq = %s, claimed_by = %s, lease_expires_at = %s,
@@ -126,6 +133,13 @@ class PgPlanSql:
         rows = self._conn.execute(_JOURNAL[key], (plan_id or loop_id, after_seq, limit))
         return [journal_from_row(r) for r in rows]
 
+    def change_marker(self) -> tuple[int, int, int]:
+        """The newest journal sequence, intercept sequence and feedback id (0 when none)."""
+        row = self._conn.execute(_MARKER).fetchone()
+        if row is None:
+            return 0, 0, 0
+        return int(row["j"]), int(row["i"]), int(row["f"])
+
     def insert_plan(self, plan: Plan, tasks: Sequence[Task]) -> None:
         """Insert a new plan with its tasks."""
         p = plan
@@ -207,6 +221,11 @@ class PgPlanSql:
         params.append(limit)
         sql = _LIST_PLANS[(status is not None, after is not None)]
         return [plan_from_row(r) for r in self._conn.execute(sql, params)]
+
+    def plan_projects(self) -> dict[str, int]:
+        """How many plans each project has."""
+        rows = self._conn.execute("SELECT project, COUNT(*) AS n FROM plans GROUP BY project")
+        return {str(r["project"]): int(r["n"]) for r in rows}
 
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
         """One task, or None."""

@@ -22,6 +22,14 @@ RECENT_INTERCEPTS_SQL = "SELECT * FROM intercepts WHERE project = ? ORDER BY seq
 _INSERT_INTERCEPT = """INSERT INTO intercepts (id, project, prompt_hash, score, grade,
     dimensions, route, prompt_text, plan_id, task_id, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_RECENT_FEEDBACK = (
+    "SELECT f.* FROM prompt_feedback f JOIN intercepts i ON i.id = f.history_id "
+    "WHERE i.project = ? ORDER BY f.id DESC LIMIT ?"
+)
+_PROJECTS = (
+    "SELECT project FROM plans UNION SELECT project FROM loops "
+    "UNION SELECT project FROM intercepts ORDER BY 1"
+)
 # (per project, every project) statement pairs for usage counts.
 _COUNTS = {
     "plans": (
@@ -156,6 +164,25 @@ class HistorySql:
         return FeedbackRecord(
             id=cur.lastrowid, history_id=history_id, rating=rating, comment=comment, created_at=at
         )
+
+    def recent_feedback(self, project: str, limit: int) -> list[FeedbackRecord]:
+        """The newest ``limit`` ratings of a project's intercepts, newest first."""
+        rows = self._conn.execute(_RECENT_FEEDBACK, (project, limit))
+        return [
+            FeedbackRecord(
+                id=int(r["id"]),
+                history_id=r["history_id"],
+                rating=int(r["rating"]),
+                comment=r["comment"],
+                created_at=float(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    def list_projects(self) -> list[str]:
+        """Every project key that has a plan, a loop or an intercept, sorted."""
+        rows = self._conn.execute(_PROJECTS)
+        return [str(r[0]) for r in rows]
 
     def usage_counts(self, project: str | None) -> UsageCounts:
         """Counts of plans, tasks, loops, intercepts and feedback."""

@@ -19,6 +19,14 @@ _JOURNAL = {
     ("loop", True): "SELECT * FROM journal WHERE loop_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
 }
 
+# MAX of an INTEGER PRIMARY KEY AUTOINCREMENT is one index lookup; the ids are never
+# reused, so a deletion followed by an insert still moves the marker.
+_MARKER = (
+    "SELECT (SELECT COALESCE(MAX(seq), 0) FROM journal), "
+    "(SELECT COALESCE(MAX(seq), 0) FROM intercepts), "
+    "(SELECT COALESCE(MAX(id), 0) FROM prompt_feedback)"
+)
+
 
 def _journal_from_row(row: sqlite3.Row) -> JournalEntry:
     return JournalEntry(
@@ -72,3 +80,8 @@ class JournalSql:
         key = ("plan", newest_first) if plan_id is not None else ("loop", newest_first)
         rows = self._conn.execute(_JOURNAL[key], (plan_id or loop_id, after_seq, limit))
         return [_journal_from_row(r) for r in rows]
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """The newest journal sequence, intercept sequence and feedback id (0 when none)."""
+        row = self._conn.execute(_MARKER).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])

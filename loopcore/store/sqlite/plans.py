@@ -221,6 +221,11 @@ class PlanSql(JournalSql):
         sql = _LIST_PLANS[(status is not None, after is not None)]
         return [plan_from_row(r) for r in self._conn.execute(sql, params)]
 
+    def plan_projects(self) -> dict[str, int]:
+        """How many plans each project has."""
+        rows = self._conn.execute("SELECT project, COUNT(*) FROM plans GROUP BY project")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
         """One task, or None."""
         row = self._conn.execute(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from loopcore.errors import InvalidInput
 from loopcore.evaluators import build_evaluator, evaluator_types, register_evaluator
+from loopcore.evaluators._budget import Budgeted
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 from loopcore.evaluators.factory import (
     EVALUATOR_CACHE_SIZE,
@@ -68,8 +69,9 @@ def test_different_options_do_not_share() -> None:
     fast = build_evaluator(spec, FactoryOptions(regex_timeout_s=0.1))
     slow = build_evaluator(spec, FactoryOptions(regex_timeout_s=0.2))
     assert fast is not slow
-    assert isinstance(fast, RegexEvaluator) and isinstance(slow, RegexEvaluator)
-    assert (fast.required[0].timeout_s, slow.required[0].timeout_s) == (0.1, 0.2)
+    assert isinstance(fast, Budgeted) and isinstance(slow, Budgeted)
+    assert isinstance(fast.inner, RegexEvaluator) and isinstance(slow.inner, RegexEvaluator)
+    assert (fast.inner.required[0].timeout_s, slow.inner.required[0].timeout_s) == (0.1, 0.2)
 
 
 def test_cache_is_bounded_least_recently_used_first() -> None:

@@ -19,7 +19,13 @@ pytestmark = pytest.mark.slow
 PY = sys.executable
 PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 # Plugins of this venv (timeout, asyncio, hypothesis) only slow the child run down.
-ENV = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "LOOPCORE_SECRET_T": "s3cret"}
+ENV = {
+    **os.environ,
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    "PROJECT_SECRET_T": "s3cret",
+    "LOOPCORE_TOKEN": "server-token-s3cret",
+    "LOOPCORE_PROVIDER_API_KEY": "provider-key-s3cret",
+}
 
 CALC_OK = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = """\
@@ -147,6 +153,75 @@ def test_arguments_escaping_the_root_are_refused(project: Path, arg: str) -> Non
     assert "outside the project root" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "-c{out}/outside.ini",  # a glued short option
+        "--override-ini=cache_dir={out}/cache",  # --opt=key=PATH
+        "-ocache_dir={out}/cache",  # glued, then key=PATH
+        "--rootdir=src,{out}",  # a comma list
+        "@{out}/args",  # a response file outside
+        "--opt=@{out}/args",
+    ],
+)
+def test_every_path_form_escaping_the_root_is_refused(
+    project: Path, tmp_path: Path, form: str
+) -> None:
+    """Glued options, --opt=PATH, lists and @file name paths too: outside the root, refused."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "outside.ini").write_text("[pytest]\ncache_dir = /tmp/loopcore-escape\n")
+    (outside / "args").write_text("-q\n")
+    arg = form.format(out=outside)
+    with pytest.raises(InvalidInput) as caught:
+        build_evaluator({"type": "command", "run": [*PYTEST, arg]}, _options(project))
+    assert caught.value.field == f"run.{len(PYTEST)}"
+    assert "outside the project root" in str(caught.value)
+
+
+def test_a_response_file_inside_naming_a_path_outside_is_refused(
+    project: Path, tmp_path: Path
+) -> None:
+    """The arguments written in a response file inside the project are checked too."""
+    (project / "args.txt").write_text(f"-q\n--rootdir={tmp_path}\n")
+    with pytest.raises(InvalidInput) as caught:
+        build_evaluator({"type": "command", "run": [*PYTEST, "@args.txt"]}, _options(project))
+    assert f"--rootdir={tmp_path}" in str(caught.value)
+
+
+def test_path_forms_inside_the_root_run(project: Path) -> None:
+    """A glued -cFILE and an @file inside the project are accepted, and pytest runs with them."""
+    (project / "args.txt").write_text("tests\n")
+    result = _pytest(project, "-cpytest.ini", "@args.txt").evaluate("")
+    assert (result.passed, result.details["passed"]) == (True, 2)
+
+
+def test_naming_a_loopcore_variable_is_refused(project: Path) -> None:
+    """A spec that names LOOPCORE_TOKEN in env is an InvalidInput at env."""
+    spec = {
+        "type": "command",
+        "run": PYTEST,
+        "env": ["PYTEST_DISABLE_PLUGIN_AUTOLOAD", "LOOPCORE_TOKEN"],
+    }
+    with pytest.raises(InvalidInput) as caught:
+        build_evaluator(spec, _options(project))
+    assert caught.value.field == "env"
+    assert "never passed to commands" in str(caught.value)
+
+
+def test_loopcore_secrets_never_reach_the_command(project: Path) -> None:
+    """With LOOPCORE_TOKEN and the provider key in the server's environment, the test run
+    sees no LOOPCORE_* variable, and its parent's /proc environ holds no secret either."""
+    (project / "tests" / "test_env.py").write_text(
+        "import os\n\ndef test_no_secret():\n"
+        "    assert not [k for k in os.environ if k.startswith('LOOPCORE_')]\n"
+        "    parent = open(f'/proc/{os.getppid()}/environ', 'rb').read()\n"
+        "    assert b's3cret' not in parent\n"
+    )
+    result = _pytest(project).evaluate("")
+    assert (result.passed, result.details["passed"]) == (True, 3)
+
+
 def test_symlink_argument_pointing_outside_is_refused(project: Path, tmp_path: Path) -> None:
     """An argument that is a symlink inside the project to a place outside is refused."""
     (project / "escape").symlink_to(tmp_path)
@@ -181,10 +256,10 @@ def test_missing_program_is_a_deficiency(project: Path) -> None:
 def test_environment_is_passed_only_by_name(project: Path) -> None:
     """A server variable reaches the command only when the spec names it."""
     (project / "tests" / "test_env.py").write_text(
-        "import os\n\ndef test_no_secret():\n    assert 'LOOPCORE_SECRET_T' not in os.environ\n"
+        "import os\n\ndef test_no_secret():\n    assert 'PROJECT_SECRET_T' not in os.environ\n"
     )
     assert _pytest(project).evaluate("").passed is True
-    named = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD", "LOOPCORE_SECRET_T"]
+    named = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PROJECT_SECRET_T"]
     result = _pytest(project, env=named).evaluate("")
     assert _failing(result) == ["tests/test_env.py::test_no_secret"]
 

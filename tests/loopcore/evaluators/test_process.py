@@ -77,3 +77,68 @@ def test_a_program_that_cannot_start_is_an_error_not_a_raise(tmp_path: Path) -> 
     result = run_process([str(target)], cwd=tmp_path, env=ENV, timeout_s=5, max_output_bytes=1000)
     assert result.exit_code is None
     assert result.error is not None and result.error.startswith("could not start")
+
+
+def _wait_gone(pid: int) -> bool:
+    deadline = time.monotonic() + 10  # the kill is asynchronous; give the kernel a moment
+    while not _gone_or_zombie(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _gone_or_zombie(pid)
+
+
+# Starts a grandchild that leaves the process group with setsid and writes its pid.
+_SETSID = (
+    "import subprocess, sys, time;"
+    "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
+    " start_new_session=True);"
+    "open({pid_file!r}, 'w').write(str(p.pid));"
+    "{after}"
+)
+# A daemon: a child forks a grandchild that calls setsid, and the child exits at once,
+# so the grandchild's parent is gone too (it is handed to the nearest subreaper).
+_DAEMON = (
+    "import os, sys, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        open({pid_file!r}, 'w').write(str(os.getpid()))\n"
+    "        time.sleep(120)\n"
+    "    os._exit(0)\n"
+    "os.wait()\n"
+    "while not os.path.exists({pid_file!r}):\n"
+    "    time.sleep(0.01)\n"
+    "{after}\n"
+)
+
+
+@pytest.mark.parametrize("script", [_SETSID, _DAEMON], ids=["setsid", "double-fork"])
+def test_timeout_kills_descendants_that_left_the_group(tmp_path: Path, script: str) -> None:
+    """A grandchild in its own session (setsid, or a daemon) dies at the time limit."""
+    pid_file = tmp_path / "escaped.pid"
+    code = script.format(pid_file=str(pid_file), after="time.sleep(120)")
+    result = run_process(
+        [sys.executable, "-c", code], cwd=tmp_path, env=ENV, timeout_s=3, max_output_bytes=1000
+    )
+    assert (result.timed_out, result.exit_code) == (True, None)
+    assert _wait_gone(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize("script", [_SETSID, _DAEMON], ids=["setsid", "double-fork"])
+def test_descendants_left_behind_by_a_finished_run_are_killed(tmp_path: Path, script: str) -> None:
+    """A run that exits leaving a setsid'd or daemonised process behind leaves nothing running."""
+    pid_file = tmp_path / "escaped.pid"
+    code = script.format(pid_file=str(pid_file), after="sys.exit(0)")
+    result = run_process(
+        [sys.executable, "-c", code], cwd=tmp_path, env=ENV, timeout_s=30, max_output_bytes=1000
+    )
+    assert (result.timed_out, result.exit_code) == (False, 0)
+    assert _wait_gone(int(pid_file.read_text()))
+
+
+def test_a_signal_exit_is_reported_as_the_signal(tmp_path: Path) -> None:
+    """A program killed by a signal reports the negative signal number, as before the helper."""
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    result = run_process(
+        [sys.executable, "-c", code], cwd=tmp_path, env=ENV, timeout_s=30, max_output_bytes=1000
+    )
+    assert result.exit_code == -15

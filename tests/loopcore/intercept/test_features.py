@@ -114,3 +114,34 @@ def test_code_outside_fences_is_read_for_names_not_for_cue_phrases() -> None:
     assert f["behaviour"] == 0.0
     assert f["anchors"] >= 1.0  # print()
     assert extract_features("print the parsed rows")["behaviour"] == 1.0
+
+
+def test_desired_behaviour_is_told_apart_from_observed_only() -> None:
+    """Saying what should happen sets desired; a failure with only what happens is open."""
+    seen = extract_features("load() returns 0 for an empty file, which is wrong")
+    wanted = extract_features("load() returns 0 for an empty file; it should return None")
+    assert (seen["desired"], seen["only_observed"]) == (0.0, 1.0)
+    assert (wanted["desired"], wanted["only_observed"]) == (1.0, 0.0)
+
+
+def test_a_name_shown_in_quoted_code_is_grounded() -> None:
+    """A function the prose names and the snippet calls is grounded; an unshown one is not."""
+    shown = "parse_config() fails on empty files:\n```\nparse_config('')\n```"
+    unshown = "parse_config() fails on empty files:\n```\nload('')\n```"
+    assert extract_features(shown)["grounded"] == 1.0
+    assert extract_features(unshown)["grounded"] == 0.0
+    assert extract_features("parse_config() fails on empty files")["grounded"] == 0.0
+
+
+def test_choices_left_open_are_decisions_not_hedges() -> None:
+    """'whether to', 'or maybe' are decisions; 'I think' is a hedge; each counted once."""
+    f = extract_features("I think it is slow. Not sure whether to cache, or maybe not. Or maybe.")
+    assert f["decisions"] == 2.0
+    assert f["hedges"] == 1.0
+
+
+def test_conflicting_demands_are_read() -> None:
+    """Words that say two demands conflict are counted as contradictions."""
+    f = extract_features("Keep the old format but also emit the new one; this contradicts the spec")
+    assert f["contradictions"] == 2.0
+    assert extract_features("add a --json flag")["contradictions"] == 0.0

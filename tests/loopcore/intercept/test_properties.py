@@ -12,7 +12,10 @@ from loopcore.intercept import BLANKS, score_prompt
 VOCABULARY = (
     "add fix the a to in should must not be return maybe i don't know json download() "
     "src/app.py ValueError 3 tries test_x ? . ; : etc something because of expected "
-    "instead `x` -c --flag http://x.y/z #12 line python 3.7.1 >>>"
+    "instead `x` -c --flag http://x.y/z #12 line python 3.7.1 >>> "
+    # Words the issue-20 features read: feature lists, choices, conflicts, degree, products.
+    "build with signup, login, reset, dashboard whether or maybe contradicts faster "
+    "supposed GitHub - *"
 )
 WORDS = st.sampled_from([*VOCABULARY.split(), "\n"])
 TEXT = st.one_of(
@@ -50,3 +53,10 @@ def test_a_prompt_said_twice_scores_the_same(prompt: str) -> None:
     """Echoing a prompt without code fences changes nothing (a second copy can close a fence)."""
     assume("```" not in prompt and "~~~" not in prompt)
     assert score_prompt(f"{prompt}\n{prompt}").score == score_prompt(prompt).score
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_reproducibility_is_never_a_free_one(prompt: str) -> None:
+    """Reproducibility is read from evidence, each piece partial: no text reaches 1.0."""
+    assert score_prompt(prompt).dimensions["reproducibility"] < 1.0

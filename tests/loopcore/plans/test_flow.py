@@ -32,12 +32,12 @@ def test_next_task_follows_plan_order_and_dependencies(plans: PlanService) -> No
     first = plans.next_task(plan_id, agent="x")
     assert (first.kind, first.task and first.task.id) == ("task", "a")
     assert plans.next_task(plan_id, agent="y").kind == "blocked"
-    plans.record(plan_id, "a", output_score=1.0)
+    plans.record(plan_id, "a", output_score=1.0, agent="x")
     got = [plans.next_task(plan_id, agent=n).task for n in ("x", "y")]
     assert [t.id for t in got if t] == ["b", "c"]
-    plans.record(plan_id, "b", output_score=1.0)
+    plans.record(plan_id, "b", output_score=1.0, agent="x")
     assert plans.next_task(plan_id).kind == "blocked"
-    plans.record(plan_id, "c", output_score=1.0)
+    plans.record(plan_id, "c", output_score=1.0, agent="y")
     last = plans.next_task(plan_id)
     assert last.task is not None
     assert last.task.id == "d"
@@ -103,7 +103,7 @@ def test_recording_releases_the_claim(plans: PlanService) -> None:
     """A task marked done no longer has a holder or a lease."""
     plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
     plans.next_task(plan_id, agent="x")
-    task = plans.record(plan_id, "a", output_score=0.9).task
+    task = plans.record(plan_id, "a", output_score=0.9, agent="x").task
     assert (task.status, task.claimed_by, task.lease_expires_at) == ("done", None, None)
 
 
@@ -295,10 +295,10 @@ def test_every_change_is_journalled_in_order(plans: PlanService) -> None:
     """created, claimed, scored, failed, replan_needed, replanned, claimed, scored, done."""
     plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
     plans.next_task(plan_id, agent="x")
-    plans.record(plan_id, "a", output_score=0.2)
+    plans.record(plan_id, "a", output_score=0.2, agent="x")
     plans.replan(plan_id, "retry a", update=[{"id": "a", "status": "pending"}])
     plans.next_task(plan_id, agent="x")
-    plans.record(plan_id, "a", output_score=0.95)
+    plans.record(plan_id, "a", output_score=0.95, agent="x")
     assert kinds(plans, plan_id) == [
         "created",
         "claimed",
@@ -310,3 +310,84 @@ def test_every_change_is_journalled_in_order(plans: PlanService) -> None:
         "scored",
         "done",
     ]
+
+
+# ---- order kept, plans finish (issue 15) -----------------------------------------------------
+
+
+def test_record_refuses_a_task_whose_dependencies_are_not_done(plans: PlanService) -> None:
+    """b cannot be recorded while a is pending; the error names a and says what to do."""
+    plan_id = plans.create("p", "g", diamond()).plan.id
+    with pytest.raises(Conflict) as info:
+        plans.record(plan_id, "b", output_score=1.0)
+    assert "'a' (pending)" in str(info.value)
+    assert "record those first" in str(info.value)
+    assert plans.task(plan_id, "b").status == "pending"
+
+
+def test_record_refuses_a_task_another_agent_holds(plans: PlanService, clock: FixedClock) -> None:
+    """A live lease of x keeps y from recording; x may; after the lease ends, y may too."""
+    plan_id = plans.create("p", "g", diamond()).plan.id
+    plans.next_task(plan_id, agent="x", lease_s=60)
+    with pytest.raises(Conflict) as info:
+        plans.record(plan_id, "a", output_score=1.0, agent="y")
+    assert "claimed by 'x'" in str(info.value)
+    assert plans.record(plan_id, "a", output_score=0.1, agent="x", mark_done=False).task.claimed_by
+    clock.advance(61)
+    assert plans.record(plan_id, "a", output_score=1.0, agent="y").task.status == "done"
+
+
+def test_an_unclaimed_ready_task_can_be_recorded(plans: PlanService) -> None:
+    """Recording a ready task nobody claimed works (no claim needed)."""
+    plan_id = plans.create("p", "g", diamond()).plan.id
+    assert plans.record(plan_id, "a", output_score=1.0).task.status == "done"
+
+
+def test_a_failed_task_can_be_recorded_again(plans: PlanService) -> None:
+    """The recovery open to every tool set: record the failed task again with a better result."""
+    plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
+    assert plans.record(plan_id, "a", output_score=0.1).task.status == "failed"
+    again = plans.record(plan_id, "a", output_score=1.0)
+    assert again.task.status == "done"
+    assert again.plan.status == "done"
+
+
+def test_a_plan_whose_tasks_are_done_or_skipped_is_done(plans: PlanService) -> None:
+    """Status done in results, status() and list filters; active again when work is added."""
+    plan_id = plans.create("p", "g", diamond()[:2]).plan.id
+    plans.record(plan_id, "a", output_score=1.0)
+    assert plans.get(plan_id).status == "active"
+    plans.update_task(plan_id, "b", status="skipped")
+    assert plans.status(plan_id).plan.status == "done"
+    assert plans.get(plan_id).status == "done"
+    assert plans.next_task(plan_id).plan.status == "done"
+    done = plans.list_plans("p", status="done").plans
+    active = plans.list_plans("p", status="active").plans
+    assert ([p.id for p in done], active) == ([plan_id], ())
+    res = plans.replan(plan_id, "more work", add=[{"id": "c", "title": "C"}])
+    assert res.plan.status == "active"
+    assert [p.id for p in plans.list_plans("p", status="active").plans] == [plan_id]
+
+
+def test_a_replan_that_leaves_no_task_is_refused(plans: PlanService) -> None:
+    """Removing every task is refused with what to do instead; nothing changes."""
+    plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
+    with pytest.raises(InvalidInput) as info:
+        plans.replan(plan_id, "drop it", remove=["a"])
+    assert "without tasks" in str(info.value)
+    assert plans.status(plan_id).counts["pending"] == 1
+
+
+def test_done_filter_pages_through_plans(plans: PlanService, clock: FixedClock) -> None:
+    """The done filter keeps list order and cursors across plans that are not done."""
+    ids = []
+    for i in range(5):
+        clock.advance(1)
+        plan_id = plans.create("p", f"g{i}", [{"id": "a", "title": "A"}]).plan.id
+        if i % 2 == 0:
+            plans.record(plan_id, "a", output_score=1.0)
+        ids.append(plan_id)
+    first = plans.list_plans("p", status="done", limit=2)
+    second = plans.list_plans("p", status="done", cursor=first.next_cursor, limit=2)
+    assert [p.id for p in first.plans + second.plans] == [ids[4], ids[2], ids[0]]
+    assert second.next_cursor is None

@@ -33,7 +33,7 @@ def _fill(store: Store) -> str:
     ]
     plan_id = plans.create("proj", "ship it", tasks).plan.id
     plans.next_task(plan_id, agent="a")
-    plans.record(plan_id, "t0", prompt_score=0.8, output_score=0.9)
+    plans.record(plan_id, "t0", prompt_score=0.8, output_score=0.9, agent="a")
     plans.next_task(plan_id, agent="b")
     plans.replan(plan_id, "scope", add=[{"id": "t9", "title": "more"}])
     gone = plans.create("proj", "gone", [{"id": "x", "title": "x"}]).plan.id

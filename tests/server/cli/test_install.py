@@ -140,7 +140,7 @@ def test_malformed_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
     env = _env(tmp_path)
     path = env.home / ".cursor" / "mcp.json"
     path.parent.mkdir(parents=True)
-    path.write_text('{"mcpServers": {"memory": {"command": "npx",}}  // trailing comma\n')
+    path.write_text('{"mcpServers": {"memory": {"command": "npx",}  // unclosed\n')
     before = path.read_bytes()
     with pytest.raises(
         InvalidInput, match=r"cannot parse .*mcp\.json as JSON.*Nothing was changed"
@@ -181,12 +181,20 @@ def test_dry_run_leaves_an_existing_file_alone(tmp_path: Path) -> None:
 
 
 def test_vscode_entry_uses_servers_and_stdio_type(tmp_path: Path) -> None:
-    """VS Code: top-level ``servers``, and each entry carries ``"type": "stdio"``."""
+    """VS Code: top-level ``servers``, each entry carries ``"type": "stdio"``; its default
+    scope is the project, so the entry names the project too."""
     env = _env(tmp_path)
     _run(env, "vscode")
     data = json.loads((env.cwd / ".vscode" / "mcp.json").read_text())
     assert data == {
-        "servers": {"loopcore": {"type": "stdio", "command": CMD[0], "args": ["serve"]}}
+        "servers": {
+            "loopcore": {
+                "type": "stdio",
+                "command": CMD[0],
+                "args": ["serve"],
+                "env": {"LOOPCORE_PROJECT": "project"},
+            }
+        }
     }
 
 
@@ -207,9 +215,25 @@ def test_claude_code_user_scope_keeps_the_state_file_and_its_mode(tmp_path: Path
 def test_db_becomes_an_absolute_loopcore_db(tmp_path: Path) -> None:
     """--db relative to the working directory is written as an absolute LOOPCORE_DB."""
     env = _env(tmp_path)
-    _run(env, "claude-code", scope="project", db=Path("data/lc.db"))
-    entry = json.loads((env.cwd / ".mcp.json").read_text())["mcpServers"]["loopcore"]
+    _run(env, "claude-code", db=Path("data/lc.db"))
+    entry = json.loads((env.home / ".claude.json").read_text())["mcpServers"]["loopcore"]
     assert entry["env"] == {"LOOPCORE_DB": str(env.cwd / "data" / "lc.db")}
+
+
+def test_project_scope_is_portable_and_sets_the_project(tmp_path: Path) -> None:
+    """--scope project: plain `loopcore`, a relative --db kept relative, LOOPCORE_PROJECT."""
+    env = _env(tmp_path)
+    out = io.StringIO()
+    request = InstallRequest(host="claude-code", scope="project", db=Path("data/lc.db"))
+    assert install(request, env, out) == 0
+    entry = json.loads((env.cwd / ".mcp.json").read_text())["mcpServers"]["loopcore"]
+    assert entry == {
+        "type": "stdio",
+        "command": "loopcore",
+        "args": ["serve"],
+        "env": {"LOOPCORE_DB": "data/lc.db", "LOOPCORE_PROJECT": "project"},
+    }
+    assert sys.prefix not in (env.cwd / ".mcp.json").read_text()
 
 
 def test_update_keeps_what_the_user_added_to_the_entry(tmp_path: Path) -> None:
@@ -259,12 +283,13 @@ def test_server_command_is_an_absolute_existing_program() -> None:
     assert Path(command) == LOOPCORE
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str, verb: str = "install") -> subprocess.CompletedProcess[str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "XDG_CONFIG_HOME": ""}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])  # this checkout's code
     return subprocess.run(
-        [str(LOOPCORE), "install", *args],
+        [str(LOOPCORE), verb, *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -300,3 +325,226 @@ def test_cli_install_refuses_a_malformed_file_with_status_1(tmp_path: Path) -> N
     assert proc.returncode == 1
     assert proc.stderr.startswith("loopcore install: cannot parse")
     assert path.read_text() == "{not json"
+
+
+def test_gemini_user_and_project_settings(tmp_path: Path) -> None:
+    """gemini: ~/.gemini/settings.json (user), ./.gemini/settings.json (project), mcpServers."""
+    env = _env(tmp_path)
+    _write(env.home / ".gemini" / "settings.json", {"theme": "dark"})
+    _run(env, "gemini")
+    data = json.loads((env.home / ".gemini" / "settings.json").read_text())
+    assert data == {
+        "theme": "dark",
+        "mcpServers": {"loopcore": {"command": CMD[0], "args": ["serve"]}},
+    }
+    assert config_path("gemini", "project", env) == env.cwd / ".gemini" / "settings.json"
+
+
+CODEX = """\
+# my codex config
+model = "o4-mini"
+
+[mcp_servers.memory]  # the memory server
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-memory"]
+
+[profiles.fast]
+model = "o4-mini"
+"""
+
+
+def test_codex_toml_gets_a_table_and_keeps_comments(tmp_path: Path) -> None:
+    """codex: a [mcp_servers.loopcore] table appended; comments and other tables kept."""
+    import tomllib
+
+    env = _env(tmp_path)
+    path = env.home / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(CODEX)
+    out = _run(env, "codex", db=Path("/data/lc.db"))
+    text = path.read_text()
+    assert text.startswith(CODEX)
+    assert text.endswith(
+        '\n[mcp_servers.loopcore]\ncommand = "/opt/venv/bin/loopcore"\nargs = ["serve"]\n'
+        'env = { LOOPCORE_DB = "/data/lc.db" }\n'
+    )
+    data = tomllib.loads(text)
+    assert data["mcp_servers"]["memory"]["command"] == "npx"
+    assert data["mcp_servers"]["loopcore"]["env"] == {"LOOPCORE_DB": "/data/lc.db"}
+    assert "+[mcp_servers.loopcore]" in out
+    assert "nothing changed" in _run(env, "codex", db=Path("/data/lc.db"))
+
+
+def test_codex_update_rewrites_the_table_in_place(tmp_path: Path) -> None:
+    """A second install rewrites loopcore's table where it is, once, keeping the user's keys."""
+    import tomllib
+
+    env = _env(tmp_path)
+    path = env.home / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    old = '[mcp_servers.loopcore]\ncommand = "/old"\nstartup_timeout_sec = 20\n\n'
+    head, tail = CODEX.split("[profiles.fast]")
+    path.write_text(head + old + "[profiles.fast]" + tail)
+    _run(env, "codex")
+    text = path.read_text()
+    assert text.count("[mcp_servers.loopcore]") == 1
+    assert text.startswith(head + "[mcp_servers.loopcore]\n")
+    assert text.endswith("[profiles.fast]" + tail)
+    entry = tomllib.loads(text)["mcp_servers"]["loopcore"]
+    assert entry == {"command": CMD[0], "args": ["serve"], "startup_timeout_sec": 20}
+
+
+def test_codex_bad_toml_is_refused_untouched(tmp_path: Path) -> None:
+    """A config.toml that does not parse: refused, bytes kept."""
+    env = _env(tmp_path)
+    path = env.home / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text("[mcp_servers\n")
+    with pytest.raises(InvalidInput, match=r"cannot parse .* as TOML"):
+        _run(env, "codex")
+    assert path.read_text() == "[mcp_servers\n"
+
+
+VSCODE_JSONC = """\
+// Workspace MCP servers
+{
+  "servers": {
+    // the memory server, keep it
+    "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory",],},
+  },
+  /* inputs for secrets */
+  "inputs": [],
+}
+"""
+
+
+def test_jsonc_config_is_merged_with_its_comments_kept(tmp_path: Path) -> None:
+    """VS Code's mcp.json with comments and trailing commas: loopcore added, comments kept."""
+    from server.cli import jsonc
+
+    env = _env(tmp_path)
+    path = env.cwd / ".vscode" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(VSCODE_JSONC)
+    out = _run(env, "vscode")
+    text = path.read_text()
+    for comment in ("// Workspace MCP servers", "// the memory server, keep it", "/* inputs"):
+        assert comment in text
+    data = jsonc.loads(text)
+    assert data["servers"]["loopcore"]["command"] == CMD[0]
+    assert data["servers"]["memory"]["command"] == "npx"
+    assert data["inputs"] == []
+    assert '+    "loopcore": {' in out
+    assert len(_backups(path)) == 1
+    assert "nothing changed" in _run(env, "vscode")
+
+
+def test_uninstall_jsonc_gives_back_the_original_text(tmp_path: Path) -> None:
+    """install then uninstall on a JSONC file: byte for byte what the user had."""
+    env = _env(tmp_path)
+    path = env.cwd / ".vscode" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(VSCODE_JSONC)
+    _run(env, "vscode")
+    out = io.StringIO()
+    assert install(InstallRequest(host="vscode", remove=True), env, out) == 0
+    assert path.read_text() == VSCODE_JSONC
+    assert "removed loopcore" in out.getvalue()
+
+
+@pytest.mark.parametrize("host", ["claude-desktop", "cursor", "vscode", "claude-code", "gemini"])
+def test_uninstall_removes_only_loopcore(tmp_path: Path, host: str) -> None:
+    """uninstall <host>: loopcore's entry goes, the other server stays; a second run is a no-op."""
+    env = _env(tmp_path)
+    path = config_path(host, None, env)
+    key = "servers" if host == "vscode" else "mcpServers"
+    _write(path, {key: {"memory": OTHER}, "other": 1})
+    _run(env, host)
+    out = io.StringIO()
+    assert install(InstallRequest(host=host, remove=True), env, out) == 0
+    assert json.loads(path.read_text()) == {key: {"memory": OTHER}, "other": 1}
+    again = io.StringIO()
+    assert install(InstallRequest(host=host, remove=True), env, again) == 0
+    assert "is not registered" in again.getvalue()
+
+
+def test_uninstall_codex_removes_the_table_only(tmp_path: Path) -> None:
+    """uninstall codex: the [mcp_servers.loopcore] table goes, the file is as it was."""
+    env = _env(tmp_path)
+    path = env.home / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(CODEX)
+    _run(env, "codex")
+    assert install(InstallRequest(host="codex", remove=True), env, io.StringIO()) == 0
+    assert path.read_text().rstrip("\n") == CODEX.rstrip("\n")
+
+
+def test_claude_code_hooks_go_to_settings_beside_the_users_own(tmp_path: Path) -> None:
+    """install claude-code --hooks: every event loopcore handles, the user's hooks kept."""
+    env = _env(tmp_path)
+    settings = env.home / ".claude" / "settings.json"
+    mine = {"hooks": [{"type": "command", "command": "echo mine"}]}
+    _write(settings, {"model": "opus", "hooks": {"Stop": [mine]}})
+    _run(env, "claude-code", hooks=True)
+    data = json.loads(settings.read_text())
+    assert data["model"] == "opus"
+    assert set(data["hooks"]) == {"UserPromptSubmit", "TaskCompleted", "Stop", "SessionStart"}
+    assert data["hooks"]["Stop"][0] == mine
+    command = data["hooks"]["Stop"][1]["hooks"][0]["command"]
+    assert command == f"{CMD[0]} hook claude-code"
+    assert "nothing changed" in _run(env, "claude-code", hooks=True)
+    install(InstallRequest(host="claude-code", remove=True), env, io.StringIO())
+    assert json.loads(settings.read_text()) == {"model": "opus", "hooks": {"Stop": [mine]}}
+
+
+def test_project_hooks_use_the_plain_command(tmp_path: Path) -> None:
+    """--scope project --hooks: ./.claude/settings.json with `loopcore hook claude-code`."""
+    env = _env(tmp_path)
+    request = InstallRequest(host="claude-code", scope="project", hooks=True)
+    assert install(request, env, io.StringIO()) == 0
+    data = json.loads((env.cwd / ".claude" / "settings.json").read_text())
+    assert data["hooks"]["TaskCompleted"][0]["hooks"][0]["command"] == "loopcore hook claude-code"
+
+
+def test_gemini_and_codex_hooks_use_their_own_events(tmp_path: Path) -> None:
+    """gemini --hooks: BeforeAgent/AfterAgent/SessionStart; codex: hooks.json, Claude's shape."""
+    env = _env(tmp_path)
+    _run(env, "gemini", hooks=True)
+    _run(env, "codex", hooks=True)
+    gemini = json.loads((env.home / ".gemini" / "settings.json").read_text())
+    assert set(gemini["hooks"]) == {"BeforeAgent", "AfterAgent", "SessionStart"}
+    assert "loopcore" in gemini["mcpServers"]
+    codex = json.loads((env.home / ".codex" / "hooks.json").read_text())
+    assert set(codex["hooks"]) == {"UserPromptSubmit", "Stop", "SessionStart"}
+    assert codex["hooks"]["Stop"][0]["hooks"][0]["command"] == f"{CMD[0]} hook codex"
+
+
+def test_hooks_for_a_host_without_hooks_are_refused(tmp_path: Path) -> None:
+    """--hooks for cursor: a clear error, nothing written."""
+    env = _env(tmp_path)
+    with pytest.raises(InvalidInput, match="cursor has no hooks"):
+        _run(env, "cursor", hooks=True)
+    assert not (env.home / ".cursor").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("gemini", ".gemini/settings.json"),
+        ("codex", ".codex/config.toml"),
+        ("cursor", ".cursor/mcp.json"),
+        ("claude-code", ".claude.json"),
+    ],
+)
+def test_cli_install_and_uninstall_in_a_temporary_home(
+    tmp_path: Path, host: str, path: str
+) -> None:
+    """`loopcore install HOST` then `loopcore uninstall HOST` in a temporary HOME."""
+    proc = _cli(tmp_path, host)
+    assert proc.returncode == 0, proc.stderr
+    target = tmp_path / "home" / path
+    assert str(LOOPCORE) in target.read_text()
+    gone = _cli(tmp_path, host, verb="uninstall")
+    assert gone.returncode == 0, gone.stderr
+    assert "loopcore" not in target.read_text().replace(str(LOOPCORE), "")

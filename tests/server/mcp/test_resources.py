@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,16 @@ async def _read(c: Client, uri: str) -> Any:
 @pytest.mark.anyio
 @ERAS
 async def test_resources_and_templates_are_listed(tmp_path: Path, mode: str) -> None:
-    """The plan list is a resource; one plan, its journal and one loop are templates."""
+    """The plan list and the plan view (an MCP App) are resources; one plan, its journal and
+    one loop are templates."""
     async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
         resources = [str(r.uri) for r in (await c.list_resources()).resources]
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-    assert resources == ["loopcore://plans"]
+    assert sorted(resources) == [
+        "loopcore://evaluators",
+        "loopcore://plans",
+        "ui://loopcore/plan.html",
+    ]
     assert templates == {
         "loopcore://plans/{plan_id}",
         "loopcore://plans/{plan_id}/journal",
@@ -121,3 +127,17 @@ async def test_prompts_are_listed_and_rendered(tmp_path: Path, mode: str) -> Non
     assert "add retries" in getattr(plan.messages[0].content, "text", "")
     assert "plan_create" in getattr(plan.messages[0].content, "text", "")
     assert "fix the bug" in getattr(first.messages[0].content, "text", "")
+
+
+@pytest.mark.anyio
+@ERAS
+async def test_journal_times_are_iso(tmp_path: Path, mode: str) -> None:
+    """Every time in the journal resource, the entries' and the claims' leases, is ISO 8601."""
+    async with Client(build_server(make_settings(tmp_path)), mode=mode) as c:
+        plan_id = await new_plan(c)
+        await ok(c, "plan_next_task", {"plan_id": plan_id, "agent": "ann"})
+        journal = await _read(c, f"loopcore://plans/{plan_id}/journal")
+    claimed = journal["entries"][-1]
+    iso = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+    assert claimed["kind"] == "claimed"
+    assert re.match(iso, claimed["at"]) and re.match(iso, claimed["detail"]["lease_expires_at"])

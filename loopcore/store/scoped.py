@@ -1,0 +1,74 @@
+"""A store seen from one project: ids of other projects' plans and loops are not there.
+
+Projects are boundaries, not listing filters (DESIGN.md, "Plans and confidence"):
+every read of a plan or a loop by id goes through ``get_plan`` or ``get_loop``
+(the plan and loop operations load the plan or the loop first, then its tasks,
+steps and journal), so answering ``None`` there for an id filed under another
+project makes every service answer ``PlanNotFound`` or ``LoopNotFound``, exactly
+as for an id that does not exist. The rule is written here once; the services
+and their operations stay unaware of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, cast
+
+from loopcore.ids import check_project
+from loopcore.store.protocol import Store, StoreTx
+from loopcore.store.records import LoopRecord, Plan
+
+__all__ = ["ProjectStore"]
+
+
+class _ProjectTx:
+    """A transaction that hides other projects' plans and loops (everything else delegates)."""
+
+    def __init__(self, tx: StoreTx, project: str) -> None:
+        self._tx = tx
+        self._project = project
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def get_plan(self, plan_id: str, *, lock: bool = False) -> Plan | None:
+        plan = self._tx.get_plan(plan_id, lock=lock)
+        return plan if plan is not None and plan.project == self._project else None
+
+    def get_loop(self, loop_id: str, *, lock: bool = False) -> LoopRecord | None:
+        loop = self._tx.get_loop(loop_id, lock=lock)
+        return loop if loop is not None and loop.project == self._project else None
+
+
+class ProjectStore:
+    """``store`` as ``project`` sees it: the same data, other projects' ids not found.
+
+    Args:
+        store: the shared store (opened and closed by its owner, never here).
+        project: the project key.
+    """
+
+    def __init__(self, store: Store, project: str) -> None:
+        self._store = store
+        self.project = check_project(project)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @contextmanager
+    def _scoped(self, opened: AbstractContextManager[StoreTx]) -> Iterator[StoreTx]:
+        with opened as tx:
+            yield cast(StoreTx, _ProjectTx(tx, self.project))
+
+    def read(self) -> AbstractContextManager[StoreTx]:
+        """A read-only transaction, seen from the project."""
+        return self._scoped(self._store.read())
+
+    def write(self) -> AbstractContextManager[StoreTx]:
+        """A write transaction, seen from the project."""
+        return self._scoped(self._store.write())
+
+    def as_store(self) -> Store:
+        """This view typed as a ``Store`` (it answers every ``Store`` method)."""
+        return cast(Store, self)

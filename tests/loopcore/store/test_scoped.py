@@ -1,0 +1,46 @@
+"""The store as one project sees it: another project's plans and loops are not there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from loopcore.clock import FixedClock
+from loopcore.errors import LoopNotFound, PlanNotFound
+from loopcore.history import HistoryService
+from loopcore.loops.sessions import LoopService
+from loopcore.plans.service import PlanService
+from loopcore.store import SqliteStore
+from loopcore.store.scoped import ProjectStore
+
+SPEC = {"type": "length", "min_words": 1}
+
+
+def test_services_on_a_project_store_treat_foreign_ids_as_unknown(
+    store: SqliteStore, clock: FixedClock
+) -> None:
+    """Plans, loops and intercepts of project b cannot touch project a's by id."""
+    mine = PlanService(store, clock)
+    plan_id = mine.create("a", "g", [{"id": "t", "title": "T"}]).plan.id
+    loop_id = LoopService(store, clock).start("a", "g", SPEC).id
+    view = ProjectStore(store, "b").as_store()
+    plans, loops = PlanService(view, clock), LoopService(view, clock)
+    history = HistoryService(view, clock)
+    refusals: list[Callable[[], object]] = [
+        lambda: plans.status(plan_id),
+        lambda: plans.record(plan_id, "t", output_score=1.0),
+        lambda: plans.delete(plan_id),
+        lambda: loops.step(loop_id, "x"),
+        lambda: loops.start("b", "g", SPEC, plan_id=plan_id, task_id="t"),
+        lambda: history.record_intercept(
+            "b", "h", 0.5, "C", {}, "proceed", None, plan_id=plan_id, task_id="t"
+        ),
+    ]
+    for call in refusals:
+        with pytest.raises((PlanNotFound, LoopNotFound)):
+            call()
+    own = ProjectStore(store, "a").as_store()
+    assert PlanService(own, clock).status(plan_id).plan.id == plan_id
+    assert mine.task(plan_id, "t").status == "pending"
+    assert LoopService(store, clock).status(loop_id).loop.status == "open"

@@ -1,0 +1,116 @@
+"""The shared tool registration: text arguments arrive exactly as sent, in both eras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from server.app import build_server
+from server.tools._common import text_fields
+from tests.server.helpers import ok, text_of
+
+pytestmark = pytest.mark.anyio
+
+# Text a client may send that the SDK would otherwise read as JSON (or as JSON scalars).
+TRICKY = ['{"a": 1}', "[1, 2]", '"q"', "null", "true", "42", "-1.5e3"]
+
+
+def _says_string(kind: object) -> bool:
+    return kind == "string" or (isinstance(kind, list) and "string" in kind)
+
+
+def _text_props(schema: dict[str, Any]) -> list[str]:
+    """The input properties published as text (string, or string-or-null)."""
+    names = []
+    for name, prop in schema.get("properties", {}).items():
+        kinds = [prop, *prop.get("anyOf", [])]
+        if any(_says_string(k.get("type")) and "enum" not in k for k in kinds):
+            names.append(name)
+    return names
+
+
+def test_every_text_argument_of_every_tool_is_kept_as_sent(tmp_path: Any) -> None:
+    """The metadata of every tool leaves each text argument as the string sent."""
+    from tests.server.helpers import make_settings
+
+    server = build_server(make_settings(tmp_path))
+    tools = server._tool_manager.list_tools()
+    checked = 0
+    for tool in tools:
+        fields = text_fields(tool.fn_metadata.arg_model)
+        assert set(_text_props(tool.parameters)) <= fields, tool.name
+        for field in fields:
+            for value in TRICKY:
+                parsed = tool.fn_metadata.pre_parse_json({field: value})
+                assert parsed[field] == value, (tool.name, field, value)
+                checked += 1
+    assert checked >= 20 * len(TRICKY)
+
+
+async def test_no_tool_reads_text_as_json(client: Client) -> None:
+    """Over the protocol, every text field of every tool receives the very string sent.
+
+    Sent alone, the field is validated with the others missing: the validation error
+    quotes the arguments as the server received them, so the field must show there as
+    the same Python string (never a dict, list, None, bool or number).
+    """
+    tools = (await client.list_tools()).tools
+    assert len(tools) >= 20
+    quoted = 0
+    for tool in tools:
+        for field in _text_props(tool.input_schema):
+            for value in TRICKY:
+                result = await client.call_tool(tool.name, {field: value})
+                text = text_of(result)
+                assert "valid string" not in text, (tool.name, field, value, text)
+                if "validation error" in text and "input_value={" in text:
+                    assert f"{field!r}: {value!r}" in text, (tool.name, field, value, text)
+                    quoted += 1
+    assert quoted >= 15 * len(TRICKY)
+
+
+async def test_task_text_reads_back_verbatim(client: Client) -> None:
+    """Descriptions and notes that look like JSON come back as the same text."""
+    plan = await ok(
+        client, "plan_create", {"goal": '{"a": 1}', "tasks": [{"id": "a", "title": "t"}]}
+    )
+    assert plan["goal"] == '{"a": 1}'
+    for value in TRICKY:
+        task = await ok(
+            client,
+            "plan_update_task",
+            {"plan_id": plan["plan_id"], "task_id": "a", "description": value, "notes": value},
+        )
+        assert (task["description"], task["notes"]) == (value, value)
+
+
+async def test_json_output_is_recorded_and_scored_as_text(client: Client) -> None:
+    """plan_record(output='{"a": 1}') passes a json_schema acceptance spec."""
+    spec = {"type": "json_schema", "schema": {"type": "object", "required": ["a"]}}
+    plan = await ok(
+        client,
+        "plan_create",
+        {"goal": "emit json", "tasks": [{"id": "j", "title": "t", "acceptance": spec}]},
+    )
+    res = await ok(
+        client, "plan_record", {"plan_id": plan["plan_id"], "task_id": "j", "output": '{"a": 1}'}
+    )
+    assert res["evaluation"]["passed"] is True
+    assert res["task"]["status"] == "done"
+
+
+async def test_verify_goal_and_intercept_context_take_json_text(client: Client) -> None:
+    """verify_output's goal and intercept's context accept JSON-looking text."""
+    for value in TRICKY:
+        out = await ok(
+            client,
+            "verify_output",
+            {"output": value, "goal": value, "evaluator": {"type": "length", "min_chars": 1}},
+        )
+        assert out["passed"] is True
+        got = await ok(
+            client, "intercept", {"prompt": "Write a parser for CSV files", "context": value}
+        )
+        assert 0.0 <= got["score"] <= 1.0
