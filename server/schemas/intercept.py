@@ -40,7 +40,7 @@ class InterceptOut(Model):
     """A request's score; on route clarify ask ``questions`` (or act on ``improved_prompt``).
 
     ``history_id`` is None when the history could not be written (a full or read-only disk):
-    scoring needs no store, so the score is still given and ``history_note`` says why.
+    scoring needs no store, so the score is still given (the server log says why).
     """
 
     history_id: str | None
@@ -62,7 +62,6 @@ class InterceptOut(Model):
     improved: ImprovedOut | None = None
     task_prompt_score: float | None = None
     prompt_stored: bool
-    history_note: str = ""
 
 
 class DimensionScore(Model):

@@ -32,10 +32,6 @@ __all__ = ["register"]
 
 log = structlog.get_logger(__name__)
 
-NOT_KEPT = (
-    "the score was not kept in history (the store could not be written; see the server log): "
-    "it is still valid, but prompt_stats and prompt_feedback will not know this call"
-)
 FEEDBACK_NOTE = (
     "Stored with the intercept it rates; ratings are kept apart from the loop priors and "
     "never change suggest_config or when loops stop."
@@ -78,7 +74,6 @@ def _out(
         improved=improved[1] if improved else None,
         task_prompt_score=task_score,
         prompt_stored=stored and history_id is not None,
-        history_note="" if history_id is not None else NOT_KEPT,
     )
 
 

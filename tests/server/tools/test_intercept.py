@@ -405,7 +405,6 @@ async def test_intercept_answers_when_its_history_write_fails(tmp_path: Path) ->
         assert settings.db is not None
         with _unwritable_history(Path(settings.db)):
             lost = out_of(await c.call_tool("intercept", {"prompt": VAGUE}))
-    assert kept["history_id"] is not None and kept["history_note"] == ""
+    assert kept["history_id"] is not None
     assert lost["history_id"] is None
-    assert "not kept" in lost["history_note"]
     assert (lost["score"], lost["route"]) == (kept["score"], kept["route"])
