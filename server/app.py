@@ -163,5 +163,5 @@ def build_server(
     declare_plan_view(mcp)
     resources.register(mcp, deps)
     prompts.register(mcp, settings.tools)
-    install_protocol_handlers(mcp, deps.notifier)
+    install_protocol_handlers(mcp, deps.notifier, runtime.pool)
     return mcp

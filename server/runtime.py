@@ -27,6 +27,8 @@ from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
 from loopcore.store.scoped import ProjectStore
+from loopcore.store.sqlite import SqliteStore
+from server.pool import EvaluationPool
 from server.providers import configured_judge
 from server.settings import Settings
 
@@ -89,6 +91,8 @@ class Runtime:
         self.clock = clock
         self.options = factory_options(settings)
         self.project = settings.project_key
+        # Evaluations and commands run here, never on the transports' threads (server.pool).
+        self.pool = EvaluationPool(settings.eval_workers, settings.eval_session_share)
         self._given = store
         self._lock = threading.Lock()
         self._users = 0
@@ -159,6 +163,12 @@ class Runtime:
             statement_timeout_s=s.db_statement_timeout_s,
         )
         store, report = open_store(s.db, self.clock, pool=pool)
+        if isinstance(store, SqliteStore):  # a read-only file opens silently: refuse it now
+            try:
+                store.check_writable()
+            except StoreError:
+                store.close()
+                raise
         self.report = report
         log.info("store_restored", project=self.project, **asdict(report))
         return store

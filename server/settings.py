@@ -51,6 +51,13 @@ ENV_VARS: dict[str, str] = {
     "evaluation_budget_s": "LOOPCORE_EVALUATION_BUDGET_S",
     "hook_min_grade": "LOOPCORE_HOOK_MIN_GRADE",
     "hook_block_prompts": "LOOPCORE_HOOK_BLOCK_PROMPTS",
+    "eval_workers": "LOOPCORE_EVAL_WORKERS",
+    "eval_session_share": "LOOPCORE_EVAL_SESSION_SHARE",
+    "http_header_timeout_s": "LOOPCORE_HTTP_HEADER_TIMEOUT_S",
+    "http_body_timeout_s": "LOOPCORE_HTTP_BODY_TIMEOUT_S",
+    "http_max_connections": "LOOPCORE_HTTP_MAX_CONNECTIONS",
+    "http_max_sessions": "LOOPCORE_HTTP_MAX_SESSIONS",
+    "http_session_idle_s": "LOOPCORE_HTTP_SESSION_IDLE_S",
 }
 # Secrets may also be given as a file holding them, so they are never in any environment.
 SECRET_FILES: dict[str, str] = {
@@ -111,6 +118,13 @@ class Settings(BaseModel):
         hook_min_grade: ``loopcore hook`` answers a submitted prompt graded below this with
             its blanks and questions.
         hook_block_prompts: ``loopcore hook`` blocks such a prompt instead (exit 2).
+        eval_workers: threads that run evaluations and commands, apart from the
+            transports' I/O; eval_session_share: the fraction of them one session may hold.
+        http_header_timeout_s / http_body_timeout_s: how long an HTTP client may take to
+            send a request's headers, then its body, before the connection is closed.
+        http_max_connections: open HTTP connections at most (more are answered 503).
+        http_max_sessions / http_session_idle_s: streamable HTTP sessions at most, and
+            how long one may stay idle before it is closed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -143,6 +157,13 @@ class Settings(BaseModel):
     evaluation_budget_s: float = Field(default=5.0, gt=0, le=600)
     hook_min_grade: Literal["A", "B", "C", "D", "F"] = "C"
     hook_block_prompts: bool = False
+    eval_workers: int = Field(default=8, ge=1, le=256)
+    eval_session_share: float = Field(default=0.5, gt=0, le=1)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    http_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=200, ge=1, le=100_000)
+    http_max_sessions: int = Field(default=100, ge=1, le=100_000)
+    http_session_idle_s: float = Field(default=1800.0, gt=0, le=7 * 86400)
     # The environment the server started with, handed to the command evaluator (which
     # passes on only PATH-like basics and the variables a spec names); never logged.
     command_environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)

@@ -50,6 +50,12 @@ __all__ = [
 log = structlog.get_logger()
 
 OnIteration = Callable[["IterationRecord"], Awaitable[None]]
+# Runs one blocking evaluation off the event loop (default: an anyio worker thread).
+RunBlocking = Callable[[Callable[[], Evaluation]], Awaitable[Evaluation]]
+
+
+async def _in_thread(fn: Callable[[], Evaluation]) -> Evaluation:
+    return await anyio.to_thread.run_sync(fn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +208,7 @@ class _Loop:
         on_iteration: OnIteration | None,
         clock: Clock,
         cancel: anyio.Event | None,
+        run_blocking: RunBlocking = _in_thread,
     ) -> None:
         self.original = prompt
         self.evaluator = evaluator
@@ -212,6 +219,7 @@ class _Loop:
         self.on_iteration = on_iteration
         self.clock = clock
         self.cancel = cancel
+        self.run_blocking = run_blocking
         self.started = clock()
         self.records: list[IterationRecord] = []
         self.evaluations: list[Evaluation] = []
@@ -318,7 +326,8 @@ class _Loop:
             previous=self.evaluations[-1] if self.evaluations else self.context.previous,
             baseline=self.context.baseline or (self.evaluations[0] if self.evaluations else None),
         )
-        evaluation = await anyio.to_thread.run_sync(self.evaluator.evaluate, completion.text, ctx)
+        text = completion.text
+        evaluation = await self.run_blocking(lambda: self.evaluator.evaluate(text, ctx))
         record = IterationRecord(
             iteration=len(self.records) + 1,
             prompt=prompt,
@@ -395,6 +404,7 @@ async def refine(
     on_iteration: OnIteration | None = None,
     clock: Clock = monotonic,
     cancel: anyio.Event | None = None,
+    run_blocking: RunBlocking = _in_thread,
 ) -> RefineResult:
     """Run a refinement loop until a stopping condition fires.
 
@@ -410,6 +420,8 @@ async def refine(
         clock: monotonic seconds; the only time source for budgets and latency.
         cancel: set it to stop the loop and get the partial result
             (exit reason ``"cancelled"``).
+        run_blocking: runs each (blocking) evaluation off the event loop; the server
+            passes its evaluation pool.
 
     Returns:
         The result; ``output`` is the best answer when ``config.best_of``.
@@ -432,5 +444,6 @@ async def refine(
         on_iteration,
         clock,
         cancel,
+        run_blocking,
     )
     return await loop.run()

@@ -7,12 +7,19 @@
   constant time; 401 otherwise). DNS-rebinding protection (Host and Origin
   checks) stays on, with the bound host and ``LOOPCORE_ALLOWED_HOSTS`` added to
   the loopback names, and request bodies are capped at ``max_request_bytes``.
+- HTTP limits (``server.httplimits``): request headers must arrive within
+  ``http_header_timeout_s`` and the body within ``http_body_timeout_s`` (else the
+  connection is closed); at most ``http_max_connections`` connections are served
+  (more are answered 503); at most ``http_max_sessions`` streamable HTTP sessions,
+  each closed after ``http_session_idle_s`` without a request; descriptor
+  exhaustion is logged once a minute, not per failed accept.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any, cast
 
 import anyio
@@ -25,6 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from loopcore.members import MemberService
 from loopcore.store.postgres import PostgresStore, is_postgres_url
 from server.app import LoopcoreServer, build_server
+from server.httplimits import QuietAcceptErrors, timed_protocol
+from server.mcp.stdio import run_stdio
 from server.settings import Settings, SettingsError
 from server.team import ReplicaBridge, TeamAuth
 from server.web.mount import mount_dashboard
@@ -36,6 +45,7 @@ __all__ = [
     "run_serve",
     "team_app",
     "transport_security",
+    "uvicorn_config",
 ]
 
 log = structlog.get_logger(__name__)
@@ -80,18 +90,27 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 class BearerAuth:
-    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``."""
+    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``.
+
+    The scheme is case-insensitive (RFC 9110 section 11.1): ``bearer`` and ``BEARER`` work.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
+
+    def _accepts(self, header: bytes) -> bool:
+        scheme, _, given = header.strip().partition(b" ")
+        # compare_digest even on a wrong scheme: the time taken says nothing of the token.
+        same = hmac.compare_digest(given.strip(), self._expected)
+        return same and scheme.lower() == b"bearer"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan events pass through
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope.get("headers", []) if k == b"authorization"), b"")
-        if hmac.compare_digest(given, self._expected):
+        if self._accepts(given):
             await self.app(scope, receive, send)
             return
         log.info("http_unauthorized", path=scope.get("path"), client=str(scope.get("client")))
@@ -125,6 +144,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
             max_request_body_size=settings.max_request_bytes,
             transport_security=security,
             host=settings.host,
+            max_sessions=settings.http_max_sessions,
+            session_idle_timeout=settings.http_session_idle_s,
         )
         if isinstance(mcp, LoopcoreServer):  # the read-only dashboard at /dashboard
             mount_dashboard(web, mcp.deps.runtime, settings)
@@ -141,9 +162,10 @@ def team_app(app: ASGIApp, mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
     deps = cast(LoopcoreServer, mcp).deps
     token = None if settings.token is None else settings.token.get_secret_value()
     bridge = None
-    store = deps.runtime.services.store
-    if isinstance(store, PostgresStore) and is_postgres_url(settings.db):
-        bridge = ReplicaBridge(str(settings.db), store, deps.notifier)
+    if is_postgres_url(settings.db):  # only then is the store (opened by run_serve) read here
+        store = deps.runtime.services.store
+        if isinstance(store, PostgresStore):
+            bridge = ReplicaBridge(str(settings.db), store, deps.notifier)
     return TeamAuth(app, lambda: deps.runtime.services, token, bridge)
 
 
@@ -177,15 +199,23 @@ def _serve(mcp: LoopcoreServer, settings: Settings) -> int:
         project=settings.project_key,
     )
     if settings.transport == "stdio":
-        anyio.run(mcp.run_stdio_async)
+        anyio.run(run_stdio, mcp, settings.max_request_bytes)
         return 0
-    config = uvicorn.Config(
+    logging.getLogger("asyncio").addFilter(QuietAcceptErrors())
+    uvicorn.Server(uvicorn_config(mcp, settings)).run()
+    return 0
+
+
+def uvicorn_config(mcp: LoopcoreServer, settings: Settings) -> uvicorn.Config:
+    """The uvicorn configuration of the HTTP and SSE transports, with their limits."""
+    return uvicorn.Config(
         http_app(mcp, settings),
         host=settings.host,
         port=settings.port,
         log_config=None,  # uvicorn's loggers propagate to our stderr handler
         access_log=False,
         lifespan="on",
+        http=timed_protocol(settings.http_header_timeout_s, settings.http_body_timeout_s),
+        limit_concurrency=settings.http_max_connections,
+        timeout_keep_alive=5,
     )
-    uvicorn.Server(config).run()
-    return 0

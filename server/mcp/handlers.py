@@ -14,6 +14,11 @@
   ``MAX_SUBSCRIPTIONS``. The 2026-07-28 era uses ``subscriptions/listen`` instead.
 - ``ping`` is served by the SDK.
 
+``install_protocol_handlers`` also adds one server middleware that sees every request: it
+gives the request its session's share of the evaluation pool (``server.pool``), and turns
+the SDK's bare ``Invalid request parameters`` for a request sent before ``initialize`` into
+an error that says so.
+
 The SDK offers no public way to add spec methods after construction other than the low-level
 server's ``add_request_handler`` (its ``MethodBinding`` docs point there), hence
 ``mcp._lowlevel_server`` below.
@@ -27,11 +32,13 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from mcp import MCPError
-from mcp.server.context import ServerRequestContext
+from mcp.server.connection import _NO_CHANNEL
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     CompleteRequestParams,
     CompleteResult,
     Completion,
@@ -46,9 +53,15 @@ from loopcore.errors import LoopcoreError
 from loopcore.evaluators.factory import evaluator_types
 from server.mcp.notify import ChangeNotifier
 from server.mcp.roots import session_project
+from server.pool import EvaluationPool, session_share
 from server.runtime import Runtime, Services
 
-__all__ = ["MAX_SUBSCRIPTIONS", "client_log_level", "install_protocol_handlers"]
+__all__ = [
+    "MAX_SUBSCRIPTIONS",
+    "SessionMiddleware",
+    "client_log_level",
+    "install_protocol_handlers",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +219,56 @@ def _subscription_handlers(notifier: ChangeNotifier) -> tuple[Any, Any]:
     return subscribe, unsubscribe
 
 
-def install_protocol_handlers(mcp: MCPServer[Any], notifier: ChangeNotifier | None = None) -> None:
+def session_key(ctx: ServerRequestContext[Any, Any]) -> object | None:
+    """What identifies the request's session, for its share of the evaluation pool.
+
+    A streamable HTTP session has an id; a stdio, SSE or in-memory stream has one outbound
+    channel shared by its requests (a handshake-era connection, or every 2026-07-28 request
+    on that stream). A stateless HTTP request has neither: ``None`` (no share, the pool's
+    bound only).
+    """
+    connection = ctx.session._connection
+    if connection.session_id:
+        return ("http-session", connection.session_id)
+    return None if connection.outbound is _NO_CHANNEL else connection.outbound
+
+
+class SessionMiddleware:
+    """Server middleware: the session's evaluation share, and a clear pre-``initialize`` error.
+
+    Args:
+        pool: the evaluation pool whose per-session share each session gets.
+    """
+
+    def __init__(self, pool: EvaluationPool) -> None:
+        self._pool = pool
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        key = session_key(ctx)
+        token = session_share.set(None if key is None else self._pool.share(key))
+        try:
+            return await call_next(ctx)
+        except MCPError as exc:
+            gated = exc.code == INVALID_PARAMS and ctx.method not in ("initialize", "ping")
+            if not gated or ctx.session._connection.initialize_accepted:
+                raise
+            log.warning("request_before_initialize", method=ctx.method)
+            raise MCPError(
+                INVALID_REQUEST,
+                f"'{ctx.method}' was sent before the session was initialized: send 'initialize', "
+                "then the 'notifications/initialized' notification, then other requests",
+            ) from exc
+        finally:
+            session_share.reset(token)
+
+
+def install_protocol_handlers(
+    mcp: MCPServer[Any],
+    notifier: ChangeNotifier | None = None,
+    pool: EvaluationPool | None = None,
+) -> None:
     """Serve ``logging/setLevel``, ``completion/complete`` and, given the server's notifier,
     ``resources/subscribe`` and ``resources/unsubscribe`` on ``mcp``.
 
@@ -214,8 +276,11 @@ def install_protocol_handlers(mcp: MCPServer[Any], notifier: ChangeNotifier | No
         mcp: the server (``build_server`` calls this once, after registering resources).
         notifier: the ``ChangeNotifier`` the tools announce changes to; without it the
             subscription methods stay unserved (and ``resources.subscribe`` unadvertised).
+        pool: the evaluation pool; with it, ``SessionMiddleware`` wraps every request.
     """
     low = mcp._lowlevel_server
+    if pool is not None:
+        low.middleware.append(SessionMiddleware(pool))
     low.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     low.add_request_handler("completion/complete", CompleteRequestParams, _complete)
     if notifier is None:

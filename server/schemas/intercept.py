@@ -27,7 +27,7 @@ class QuestionOut(Model):
 class ImprovedOut(Model):
     """The prompt with the user's answers folded in, scored again (heuristic)."""
 
-    history_id: str
+    history_id: str | None  # None: the score could not be kept in history
     score: float
     grade: str
     dimensions: dict[str, float]
@@ -37,9 +37,13 @@ class ImprovedOut(Model):
 
 
 class InterceptOut(Model):
-    """A request's score; on route clarify ask ``questions`` (or act on ``improved_prompt``)."""
+    """A request's score; on route clarify ask ``questions`` (or act on ``improved_prompt``).
 
-    history_id: str
+    ``history_id`` is None when the history could not be written (a full or read-only disk):
+    scoring needs no store, so the score is still given (the server log says why).
+    """
+
+    history_id: str | None
     score: float
     grade: str
     dimensions: dict[str, float]

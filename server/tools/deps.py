@@ -11,7 +11,9 @@ A group is one module under ``server/tools/`` with::
 ``deps.tool`` applies the ``LOOPCORE_TOOLS`` filter, the error mapping and the
 annotations (``server.tools._common.add_tool``). Services are synchronous:
 call them from ``def`` tools (run in a worker thread) or through
-``deps.run_sync`` from ``async def`` tools.
+``deps.run_sync`` from ``async def`` tools. Anything that runs an evaluator
+(a spec, a command) goes through ``deps.run_eval`` instead: the evaluation pool
+(``server.pool``), bounded and shared fairly between sessions.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ class Deps:
             return fn
 
         return decorator
+
+    async def run_eval(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run blocking work that evaluates (a spec, a command) on the evaluation pool."""
+        return await self.runtime.pool.run(fn, *args, **kwargs)
 
     def tool(
         self,

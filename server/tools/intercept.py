@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import structlog
 from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
+from loopcore.errors import StoreError
 from loopcore.ids import task_ref
 from loopcore.limits import LIMITS
 from server.mcp.elicitation import Asked, NotAsked, ask_questions, read_outcome
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
+log = structlog.get_logger(__name__)
+
 FEEDBACK_NOTE = (
     "Stored with the intercept it rates; ratings are kept apart from the loop priors and "
     "never change suggest_config or when loops stop."
@@ -47,7 +51,7 @@ def _questions(score: PromptScore) -> list[QuestionOut]:
 
 def _out(
     score: PromptScore,
-    history_id: str,
+    history_id: str | None,
     source: JudgeSource,
     asked: Asked,
     improved: tuple[str, ImprovedOut] | None,
@@ -76,7 +80,7 @@ def _out(
         improved_prompt=improved[0] if improved else None,
         improved=improved[1] if improved else None,
         task_prompt_score=task_score,
-        prompt_stored=stored,
+        prompt_stored=stored and history_id is not None,
     )
 
 
@@ -101,14 +105,15 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
     _register_history(mcp, deps)
 
 
-def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
+def _keep(deps: Deps, text: str, score: PromptScore, ids: tuple[str, str] | None) -> str | None:
+    """Record one scored prompt in history (and on the plan task); returns its id.
 
-    def _store(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
-        """Record one scored prompt in history (and on the plan task); returns its id.
-
-        Without a task the row is written behind the answer (``HistoryService``): the
-        database is off the response path, and every history read waits for it.
-        """
+    Without a task the row is written behind the answer (``HistoryService``): the
+    database is off the response path, and every history read waits for it. Scoring
+    is pure: when the store cannot be written, the score is still answered, without
+    an id (None), and the failure logged.
+    """
+    try:
         return deps.services().history.record_intercept(
             deps.project,
             _scorer().prompt_hash(text),
@@ -121,12 +126,18 @@ def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
             task_id=ids[1] if ids else None,
             wait=ids is not None,
         )
+    except StoreError as exc:
+        log.warning("intercept_not_kept", error=str(exc))
+        return None
 
-    async def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str:
+
+def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
+
+    async def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str | None:
         """``_store`` in a worker thread when it writes now (on a task), inline when queued."""
         if ids is None:
-            return _store(text, score, None)
-        return await deps.run_sync(_store, text, score, ids)
+            return _keep(deps, text, score, None)
+        return await deps.run_sync(_keep, deps, text, score, ids)
 
     async def _improve(
         prompt: str, context: str | None, asked: Asked, ids: tuple[str, str] | None

@@ -198,7 +198,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         """Submit your next attempt. continue: fix what feedback lists; stop: call loop_end. A
         command evaluator needs no output.
         """
-        res = await deps.run_sync(_step, loop_id, output, tokens_used, run_allowed(run_ok))
+        res = await deps.run_eval(_step, loop_id, output, tokens_used, run_allowed(run_ok))
         await deps.notifier.changed(loop_uri(loop_id))
         return _step_out(res)
 

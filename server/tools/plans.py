@@ -125,7 +125,9 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         or ready tasks only.
         """
         plans = deps.services().plans
-        res = await deps.run_sync(
+        # With an output, or with no score given (a command acceptance runs), it evaluates.
+        evaluates = output is not None or (prompt_score is None and output_score is None)
+        res = await (deps.run_eval if evaluates else deps.run_sync)(
             plans.record,
             plan_id,
             task_id,

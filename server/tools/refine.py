@@ -165,6 +165,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             context=EvalContext(goal=prompt, project_root=deps.runtime.options.project_root),
             conditions=(priors.stop_condition(task_type, key_model),),
             on_iteration=progress,
+            run_blocking=deps.run_eval,  # the evaluation pool, within the session's share
         )
         obs = _observation(res, task_type, chosen.model, stop.quality_threshold)
         learned = obs is not None and await _learn(cache, obs)

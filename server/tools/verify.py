@@ -92,5 +92,5 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
         judge = sampling_judge(ctx) if ctx is not None else None
         approved = run_allowed(run_ok)
-        ev = await deps.run_sync(_evaluate, deps, output, evaluator, goal, ids, judge, approved)
+        ev = await deps.run_eval(_evaluate, deps, output, evaluator, goal, ids, judge, approved)
         return VerifyOut(**eval_fields(ev))

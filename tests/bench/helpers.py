@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ def run_bench(script: str, *args: str, timeout: float = 280) -> str:
     done = subprocess.run(
         [sys.executable, f"bench/{script}", *args],
         cwd=ROOT,
+        # The servers a script starts run this checkout too (bench/_common passes it on).
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,

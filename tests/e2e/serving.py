@@ -12,7 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
+
 LOOPCORE = str(Path(sys.executable).parent / "loopcore")
+# The source tree these tests belong to: first on the servers' PYTHONPATH, so a server
+# runs this tree's code even when the console script's install points at another checkout.
+ROOT = Path(__file__).resolve().parents[2]
 # A raw JSON-RPC initialize for tests that speak the wire format themselves.
 INIT = {
     "jsonrpc": "2.0",
@@ -33,6 +38,7 @@ def server_env(db: Path, **extra: str) -> dict[str, str]:
     # these sources, so a worktree's end-to-end tests run the worktree's code.
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     env |= {"LOOPCORE_DB": str(db), "LOOPCORE_PROJECT": "e2e", "LOOPCORE_LOG_LEVEL": "info"}
+    env["PYTHONPATH"] = str(ROOT)
     env |= extra
     return env
 
@@ -84,3 +90,31 @@ def http_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+PY = sys.executable
+# Marks that it started (one file per process), then waits for ``go``: a slow evaluation
+# whose end the test decides, so tests need no timing.
+WAIT = """\
+import os, pathlib, time
+pathlib.Path("started", str(os.getpid())).touch()
+while not pathlib.Path("go").exists():
+    time.sleep(0.02)
+print("1 passed")
+"""
+WAIT_SPEC: dict[str, Any] = {"type": "command", "run": [PY, "wait.py"]}
+QUICK_SPEC: dict[str, Any] = {"type": "command", "run": [PY, "-c", "print('1 passed')"]}
+
+
+def waiting_project(root: Path) -> Path:
+    """A project whose ``wait.py`` blocks until ``go`` exists (``started/`` marks each run)."""
+    (root / "started").mkdir(parents=True)
+    (root / "wait.py").write_text(WAIT)
+    return root
+
+
+async def started(root: Path, count: int) -> int:
+    """Wait until ``count`` waiting processes have started; how many have."""
+    while len(list((root / "started").iterdir())) < count:
+        await anyio.sleep(0.02)
+    return len(list((root / "started").iterdir()))

@@ -157,3 +157,22 @@ def test_hook_settings_from_the_environment() -> None:
     )
     with pytest.raises(SettingsError, match="LOOPCORE_HOOK_MIN_GRADE"):
         Settings.load(env={"LOOPCORE_HOOK_MIN_GRADE": "E"})
+
+
+def test_transport_limits_are_read_and_bounded() -> None:
+    """The HTTP and evaluation-pool limits come from their variables; a zero is refused."""
+    env = {
+        "LOOPCORE_EVAL_WORKERS": "3",
+        "LOOPCORE_EVAL_SESSION_SHARE": "0.34",
+        "LOOPCORE_HTTP_HEADER_TIMEOUT_S": "2.5",
+        "LOOPCORE_HTTP_BODY_TIMEOUT_S": "7",
+        "LOOPCORE_HTTP_MAX_CONNECTIONS": "9",
+        "LOOPCORE_HTTP_MAX_SESSIONS": "4",
+        "LOOPCORE_HTTP_SESSION_IDLE_S": "60",
+    }
+    s = Settings.load(env=env)
+    assert (s.eval_workers, s.eval_session_share) == (3, 0.34)
+    assert (s.http_header_timeout_s, s.http_body_timeout_s) == (2.5, 7.0)
+    assert (s.http_max_connections, s.http_max_sessions, s.http_session_idle_s) == (9, 4, 60.0)
+    with pytest.raises(SettingsError, match="LOOPCORE_HTTP_HEADER_TIMEOUT_S"):
+        Settings.load(env={"LOOPCORE_HTTP_HEADER_TIMEOUT_S": "0"})

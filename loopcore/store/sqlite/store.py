@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import threading
 import time
@@ -57,6 +58,23 @@ class _ThreadState(threading.local):
     writing = False
 
 
+def _check_lock_file(lock: Path) -> None:
+    """The writer lock ``<db>.lock`` must be a file loopcore can open for writing.
+
+    Raises:
+        StoreError: it is a directory, or cannot be created or opened, saying which.
+    """
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        what = "is a directory" if lock.is_dir() else f"cannot be opened ({exc.strerror})"
+        raise StoreError(
+            f"the writer lock {lock} {what}: it must be a writable file beside the database "
+            "(remove or fix it, or pass another --db)"
+        ) from exc
+    os.close(fd)
+
+
 class SqliteStore:
     """A ``Store`` on one SQLite file.
 
@@ -83,11 +101,43 @@ class SqliteStore:
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
         self._savepoints = itertools.count(1)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = WriterLock(
-            self._path.with_name(self._path.name + ".lock"), self._busy_ms / 1000
-        )
+        self._make_parent()
+        lock = self._path.with_name(self._path.name + ".lock")
+        _check_lock_file(lock)
+        self._writer = WriterLock(lock, self._busy_ms / 1000)
         self._enable_wal(self._connection())
+
+    def _make_parent(self) -> None:
+        parent = self._path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use {self._path}: its directory {parent} cannot be created "
+                f"({exc.strerror}); a part of that path may be a file"
+            ) from exc
+        if self._path.is_dir():
+            raise StoreError(f"cannot use {self._path}: it is a directory, not a database file")
+
+    def check_writable(self) -> None:
+        """Refuse a database that can be read but not written (a read-only file or disk).
+
+        SQLite opens such a file read-only without a word, and every write then fails;
+        rewriting the header's ``user_version`` with its own value finds out at once.
+
+        Raises:
+            StoreError: the database cannot be written, saying why.
+        """
+        try:
+            with self._writer.hold():
+                conn = self._connection()
+                (version,) = conn.execute("PRAGMA user_version").fetchone()
+                conn.execute(f"PRAGMA user_version = {int(version):d}")
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"the database {self._path} cannot be written ({exc}): loopcore records every "
+                "call; make the file (and its directory) writable, or pass another --db"
+            ) from exc
 
     @property
     def location(self) -> str:

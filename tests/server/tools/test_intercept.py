@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,7 @@ from mcp import Client, MCPError
 from loopcore.intercept import prompt_hash, score_prompt
 from server.app import build_server
 from tests.loopcore.providers.chat_server import chat_reply, running_chat_server
-from tests.server.helpers import make_settings, ok
+from tests.server.helpers import make_settings, new_plan, ok
 from tests.server.prompt_helpers import GOOD_RUBRIC, MODES, HostModel, User, served
 
 VAGUE = "fix the download bug"
@@ -396,3 +402,42 @@ async def test_an_intercept_is_rated_right_after_its_answer(tmp_path: Path, mode
             assert rated["history_id"] == seen["history_id"]
         stats = await ok(c, "prompt_stats", {})
     assert stats["count"] == 5
+
+
+# ---- a history write that fails ----------------------------------------------------------------
+
+
+@contextmanager
+def _unwritable_history(db: Path) -> Iterator[None]:
+    """Writes to ``db`` fail for real: its WAL made immutable (root), else its writer lock held."""
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        wal = db.with_name(db.name + "-wal")
+        subprocess.run(["chattr", "+i", str(wal)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(wal)], check=True)
+        return
+    with open(db.with_name(db.name + ".lock"), "a+b") as lock:  # past the 5 s busy timeout
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+@pytest.mark.anyio
+async def test_intercept_answers_when_its_history_write_fails(tmp_path: Path) -> None:
+    """The store cannot be written: the score is still answered, saying it was not kept.
+
+    On a plan task the row is written before the answer (so a failure is known); a
+    task-less intercept is written behind its answer, and a failure there is logged.
+    """
+    settings = make_settings(tmp_path)
+    async with Client(build_server(settings)) as c:
+        plan_id = await new_plan(c)
+        ids = {"plan_id": plan_id, "task_id": "a"}
+        kept = out_of(await c.call_tool("intercept", {"prompt": VAGUE, **ids}))
+        assert settings.db is not None
+        with _unwritable_history(Path(settings.db)):
+            lost = out_of(await c.call_tool("intercept", {"prompt": VAGUE, **ids}))
+    assert kept["history_id"] is not None
+    assert lost["history_id"] is None
+    assert (lost["score"], lost["route"]) == (kept["score"], kept["route"])

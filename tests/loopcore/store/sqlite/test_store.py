@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +178,62 @@ def test_busy_is_told_by_the_result_code_not_the_message(tmp_path: Path) -> None
         waiter.close()
     assert is_busy(held.value) and held.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
     assert "locked_busy" in str(other.value) and not is_busy(other.value)
+
+
+# ---- files that cannot hold a store: one clear StoreError each (issue 16) ----------------------
+
+
+def test_parent_that_is_a_file_is_a_store_error(tmp_path: Path) -> None:
+    """A database path under a regular file names the directory that cannot be made."""
+    (tmp_path / "a").write_text("x")
+    with pytest.raises(StoreError, match=r"directory .* cannot be created"):
+        SqliteStore(tmp_path / "a" / "x.db")
+
+
+def test_path_that_is_a_directory_is_a_store_error(tmp_path: Path) -> None:
+    """A database path naming a directory says so."""
+    with pytest.raises(StoreError, match="is a directory, not a database file"):
+        SqliteStore(tmp_path)
+
+
+def test_lock_that_is_a_directory_is_a_store_error(tmp_path: Path) -> None:
+    """A ``<db>.lock`` directory is named, before any write is tried."""
+    (tmp_path / "x.db.lock").mkdir()
+    with pytest.raises(StoreError, match=r"x\.db\.lock is a directory"):
+        SqliteStore(tmp_path / "x.db")
+
+
+def test_writable_database_passes_the_write_check(tmp_path: Path) -> None:
+    """check_writable leaves a writable database as it was (user_version kept)."""
+    store = SqliteStore(tmp_path / "x.db")
+    try:
+        store.check_writable()
+        with store.read() as tx:
+            (version,) = tx._conn.execute("PRAGMA user_version").fetchone()
+    finally:
+        store.close()
+    assert version == 0
+
+
+def test_read_only_database_fails_the_write_check(tmp_path: Path) -> None:
+    """A database file that cannot be written (immutable as root, mode 444 otherwise) is
+    opened by SQLite without a word; check_writable refuses it."""
+    db = tmp_path / "x.db"
+    SqliteStore(db).close()
+    root = os.geteuid() == 0
+    if root:
+        subprocess.run(["chattr", "+i", str(db)], check=True)
+    else:
+        db.chmod(0o444)
+    try:
+        store = SqliteStore(db)
+        try:
+            with pytest.raises(StoreError, match="cannot be written"):
+                store.check_writable()
+        finally:
+            store.close()
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(db)], check=True)
+        else:
+            db.chmod(0o644)

@@ -1,0 +1,78 @@
+"""The evaluation pool: where evaluators and commands run, apart from the transports.
+
+Evaluations block (a ``command`` spec can run for minutes, a regex for its time
+limit), so they run in worker threads. They must not run on anyio's default
+thread limiter: the stdio transport reads and writes through it, and every
+synchronous tool runs on it, so 45 slow evaluations used to hold every token and
+a 5 ms ``plan_status`` waited 16 s behind them. Here they get a
+``CapacityLimiter`` of their own (``eval_workers`` threads), and each session a
+share of it (``eval_session_share``): one session's calls past its share wait
+for its own earlier ones, never for another session's, and never hold a thread
+while they wait.
+
+The session is known from a context variable the server middleware sets for each
+request (``server.mcp.handlers``); work started outside a request (tests, the
+CLI) only takes the pool's limit. A share lives while a call holds it: an idle
+session's share is forgotten, and a new one (all of it free) made when it returns.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import weakref
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+__all__ = ["EvaluationPool", "session_share"]
+
+R = TypeVar("R")
+
+# The current request's session share: set per request by the server middleware.
+session_share: contextvars.ContextVar[anyio.CapacityLimiter | None] = contextvars.ContextVar(
+    "loopcore_session_share", default=None
+)
+
+
+class EvaluationPool:
+    """A bounded set of worker threads for blocking evaluations, shared fairly by sessions.
+
+    Args:
+        workers: threads at most, across every session.
+        session_share: the fraction of ``workers`` one session may hold (at least one).
+    """
+
+    def __init__(self, workers: int, session_share: float) -> None:
+        self.workers = workers
+        self.per_session = max(1, int(workers * session_share))
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._shares: weakref.WeakValueDictionary[object, anyio.CapacityLimiter] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The pool's limiter (created in the running event loop on first use)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.workers)
+        return self._limiter
+
+    def share(self, session: object) -> anyio.CapacityLimiter:
+        """The share of the pool of the session identified by ``session`` (a hashable key)."""
+        limiter = self._shares.get(session)
+        if limiter is None:
+            limiter = self._shares[session] = anyio.CapacityLimiter(self.per_session)
+        return limiter
+
+    async def run(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run the blocking ``fn`` in a pool thread, within the current session's share."""
+        call = functools.partial(fn, *args, **kwargs)
+        async with AsyncExitStack() as stack:
+            share = session_share.get()
+            if share is not None:
+                await stack.enter_async_context(share)
+            return await anyio.to_thread.run_sync(call, limiter=self.limiter)

@@ -1,0 +1,110 @@
+"""The stdio transport's line check, and the transport itself over real pipes in process."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.types import JSONRPCNotification, JSONRPCRequest
+
+from server.app import build_server
+from server.mcp.stdio import MAX_DEPTH, Refusal, check_line, stdio_transport
+from tests.e2e.serving import INIT
+from tests.server.helpers import make_settings
+
+PARSE, INVALID = -32700, -32600
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "msg_id"),
+    [
+        (b"{", PARSE, None),
+        (b'{"jsonrpc":"2.0","id":3,"method":"ping","x":"\xc3"}', PARSE, 3),
+        (b'{"jsonrpc":"2.0","id":4,"method":"ping","params":{"v":Infinity}}', PARSE, None),
+        (b"[" * 5000 + b"]" * 5000, PARSE, None),
+        (b"[1]", INVALID, None),
+        (b"true", INVALID, None),
+        (b'{"jsonrpc":"2.0","id":-7,"method":["ping"]}', INVALID, -7),
+        (b'{"jsonrpc":2.0,"id":"a","method":"ping"}', INVALID, "a"),
+        (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', INVALID, None),
+        (b'{"jsonrpc":"2.0","id":5,"method":"ping","params":"x"}', INVALID, 5),
+        (b'{"jsonrpc":"2.0","id":6,"result":7}', INVALID, 6),
+    ],
+)
+def test_malformed_line_is_refused_with_its_code_and_id(
+    line: bytes, code: int, msg_id: Any
+) -> None:
+    """Each malformed line becomes a refusal with the JSON-RPC code and the id it can read."""
+    refusal = check_line(line)
+    assert isinstance(refusal, Refusal)
+    assert (refusal.code, refusal.id) == (code, msg_id)
+    wire = refusal.response().model_dump(by_alias=True, exclude_unset=True)
+    assert (wire["error"]["code"], wire["id"]) == (code, msg_id)
+
+
+def test_nesting_past_the_limit_is_invalid_with_the_id() -> None:
+    """JSON that parses but nests deeper than MAX_DEPTH is refused, keeping the id."""
+    deep = b"[" * (MAX_DEPTH + 5) + b"]" * (MAX_DEPTH + 5)
+    line = b'{"jsonrpc":"2.0","id":9,"method":"ping","params":{"a":' + deep + b"}}"
+    refusal = check_line(line)
+    assert isinstance(refusal, Refusal)
+    assert (refusal.code, refusal.id) == (INVALID, 9)
+
+
+def test_surrogates_are_replaced_in_keys_and_values() -> None:
+    """Lone surrogates become U+FFFD wherever they are; a valid pair stays one character."""
+    line = b'{"jsonrpc":"2.0","method":"n","params":{"k\\udc00":["\\ud800","\\ud83d\\ude00"]}}'
+    message = check_line(line)
+    assert isinstance(message, JSONRPCNotification)
+    assert message.params == {"k\ufffd": ["\ufffd", "\U0001f600"]}
+
+
+def test_bom_and_blank_lines() -> None:
+    """A BOM is skipped before a message; a blank line is no message."""
+    message = check_line(b'\xef\xbb\xbf{"jsonrpc":"2.0","id":"x","method":"ping"}\r\n')
+    assert isinstance(message, JSONRPCRequest) and message.id == "x"
+    assert check_line(b" \t\r\n") is None
+
+
+@pytest.mark.anyio
+async def test_transport_over_pipes_answers_every_line(tmp_path: Path) -> None:
+    """The real server over two pipes: garbage, an over-long line and a ping all get answers."""
+    lines = [
+        json.dumps(INIT).encode(),
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        b"garbage",
+        b'{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"' + b"x" * 3000 + b'"}}',
+        b'{"jsonrpc":"2.0","id":3,"method":"ping"}',
+    ]
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    with open(in_w, "wb") as feed:
+        feed.write(b"\n".join(lines) + b"\n")
+    mcp = build_server(make_settings(tmp_path))
+    low = mcp._lowlevel_server
+    with open(in_r, "rb") as stdin, open(out_w, "wb") as stdout:
+        async with stdio_transport(2048, stdin=stdin, stdout=stdout) as (read, write):
+            await low.run(read, write, low.create_initialization_options())
+    with open(out_r, "rb") as out:
+        answers = [json.loads(line) for line in out.read().splitlines()]
+    codes = [(a.get("id"), a.get("error", {}).get("code")) for a in answers]
+    assert codes == [(1, None), (None, PARSE), (None, INVALID), (3, None)]
+
+
+@pytest.mark.anyio
+async def test_transport_ends_at_eof_without_input(tmp_path: Path) -> None:
+    """An empty stdin ends the server cleanly, writing nothing."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    os.close(in_w)
+    mcp = build_server(make_settings(tmp_path))
+    low = mcp._lowlevel_server
+    with anyio.fail_after(30), open(in_r, "rb") as stdin, open(out_w, "wb") as stdout:
+        async with stdio_transport(2048, stdin=stdin, stdout=stdout) as (read, write):
+            await low.run(read, write, low.create_initialization_options())
+    with open(out_r, "rb") as out:
+        assert out.read() == b""
