@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,80 @@ async def test_a_manual_edit_cannot_skip_the_approval(tmp_path: Path) -> None:
         args = {"plan_id": plan_id, "task_id": "ship", "status": "done"}
         text = await err(c, "plan_update_task", args)
     assert "needs a person's approval" in text
+
+
+# ---- a command spec that asks for approval before it runs ---------------------------------------
+
+PY = sys.executable
+MARK = "import pathlib; pathlib.Path('ran.txt').write_text('x'); print('1 passed')"
+
+
+def _command_settings(tmp_path: Path) -> Settings:
+    project = tmp_path / "proj"
+    project.mkdir(exist_ok=True)
+    return Settings(
+        db=tmp_path / "lc.db",
+        project=str(project),
+        allow_commands=frozenset({PY}),
+        command_timeout_s=60.0,
+    )
+
+
+HELD = {"type": "command", "run": [PY, "-c", MARK], "approval": True}
+
+
+@dataclass
+class Runner:
+    """An elicitation callback answering the run question (and anything else: approve)."""
+
+    allow: bool
+    seen: list[str] = field(default_factory=list)
+
+    async def __call__(
+        self, context: ClientRequestContext, params: ElicitRequestParams
+    ) -> ElicitResult:
+        self.seen.append(params.message)
+        return ElicitResult(action="accept", content={"run": self.allow})
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_held_command_runs_only_when_the_person_lets_it(tmp_path: Path, mode: str) -> None:
+    """verify_output asks first: yes runs it (the file appears); no refuses and runs nothing."""
+    settings = _command_settings(tmp_path)
+    ran = Path(str(settings.project)) / "ran.txt"
+    no = Runner(allow=False)
+    async with Client(build_server(settings), mode=mode, elicitation_callback=no) as c:
+        text = await err(c, "verify_output", {"evaluator": HELD})
+    assert "did not let the command run" in text and not ran.exists()
+    assert "wants to run" in no.seen[0]
+    yes = Runner(allow=True)
+    async with Client(build_server(settings), mode=mode, elicitation_callback=yes) as c:
+        out = await ok(c, "verify_output", {"evaluator": HELD})
+    assert out["passed"] is True and ran.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_without_elicitation_a_held_command_is_refused_or_waits_for_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No elicitation: verify_output refuses; plan_record answers a token; once a person
+    approves with `loopcore approve`, the next plan_record runs it (once)."""
+    settings = _command_settings(tmp_path)
+    ran = Path(str(settings.project)) / "ran.txt"
+    task = [{"id": "ship", "title": "Ship it", "acceptance": HELD}]
+    async with Client(build_server(settings), mode="2026-07-28") as c:
+        text = await err(c, "verify_output", {"evaluator": HELD})
+        assert "needs a person's approval" in text
+        plan_id = (await ok(c, "plan_create", {"goal": "release", "tasks": task}))["plan_id"]
+        args = {"plan_id": plan_id, "task_id": "ship"}
+        waiting = (await ok(c, "plan_record", args))["awaiting_approval"]
+        assert not ran.exists()
+        assert main(["approve", waiting["token"], "--db", str(settings.db)]) == 0
+        capsys.readouterr()
+        done = await ok(c, "plan_record", args)
+        assert done["task"]["status"] == "done" and ran.exists()
+        again = await ok(c, "plan_record", args)  # the approval was used: a new token
+    assert again["awaiting_approval"]["token"] != waiting["token"]
