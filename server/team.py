@@ -82,6 +82,7 @@ class Identity:
 
     member: str
     project: str
+    projects: tuple[str, ...] = ()  # every project of the member (the dashboard lists them)
 
 
 current_identity: ContextVar[Identity | None] = ContextVar("loopcore_identity", default=None)
@@ -291,7 +292,8 @@ class TeamAuth:
                 },
             )
             return
-        reset = current_identity.set(Identity(member=member.name, project=project))
+        who = Identity(member=member.name, project=project, projects=tuple(member.projects))
+        reset = current_identity.set(who)
         try:
             await self.app(scope, receive, send)
         finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,6 +27,7 @@ from starlette.routing import Route
 
 from loopcore.errors import NotFound
 from loopcore.store import Store
+from server.team import current_identity
 from server.web import pages, views
 from server.web.assets import CSS, JS
 
@@ -47,8 +49,30 @@ _HEADERS = {
 StoreOf = Callable[[], Store]
 
 
-def _shell(request: Request, store: Store, project: str | None) -> pages.Shell:
+def _visible(store: Store) -> list[str]:
+    """The projects this request may see: every one, or a team member's own (``server.team``)."""
     known = views.projects(store)
+    who = current_identity.get()
+    return known if who is None else [p for p in known if p in who.projects]
+
+
+def _plan_for(store: Store, plan_id: str) -> Any:
+    """The plan's view, or None when it does not exist or belongs to another team."""
+    try:
+        view = views.plan_view(store, plan_id)
+    except NotFound:
+        return None
+    return view if view.plan.project in _visible(store) else None
+
+
+def _loop_for(store: Store, loop_id: str) -> Any:
+    """The loop's view, or None when it does not exist or belongs to another team."""
+    view = views.loop_view(store, loop_id)
+    return view if view is not None and view.loop.project in _visible(store) else None
+
+
+def _shell(request: Request, store: Store, project: str | None) -> pages.Shell:
+    known = _visible(store)
     chosen = project if project in known else (known[0] if known else None)
     return pages.Shell(request.scope.get("root_path", ""), known, chosen)
 
@@ -74,9 +98,8 @@ def _routes(store_of: StoreOf) -> list[Route]:
     def plan(request: Request) -> Response:
         store = store_of()
         plan_id = request.path_params["plan_id"]
-        try:
-            view = views.plan_view(store, plan_id)
-        except NotFound:
+        view = _plan_for(store, plan_id)
+        if view is None:
             shell = _shell(request, store, None)
             body = pages.not_found_fragment(f"no plan {plan_id!r} in this database")
             return _respond(
@@ -89,7 +112,7 @@ def _routes(store_of: StoreOf) -> list[Route]:
     def loop(request: Request) -> Response:
         store = store_of()
         loop_id = request.path_params["loop_id"]
-        view = views.loop_view(store, loop_id)
+        view = _loop_for(store, loop_id)
         shell = _shell(request, store, view.loop.project if view else None)
         if view is None:
             body = pages.not_found_fragment(f"no loop {loop_id!r} in this database")

@@ -103,3 +103,30 @@ def test_the_token_gate_takes_a_bearer_header_or_the_login_cookie(
     assert login.status_code == 303 and login.headers["location"] == "/"
     assert login.headers["set-cookie"].startswith(f"{COOKIE}=s3cret; HttpOnly; SameSite=Strict")
     assert after.status_code == 200 and "Ship the billing service" in after.text
+
+
+def test_a_team_member_sees_only_their_projects(store: SqliteStore, seeded: Seeded) -> None:
+    """Under a member's identity (set by server.team.TeamAuth), other projects are absent."""
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from server.team import Identity, current_identity
+
+    inner = dashboard_app(lambda: store, allowed_hosts=["127.0.0.1", "localhost"])
+
+    async def as_member(scope: Scope, receive: Receive, send: Send) -> None:
+        who = Identity(member="ann", project=OTHER_PROJECT, projects=(OTHER_PROJECT,))
+        reset = current_identity.set(who)
+        try:
+            await inner(scope, receive, send)
+        finally:
+            current_identity.reset(reset)
+
+    app: ASGIApp = as_member
+    with Served(app) as base:
+        home = httpx.get(base + "/")
+        mine = httpx.get(f"{base}/plans/{seeded.other_plan_id}")
+        theirs = httpx.get(f"{base}/plans/{seeded.plan_id}")
+        loop = httpx.get(f"{base}/loops/{seeded.bayes_loop_id}")
+    assert f'<option value="{PROJECT}"' not in home.text
+    assert "Ship the billing service" not in home.text
+    assert (mine.status_code, theirs.status_code, loop.status_code) == (200, 404, 404)
