@@ -85,7 +85,7 @@ def run_worker(db: str, plan_ids: list[str], agent: str, budget: int) -> None:
             emit({"ack": "claim", "plan": plan_id, "task": answer.task.id, "agent": agent})
             score = round(rng.uniform(0.8, 1.0), 6)
             t = now()
-            plans.record(plan_id, answer.task.id, output_score=score)
+            plans.record(plan_id, answer.task.id, output_score=score, agent=agent)
             lat.append(now() - t)
             done += 1
             emit({"ack": "record", "plan": plan_id, "task": answer.task.id, "score": score})

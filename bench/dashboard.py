@@ -50,8 +50,9 @@ def build_plan(store: SqliteStore, n: int, scored: int) -> str:
     plans = PlanService(store, limits=PlanLimits(max_tasks=max(n, 1)))
     plan_id = plans.create(PROJECT, "a large plan", _tasks(n)).plan.id
     for i in range(scored):
-        low = i % 7 == 3
-        plans.record(plan_id, f"t{i}", prompt_score=0.8, output_score=0.4 if low else 0.9)
+        if i % 7 == 3:  # a weak first result, then the retry its dependents wait for
+            plans.record(plan_id, f"t{i}", prompt_score=0.8, output_score=0.4)
+        plans.record(plan_id, f"t{i}", prompt_score=0.8, output_score=0.9)
         if i == scored // 2:
             plans.replan(plan_id, "halfway review")
     return plan_id

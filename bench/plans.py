@@ -72,7 +72,7 @@ def bench_work_through(plans: PlanService) -> list[float]:
         start = time.perf_counter()
         answer = plans.next_task(plan_id, agent="bench")
         assert answer.task is not None, answer.reason
-        plans.record(plan_id, answer.task.id, output_score=rng.uniform(0.75, 1.0))
+        plans.record(plan_id, answer.task.id, output_score=rng.uniform(0.75, 1.0), agent="bench")
         out.append((time.perf_counter() - start) * 1000)
     return out
 
@@ -99,7 +99,7 @@ def bench_reads(plans: PlanService, total_tasks: int, reps: int) -> dict[str, li
 
 
 def bench_record(plans: PlanService, size: int, reps: int) -> list[float]:
-    plan_id = plans.create("bench-record", f"{size} tasks", tasks(size)).plan.id
+    plan_id = plans.create("bench-record", f"{size} tasks", tasks(size, chains=size)).plan.id
     for i in range(size):
         plans.record(plan_id, f"t{i}", output_score=0.9, mark_done=False)
     rng = random.Random(size)

@@ -58,7 +58,7 @@ def _claim_record(plans: PlanService, plan_id: str, agent: str) -> tuple[float, 
     t1 = now()
     if answer.kind != "task" or answer.task is None:
         return None
-    plans.record(plan_id, answer.task.id, output_score=0.9)
+    plans.record(plan_id, answer.task.id, output_score=0.9, agent=agent)
     return t1 - t0, now() - t1
 
 
@@ -96,7 +96,7 @@ def contended(
                 t1 = now()
                 if answer.kind != "task" or answer.task is None:
                     return
-                plans.record(plan_id, answer.task.id, output_score=0.9)
+                plans.record(plan_id, answer.task.id, output_score=0.9, agent=name)
                 t2 = now()
             except Exception as exc:  # counted, and the run goes on
                 with lock:

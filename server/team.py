@@ -88,6 +88,26 @@ class Identity:
 current_identity: ContextVar[Identity | None] = ContextVar("loopcore_identity", default=None)
 
 
+def _bearer(header: bytes) -> bytes:
+    """``Authorization`` with its scheme spelt ``Bearer`` (RFC 9110: case-insensitive)."""
+    scheme, _, token = header.strip().partition(b" ")
+    return b"Bearer " + token.strip() if scheme.lower() == b"bearer" else header
+
+
+def request_project(default: str) -> str:
+    """The project of this request: a member's (``current_identity``), else the session's
+    (``server.mcp.roots``), else ``default`` (the process's setting or working directory).
+
+    The one rule tools, resolvers and resources read, so none of them can disagree.
+    """
+    from server.mcp.roots import CURRENT_PROJECT
+
+    who = current_identity.get()
+    if who is not None:
+        return who.project
+    return CURRENT_PROJECT.get() or default
+
+
 # ------------------------------------------------------------------ project boundary
 
 
@@ -256,7 +276,7 @@ class TeamAuth:
         if scope.get("path") == "/healthz":
             await self._health(send)
             return
-        given = _header(scope, b"authorization") or b""
+        given = _bearer(_header(scope, b"authorization") or b"")
         if self._expected is not None and hmac.compare_digest(given, self._expected):
             await self.app(scope, receive, send)
             return

@@ -29,8 +29,8 @@ from loopcore.evaluators.command import held_commands
 from loopcore.plans.service import Answer
 from server.errors import map_errors
 from server.mcp.elicitation import can_elicit
-from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime, Services
+from server.team import request_project
 
 __all__ = [
     "ApprovalForm",
@@ -115,7 +115,7 @@ def _runtime(ctx: Context) -> Runtime:
 def _services(ctx: Context) -> Services:
     """This call's project's services: another project's ids are not found here either."""
     runtime = _runtime(ctx)
-    return runtime.services.for_project(CURRENT_PROJECT.get() or runtime.project)
+    return runtime.services.for_project(request_project(runtime.project))
 
 
 @map_errors

@@ -27,10 +27,9 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 
 from server.mcp.notify import ChangeNotifier
-from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime, Services
 from server.settings import Settings
-from server.team import current_identity, scoped
+from server.team import request_project, scoped
 from server.tools._common import FastPath, add_tool, enabled, fast_path
 
 __all__ = ["Deps"]
@@ -59,10 +58,7 @@ class Deps:
     def project(self) -> str:
         """The project key of this request: a member's request (``server.team``) carries its
         own; otherwise the session's (``server.mcp.roots``), else the process's."""
-        who = current_identity.get()
-        if who is not None:
-            return who.project
-        return CURRENT_PROJECT.get() or self.runtime.project
+        return request_project(self.runtime.project)
 
     def services(self) -> Services:
         """The domain services seen from this project: other projects' ids are not found.

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from loopcore.errors import InvalidInput
 from server.errors import map_errors
 from server.mcp.notify import plan_uris
-from server.mcp.roots import CURRENT_PROJECT
 from server.runtime import Runtime
 from server.schemas import DeleteOut, ExplainOut, PlanBrief, PlanId, PlanListOut, plan_brief
+from server.team import request_project
 from server.tools.deps import Deps
 
 __all__ = ["DeleteConfirm", "register"]
@@ -51,7 +51,7 @@ def ask_to_delete(
     store comes from the lifespan context (the shared ``Runtime``).
     """
     runtime = cast(Runtime, ctx.request_context.lifespan_context)
-    project = CURRENT_PROJECT.get() or runtime.project  # set for this call by LoopcoreServer
+    project = request_project(runtime.project)  # a member's, else the session's
     plan = runtime.services.for_project(project).plans.get(plan_id)
     if _can_elicit(ctx):
         goal = plan.goal if len(plan.goal) <= 120 else plan.goal[:117] + "..."

@@ -63,7 +63,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         replan_policy: Literal["advise", "block"] = "advise",
     ) -> PlanOut:
         """Start multi-step work: tasks with id, title, depends_on, acceptance
-        (loopcore://evaluators). Then repeat plan_next_task, work, verify_output,
+        (loopcore://evaluators). Then loop: plan_next_task, work, verify_output,
         plan_record.
         """
         plans = deps.services().plans

@@ -55,7 +55,7 @@ def claim_worker(db: str, plan_id: str, agent: str) -> None:
             continue
         ack(f"claim {answer.task.id}")
         score = round(rng.uniform(0.8, 1.0), 6)
-        plans.record(plan_id, answer.task.id, output_score=score)
+        plans.record(plan_id, answer.task.id, output_score=score, agent=agent)
         ack(f"record {answer.task.id} {score!r}")
     store.close()
 
