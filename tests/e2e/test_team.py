@@ -31,6 +31,7 @@ from loopcore.members import MemberService
 from loopcore.plans.model import PlanLimits
 from loopcore.plans.service import PlanService
 from loopcore.store import open_store
+from loopcore.store.migrations import MIGRATIONS
 from server.team import CACHE_S
 from tests.e2e.replicas import Replica, connect, replicas
 from tests.pg_cluster import Cluster, find_bin
@@ -290,7 +291,7 @@ async def test_tokens_projects_revocation_and_healthz(tmp_path: Path, pg_url: st
         assert health.json() == {
             "status": "ok",
             "database": "postgresql",
-            "schema_version": 3,
+            "schema_version": len(MIGRATIONS),
             "replica_listening": True,
         }
         assert "postgres" not in health.text.replace("postgresql", "")  # no URL, no user
@@ -393,7 +394,11 @@ async def test_one_person_on_sqlite_keeps_working_as_before(tmp_path: Path) -> N
     """SQLite, loopback, no members: no token needed; LOOPCORE_TOKEN still guards a server."""
     db = str(tmp_path / "one.db")
     with replicas(db, tmp_path, 1) as (rep,):
-        assert rep.health().json() == {"status": "ok", "database": "sqlite", "schema_version": 3}
+        assert rep.health().json() == {
+            "status": "ok",
+            "database": "sqlite",
+            "schema_version": len(MIGRATIONS),
+        }
         async with connect(rep, None) as c:
             res = await c.call_tool(
                 "plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]}
