@@ -20,7 +20,7 @@ from loopcore.clock import Clock
 from loopcore.errors import StoreError
 from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.factory import FactoryOptions, build_evaluator
-from loopcore.evaluators.judge import JudgeModel
+from loopcore.evaluators.options import JudgeModel
 from loopcore.history import HistoryService
 from loopcore.loops.priors import PriorsCache
 from loopcore.loops.sessions import LoopService

@@ -12,7 +12,6 @@ from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.command import build_command
 from loopcore.evaluators.completeness import Aspect, CompletenessEvaluator
 from loopcore.evaluators.evidence import PRESETS, EvidenceEvaluator
-from loopcore.evaluators.judge import JudgeSpec, build_judge
 from loopcore.evaluators.options import FactoryOptions
 from loopcore.evaluators.specs import (
     CommandSpec,
@@ -79,7 +78,6 @@ BUILTINS: tuple[tuple[str, type[BaseModel], Callable[[Any, FactoryOptions], Eval
     ("completeness", CompletenessSpec, _completeness),
     ("evidence", EvidenceSpec, _evidence),
     ("json_schema", JsonSchemaSpec, _json_schema),
-    ("judge", JudgeSpec, build_judge),
     ("length", LengthSpec, _length),
     ("regex", RegexSpec, _regex),
 )

@@ -39,6 +39,7 @@ from loopcore.evaluators.base import Evaluator
 from loopcore.evaluators.options import FactoryOptions
 
 if TYPE_CHECKING:
+    from loopcore.evaluators.judge import JudgeSpec
     from loopcore.evaluators.specs import CompositeSpec
 
 __all__ = [
@@ -252,6 +253,8 @@ def _parse(raw: Any, path: str, nesting: int) -> _Parsed:
         raise from_validation_error(exc, entry.model, path) from None
     if entry.builder is not None:
         return _Parsed(model, cacheable=entry.cacheable)
+    if kind == "judge":  # built here, its check first (see _build_judge)
+        return _Parsed(model, cacheable=False)
     return _parse_composite(cast("CompositeSpec", model), path, nesting)
 
 
@@ -278,10 +281,23 @@ def _normalised(parsed: _Parsed) -> dict[str, Any]:
 
 
 def _build(parsed: _Parsed, options: FactoryOptions) -> Evaluator:
-    builder = _REGISTRY[str(getattr(parsed.model, "type", None))].builder
-    if builder is None:  # only composite is registered without a builder
-        return _build_composite(cast("CompositeSpec", parsed.model), parsed.parts, options)
-    return builder(parsed.model, options)
+    kind = str(getattr(parsed.model, "type", None))
+    builder = _REGISTRY[kind].builder
+    if builder is not None:
+        return builder(parsed.model, options)
+    if kind == "judge":  # composite and judge are built here, from the specs inside them
+        return _build_judge(cast("JudgeSpec", parsed.model), options)
+    return _build_composite(cast("CompositeSpec", parsed.model), parsed.parts, options)
+
+
+def _build_judge(spec: JudgeSpec, options: FactoryOptions) -> Evaluator:
+    from loopcore.evaluators.judge import make_judge
+
+    try:
+        check = build_evaluator(spec.check, options)
+    except InvalidInput as exc:  # the check's fields are relative to the judge's spec
+        raise reprefixed(exc, "check.") from None
+    return make_judge(spec, check, options)
 
 
 def _build_composite(
@@ -301,8 +317,10 @@ def _build_composite(
 def _register_builtins() -> None:
     """Register the built-in types (``_registry`` calls this once, under its lock)."""
     from loopcore.evaluators._builtins import BUILTINS
+    from loopcore.evaluators.judge import JudgeSpec
     from loopcore.evaluators.specs import CompositeSpec
 
     for name, model, builder in BUILTINS:
         _add(_REGISTRY, name, _Entry(model, builder, cacheable=name not in ("command", "judge")))
     _add(_REGISTRY, "composite", _Entry(CompositeSpec, None, cacheable=True))
+    _add(_REGISTRY, "judge", _Entry(JudgeSpec, None, cacheable=False))

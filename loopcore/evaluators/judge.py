@@ -30,16 +30,16 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from loopcore.errors import InvalidInput, ProviderError
 from loopcore.evaluators._cache import LruCache
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
-from loopcore.evaluators.options import FactoryOptions
+from loopcore.evaluators.options import FactoryOptions, JudgeModel
 from loopcore.evaluators.specs import SpecModel
 from loopcore.providers.base import Message
 
@@ -49,8 +49,8 @@ __all__ = [
     "JudgeModel",
     "JudgeSpec",
     "JudgeVerdict",
-    "build_judge",
     "judge_messages",
+    "make_judge",
     "parse_verdict",
 ]
 
@@ -66,20 +66,6 @@ _SYSTEM = (
     "for a score. Answer with one JSON object and nothing else: "
     '{"score": <number from 0 to 1>, "passed": <true|false>, "reasons": [<short strings>]}'
 )
-
-
-@runtime_checkable
-class JudgeModel(Protocol):
-    """A model the judge asks: a blocking call that returns the model's text."""
-
-    @property
-    def name(self) -> str:
-        """Which model answers (journaled in the result)."""
-        ...
-
-    def ask(self, messages: Sequence[Message], *, max_tokens: int) -> str:
-        """The model's answer to ``messages``. Raises ``ProviderError`` when it cannot."""
-        ...
 
 
 class JudgeSpec(SpecModel):
@@ -230,11 +216,12 @@ class JudgeEvaluator:
         return verdict, False
 
 
-def build_judge(spec: JudgeSpec, options: FactoryOptions) -> Evaluator:
-    """Build a judge; refused without a model, and its check is built like any spec."""
-    # Imported here: the factory imports the builders.
-    from loopcore.evaluators.factory import build_evaluator
+def make_judge(spec: JudgeSpec, check: Evaluator, options: FactoryOptions) -> Evaluator:
+    """A judge over ``check`` (built by the factory, like a composite's parts).
 
+    Raises:
+        InvalidInput: no model is available to judge with.
+    """
     model = options.judge
     if model is None:
         raise InvalidInput(
@@ -242,10 +229,4 @@ def build_judge(spec: JudgeSpec, options: FactoryOptions) -> Evaluator:
             "host that offers sampling; use a deterministic evaluator otherwise",
             field="type",
         )
-    try:
-        check = build_evaluator(spec.check, options)
-    except InvalidInput as exc:
-        raise InvalidInput(
-            str(exc), field="check" + (f".{exc.field}" if exc.field else "")
-        ) from exc
     return JudgeEvaluator(rubric=spec.rubric, check=check, model=model, threshold=spec.threshold)

@@ -5,12 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from loopcore.evaluators.judge import JudgeModel
+    from collections.abc import Sequence
 
-__all__ = ["FactoryOptions"]
+    from loopcore.providers.base import Message
+
+__all__ = ["FactoryOptions", "JudgeModel"]
+
+
+@runtime_checkable
+class JudgeModel(Protocol):
+    """A model a ``judge`` spec asks: a blocking call that returns the model's text."""
+
+    @property
+    def name(self) -> str:
+        """Which model answers (journaled in the result)."""
+        ...
+
+    def ask(self, messages: Sequence[Message], *, max_tokens: int) -> str:
+        """The model's answer to ``messages``. Raises ``ProviderError`` when it cannot."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)

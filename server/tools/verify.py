@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
 from loopcore.evaluators.factory import validate_spec
-from loopcore.evaluators.judge import JudgeModel
+from loopcore.evaluators.options import JudgeModel
 from loopcore.plans.acceptance import runs_command
 from server.mcp.approval import ask_to_run_spec, run_allowed
 from server.mcp.sampling import sampling_judge
