@@ -10,20 +10,20 @@ from psycopg.rows import DictRow
 
 from loopcore.errors import StoreError
 from loopcore.store._json import dumps
-from loopcore.store.observations import (
-    IterationStats,
-    LoopObservation,
-    OutcomeStats,
-    fold_iteration,
-    fold_outcome,
-)
-from loopcore.store.postgres._rows import (
+from loopcore.store._rows import (
     intercept_from_row,
     iteration_from_row,
     loop_from_row,
     loop_params,
     outcome_from_row,
     step_from_row,
+)
+from loopcore.store.observations import (
+    IterationStats,
+    LoopObservation,
+    OutcomeStats,
+    fold_iteration,
+    fold_outcome,
 )
 from loopcore.store.records import (
     FeedbackRecord,

@@ -16,7 +16,7 @@ from psycopg.rows import DictRow
 
 from loopcore.errors import StoreError
 from loopcore.store._json import dumps, loads_map
-from loopcore.store.postgres._rows import (
+from loopcore.store._rows import (
     journal_from_row,
     plan_from_row,
     task_from_row,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 from loopcore.errors import StoreError
-from loopcore.stats import Welford
-from loopcore.store._json import dumps, loads_map
+from loopcore.store._json import dumps
+from loopcore.store._rows import intercept_from_row, iteration_from_row, outcome_from_row
 from loopcore.store.observations import (
     IterationStats,
     LoopObservation,
@@ -71,50 +71,6 @@ _UPSERT_OUTCOME = """INSERT INTO prior_outcomes (task_type, model, loops, conver
     tokens_mean = excluded.tokens_mean, tokens_m2 = excluded.tokens_m2"""
 
 
-def _intercept_from_row(row: sqlite3.Row) -> InterceptRecord:
-    return InterceptRecord(
-        id=row["id"],
-        project=row["project"],
-        prompt_hash=row["prompt_hash"],
-        score=float(row["score"]),
-        grade=row["grade"],
-        dimensions={k: float(v) for k, v in loads_map(row["dimensions"]).items()},
-        route=row["route"],
-        prompt_text=row["prompt_text"],
-        plan_id=row["plan_id"],
-        task_id=row["task_id"],
-        created_at=float(row["created_at"]),
-    )
-
-
-def _welford(row: sqlite3.Row, prefix: str) -> Welford:
-    return Welford(
-        n=int(row[f"{prefix}_n"]), mean=float(row[f"{prefix}_mean"]), m2=float(row[f"{prefix}_m2"])
-    )
-
-
-def _iteration_from_row(row: sqlite3.Row) -> IterationStats:
-    return IterationStats(
-        task_type=row["task_type"],
-        model=row["model"],
-        iteration=int(row["iteration"]),
-        score=_welford(row, "score"),
-        delta=_welford(row, "delta"),
-    )
-
-
-def _outcome_from_row(row: sqlite3.Row) -> OutcomeStats:
-    return OutcomeStats(
-        task_type=row["task_type"],
-        model=row["model"],
-        loops=int(row["loops"]),
-        converged=int(row["converged"]),
-        iterations=_welford(row, "iterations"),
-        latency=_welford(row, "latency"),
-        tokens=_welford(row, "tokens"),
-    )
-
-
 class HistorySql:
     """Scored prompts, feedback on them, and usage counts."""
 
@@ -143,12 +99,12 @@ class HistorySql:
     def get_intercept(self, history_id: str) -> InterceptRecord | None:
         """One scored prompt, or None."""
         row = self._conn.execute("SELECT * FROM intercepts WHERE id = ?", (history_id,)).fetchone()
-        return None if row is None else _intercept_from_row(row)
+        return None if row is None else intercept_from_row(row)
 
     def recent_intercepts(self, project: str, limit: int) -> list[InterceptRecord]:
         """The newest ``limit`` scored prompts of a project (an index range scan)."""
         rows = self._conn.execute(RECENT_INTERCEPTS_SQL, (project, limit))
-        return [_intercept_from_row(r) for r in rows]
+        return [intercept_from_row(r) for r in rows]
 
     def insert_feedback(
         self, history_id: str, rating: int, comment: str, at: float
@@ -218,7 +174,7 @@ class PriorSql:
             (obs.task_type, obs.model),
         ).fetchone()
         base = (
-            _outcome_from_row(row)
+            outcome_from_row(row)
             if row is not None
             else OutcomeStats(task_type=obs.task_type, model=obs.model)
         )
@@ -233,7 +189,7 @@ class PriorSql:
             (obs.task_type, obs.model, iteration),
         ).fetchone()
         base = (
-            _iteration_from_row(row)
+            iteration_from_row(row)
             if row is not None
             else IterationStats(task_type=obs.task_type, model=obs.model, iteration=iteration)
         )
@@ -247,4 +203,4 @@ class PriorSql:
             "SELECT * FROM prior_iterations ORDER BY task_type, model, iteration"
         )
         outs = self._conn.execute("SELECT * FROM prior_outcomes ORDER BY task_type, model")
-        return [_iteration_from_row(r) for r in its], [_outcome_from_row(r) for r in outs]
+        return [iteration_from_row(r) for r in its], [outcome_from_row(r) for r in outs]

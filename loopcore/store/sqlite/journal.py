@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from loopcore.errors import StoreError
-from loopcore.store._json import dumps, loads_map
+from loopcore.store._json import dumps
+from loopcore.store._rows import journal_from_row
 from loopcore.store.records import JournalEntry
 
 __all__ = ["JournalSql"]
@@ -26,19 +27,6 @@ _MARKER = (
     "(SELECT COALESCE(MAX(seq), 0) FROM intercepts), "
     "(SELECT COALESCE(MAX(id), 0) FROM prompt_feedback)"
 )
-
-
-def _journal_from_row(row: sqlite3.Row) -> JournalEntry:
-    return JournalEntry(
-        seq=int(row["seq"]),
-        at=float(row["at"]),
-        project=row["project"],
-        kind=row["kind"],
-        plan_id=row["plan_id"],
-        task_id=row["task_id"],
-        loop_id=row["loop_id"],
-        detail=loads_map(row["detail"]),
-    )
 
 
 class JournalSql:
@@ -79,7 +67,7 @@ class JournalSql:
             raise StoreError("read_journal needs exactly one of plan_id or loop_id")
         key = ("plan", newest_first) if plan_id is not None else ("loop", newest_first)
         rows = self._conn.execute(_JOURNAL[key], (plan_id or loop_id, after_seq, limit))
-        return [_journal_from_row(r) for r in rows]
+        return [journal_from_row(r) for r in rows]
 
     def change_marker(self) -> tuple[int, int, int]:
         """The newest journal sequence, intercept sequence and feedback id (0 when none)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import cast
 
 from loopcore.errors import StoreError
-from loopcore.store._json import dumps, loads_map, loads_strs
+from loopcore.store._json import dumps
+from loopcore.store._rows import loop_from_row, loop_params, step_from_row
 from loopcore.store.records import LoopRecord, LoopStatus, StepRecord
 
 __all__ = ["LoopSql"]
@@ -30,75 +30,6 @@ _LIST_LOOPS = (
 )
 
 
-def _loop_params(lp: LoopRecord) -> tuple[object, ...]:
-    summary = None if lp.summary is None else dumps(dict(lp.summary))
-    return (
-        lp.goal,
-        dumps(dict(lp.evaluator_spec)),
-        lp.task_type,
-        lp.model,
-        dumps(dict(lp.config)),
-        lp.plan_id,
-        lp.task_id,
-        lp.status,
-        lp.iterations,
-        lp.best_score,
-        lp.best_iteration,
-        lp.tokens_used,
-        lp.exit_reason,
-        lp.exit_detail,
-        lp.outcome,
-        summary,
-        lp.updated_at,
-        lp.ended_at,
-        lp.id,
-    )
-
-
-def loop_from_row(row: sqlite3.Row) -> LoopRecord:
-    """Build a ``LoopRecord`` from a ``loops`` row."""
-    summary = row["summary"]
-    return LoopRecord(
-        id=row["id"],
-        project=row["project"],
-        goal=row["goal"],
-        evaluator_spec=loads_map(row["evaluator_spec"]),
-        task_type=row["task_type"],
-        model=row["model"],
-        config=loads_map(row["config"]),
-        plan_id=row["plan_id"],
-        task_id=row["task_id"],
-        status=cast(LoopStatus, row["status"]),
-        iterations=int(row["iterations"]),
-        best_score=None if row["best_score"] is None else float(row["best_score"]),
-        best_iteration=None if row["best_iteration"] is None else int(row["best_iteration"]),
-        tokens_used=int(row["tokens_used"]),
-        exit_reason=row["exit_reason"],
-        exit_detail=row["exit_detail"],
-        outcome=row["outcome"],
-        summary=None if summary is None else loads_map(summary),
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-        ended_at=None if row["ended_at"] is None else float(row["ended_at"]),
-    )
-
-
-def _step_from_row(row: sqlite3.Row) -> StepRecord:
-    return StepRecord(
-        loop_id=row["loop_id"],
-        iteration=int(row["iteration"]),
-        output=row["output"],
-        score=float(row["score"]),
-        passed=bool(row["passed"]),
-        deficiencies=loads_strs(row["deficiencies"]),
-        feedback=row["feedback"],
-        sub_scores={k: float(v) for k, v in loads_map(row["sub_scores"]).items()},
-        details=loads_map(row["details"]),
-        tokens_used=int(row["tokens_used"]),
-        created_at=float(row["created_at"]),
-    )
-
-
 class LoopSql:
     """Loops and their checkpointed steps."""
 
@@ -106,7 +37,7 @@ class LoopSql:
 
     def insert_loop(self, loop: LoopRecord) -> None:
         """Insert a new loop."""
-        self._conn.execute(_INSERT_LOOP, (*_loop_params(loop), loop.project, loop.created_at))
+        self._conn.execute(_INSERT_LOOP, (*loop_params(loop), loop.project, loop.created_at))
 
     def get_loop(self, loop_id: str, *, lock: bool = False) -> LoopRecord | None:
         """One loop, or None (BEGIN IMMEDIATE already serialises writers)."""
@@ -115,7 +46,7 @@ class LoopSql:
 
     def save_loop(self, loop: LoopRecord) -> None:
         """Write the loop row."""
-        cur = self._conn.execute(_SAVE_LOOP, _loop_params(loop))
+        cur = self._conn.execute(_SAVE_LOOP, loop_params(loop))
         if cur.rowcount != 1:
             raise StoreError(f"loop {loop.id!r} vanished during the transaction")
 
@@ -144,7 +75,7 @@ class LoopSql:
         rows = self._conn.execute(
             "SELECT * FROM loop_steps WHERE loop_id = ? ORDER BY iteration", (loop_id,)
         )
-        return [_step_from_row(r) for r in rows]
+        return [step_from_row(r) for r in rows]
 
     def list_loops(
         self, project: str, *, statuses: Sequence[LoopStatus], limit: int = 100

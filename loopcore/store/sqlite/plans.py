@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from loopcore.errors import StoreError
-from loopcore.store._json import dumps, loads_map, loads_strs
-from loopcore.store.records import ApprovalRule, Plan, PlanState, Revision, Task, TaskStatus
+from loopcore.store._json import dumps, loads_map
+from loopcore.store._rows import plan_from_row, task_from_row, task_params
+from loopcore.store.records import Plan, PlanState, Revision, Task, TaskStatus
 from loopcore.store.sqlite.journal import JournalSql
 
 __all__ = ["PlanSql", "plan_from_row", "task_from_row"]
@@ -53,95 +53,6 @@ _READY = """SELECT t.id FROM tasks t WHERE t.plan_id = ? AND t.status = 'pending
             SELECT 1 FROM tasks u WHERE u.plan_id = t.plan_id AND u.id = d.value
             AND u.status IN ('done', 'skipped')))
     ORDER BY t.position LIMIT ?"""
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _opt_map(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else loads_map(text)
-
-
-def _opt_json(value: Mapping[str, Any] | None) -> str | None:
-    return None if value is None else dumps(dict(value))
-
-
-def plan_from_row(row: sqlite3.Row) -> Plan:
-    """Build a ``Plan`` from a ``plans`` row."""
-    return Plan(
-        id=row["id"],
-        project=row["project"],
-        goal=row["goal"],
-        threshold=float(row["threshold"]),
-        replan_policy=row["replan_policy"],
-        status=row["status"],
-        confidence=float(row["confidence"]),
-        needs_replan=bool(row["needs_replan"]),
-        replan_reason=row["replan_reason"],
-        revision=int(row["revision"]),
-        version=int(row["version"]),
-        score_seq=int(row["score_seq"]),
-        task_count=int(row["task_count"]),
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-    )
-
-
-def task_from_row(row: sqlite3.Row) -> Task:
-    """Build a ``Task`` from a ``tasks`` row."""
-    acceptance = row["acceptance"]
-    return Task(
-        plan_id=row["plan_id"],
-        id=row["id"],
-        position=int(row["position"]),
-        title=row["title"],
-        description=row["description"],
-        depends_on=loads_strs(row["depends_on"]),
-        acceptance=loads_map(acceptance) if acceptance is not None else None,
-        notes=row["notes"],
-        status=cast(TaskStatus, row["status"]),
-        prompt_score=_opt_float(row["prompt_score"]),
-        output_score=_opt_float(row["output_score"]),
-        confidence=_opt_float(row["confidence"]),
-        scored_at=_opt_float(row["scored_at"]),
-        score_seq=None if row["score_seq"] is None else int(row["score_seq"]),
-        claimed_by=row["claimed_by"],
-        lease_expires_at=_opt_float(row["lease_expires_at"]),
-        last_output=row["last_output"],
-        baseline_details=_opt_map(row["baseline_details"]),
-        last_details=_opt_map(row["last_details"]),
-        approval=cast(ApprovalRule, row["approval"]),
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-    )
-
-
-def _task_params(t: Task) -> tuple[Any, ...]:
-    acceptance = None if t.acceptance is None else dumps(dict(t.acceptance))
-    return (
-        t.position,
-        t.title,
-        t.description,
-        dumps(list(t.depends_on)),
-        acceptance,
-        t.notes,
-        t.status,
-        t.prompt_score,
-        t.output_score,
-        t.confidence,
-        t.scored_at,
-        t.score_seq,
-        t.claimed_by,
-        t.lease_expires_at,
-        t.last_output,
-        _opt_json(t.baseline_details),
-        _opt_json(t.last_details),
-        t.approval,
-        t.updated_at,
-        t.plan_id,
-        t.id,
-    )
 
 
 class PlanSql(JournalSql):
@@ -245,11 +156,11 @@ class PlanSql(JournalSql):
 
     def insert_tasks(self, tasks: Sequence[Task]) -> None:
         """Insert new tasks into an existing plan."""
-        self._conn.executemany(_INSERT_TASK, [(*_task_params(t), t.created_at) for t in tasks])
+        self._conn.executemany(_INSERT_TASK, [(*task_params(t), t.created_at) for t in tasks])
 
     def save_task(self, task: Task) -> None:
         """Write one task row."""
-        cur = self._conn.execute(_SAVE_TASK, _task_params(task))
+        cur = self._conn.execute(_SAVE_TASK, task_params(task))
         if cur.rowcount != 1:
             raise StoreError(f"task {task.id!r} of plan {task.plan_id!r} vanished")
 

@@ -1,9 +1,14 @@
-"""Records from PostgreSQL rows (``dict_row``: columns by name, as in the SQLite store)."""
+"""Records from database rows, and rows from records: one mapping for both stores.
+
+A row is read by column name (``sqlite3.Row`` and psycopg's ``dict_row`` both do), so the
+SQLite and PostgreSQL stores build and save every record the same way; only their SQL
+differs (placeholders, types, locks).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from loopcore.stats import Welford
 from loopcore.store._json import dumps, loads_map, loads_strs
@@ -34,7 +39,11 @@ __all__ = [
     "task_params",
 ]
 
-Row = Mapping[str, Any]
+
+class Row(Protocol):
+    """A result row whose columns are read by name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 def _f(value: Any) -> float | None:
