@@ -8,7 +8,7 @@ a call leaves to run after its answer (a write queued for a background writer) a
 counted with it: the script waits for the store to go quiet before it reads the
 count. Run it on another checkout with ``PYTHONPATH=<checkout>``.
 
-    python bench/sql_per_call.py [--calls 20]
+    python bench/sql_per_call.py [--calls 20] [--show]
 """
 
 from __future__ import annotations
@@ -53,16 +53,20 @@ class Tracer:
         self.count = 0
         self.kinds: Counter[str] = Counter()
         self.last = time.monotonic()
+        self.statements: list[str] = []
+        self.shown: list[str] = []  # the statements of the last measured call
 
     def __call__(self, sql: str) -> None:
         with self._lock:
             self.count += 1
             self.kinds[sql.split(None, 1)[0].upper() if sql.strip() else "?"] += 1
+            self.statements.append(" ".join(sql.split()))
             self.last = time.monotonic()
 
     def take(self) -> int:
         with self._lock:
             n, self.count = self.count, 0
+            self.statements = []
             return n
 
     async def quiet(self, idle_s: float = 0.02) -> None:
@@ -105,11 +109,12 @@ async def measure(
         await call(i)
         await anyio.to_thread.run_sync(settle)
         await tracer.quiet()
+        tracer.shown = list(tracer.statements)
         counts.append(tracer.take())
     return counts
 
 
-async def run(calls: int) -> list[list[object]]:
+async def run(calls: int, show: bool = False) -> list[list[object]]:
     tracer = Tracer()
     with tempfile.TemporaryDirectory() as tmp:
         store = traced_store(Path(tmp) / "bench.db", tracer)
@@ -121,13 +126,13 @@ async def run(calls: int) -> list[list[object]]:
                 # A checkout that writes intercepts behind the answer has flush(); one
                 # that does not writes them before answering.
                 settle = getattr(history, "flush", lambda: None)
-                return await _cases(client, tracer, calls, settle)
+                return await _cases(client, tracer, calls, settle, show)
         finally:
             store.close()
 
 
 async def _cases(
-    client: Client, tracer: Tracer, calls: int, settle: Callable[[], object]
+    client: Client, tracer: Tracer, calls: int, settle: Callable[[], object], show: bool
 ) -> list[list[object]]:
     async def tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return checked(await client.call_tool(name, args), name)
@@ -171,6 +176,10 @@ async def _cases(
 
     def row(label: str, counts: list[int]) -> None:
         rows.append([label, len(counts), statistics.median(counts), min(counts), max(counts)])
+        if show:
+            print(f"\n{label}, the last call's statements:", file=sys.stderr)
+            for sql in tracer.shown:
+                print(f"  {sql[:160]}", file=sys.stderr)
 
     row("plan_next_task", await measure(tracer, calls, next_task))
     row("plan_record (output_score)", await measure(tracer, calls // 2, record_score))
@@ -188,12 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="4 calls per tool")
+    parser.add_argument(
+        "--show", action="store_true", help="print each row's last call's statements on stderr"
+    )
     args = parser.parse_args(argv)
     calls = 4 if args.quick else args.calls
     print_command()
     print(machine_line())
     print(f"sqlite {sqlite3.sqlite_version}; loopcore from {sys.modules['server'].__file__}")
-    rows = anyio.run(run, calls)
+    rows = anyio.run(run, calls, args.show)
     print_table(
         "SQL statements per call (in process, every connection traced)",
         ["tool call", "calls", "median", "min", "max"],

@@ -417,6 +417,12 @@ class LoopService:
             entries = tx.read_journal(loop_id=loop_id, limit=limit)
         return loop, tuple(loop_line(e) for e in entries)
 
+    def peek(self, loop_id: str) -> LoopRecord | None:
+        """The loop's row as it is now, in one statement, without its steps; None when not
+        found (for deciding what to ask before a call that reports that itself)."""
+        with self._store.glance() as tx:
+            return tx.get_loop(loop_id)
+
     def status(self, loop_id: str) -> LoopView:
         """A loop's state, for resuming it. Raises ``LoopNotFound``."""
         with self._store.read() as tx:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from loopcore.clock import iso
 from loopcore.errors import Conflict, InvalidInput, PlanNotFound, TaskNotFound
@@ -17,7 +17,7 @@ from loopcore.plans.confidence import WINDOW, rolling_confidence, task_confidenc
 from loopcore.plans.graph import blocked_reason
 from loopcore.plans.model import NextTask, RecordResult, TaskSpec
 from loopcore.store.protocol import StoreTx
-from loopcore.store.records import Plan, Revision, Task, TaskStatus
+from loopcore.store.records import Plan, Revision, Task, TaskContext, TaskStatus
 
 __all__ = [
     "apply_scores",
@@ -27,12 +27,14 @@ __all__ = [
     "claim_next",
     "create_plan",
     "load_active_plan",
+    "load_for_scoring",
     "load_plan",
     "load_task",
     "new_tasks",
     "peek_next",
     "refresh_confidence",
     "score_loaded",
+    "shown_after",
 ]
 
 _FINISHED = ("done", "skipped")
@@ -60,6 +62,31 @@ def load_task(tx: StoreTx, plan_id: str, task_id: str) -> Task:
     if task is None:
         raise TaskNotFound(plan_id, task_id)
     return task
+
+
+def load_for_scoring(tx: StoreTx, plan_id: str, task_id: str) -> tuple[Plan, Task, TaskContext]:
+    """The plan (locked, active), the task, and what scoring it needs of the other tasks,
+    in one read.
+
+    Raises:
+        PlanNotFound, TaskNotFound. Conflict: the plan is archived.
+    """
+    context = tx.task_context(plan_id, task_id, window=WINDOW, lock=True)
+    if context is None:
+        raise PlanNotFound(plan_id)
+    if context.plan.status == "archived":
+        raise Conflict(f"plan {plan_id!r} is archived; archived plans are read-only")
+    if context.task is None:
+        raise TaskNotFound(plan_id, task_id)
+    return context.plan, context.task, context
+
+
+def shown_after(plan: Plan, context: TaskContext, task: Task) -> Plan:
+    """The plan as it reads once ``task`` was written: ``done`` when it and every other
+    task are done or skipped (as ``export.finished_plan``, from the context's count)."""
+    if plan.status == "active" and context.others_open == 0 and task.status in _FINISHED:
+        return replace(plan, status="done")
+    return plan
 
 
 def check_order(tx: StoreTx, task: Task, *, agent: str, now: float) -> None:
@@ -97,6 +124,16 @@ def refresh_confidence(tx: StoreTx, plan_id: str) -> float:
     """The plan's rolling confidence from its newest scored tasks."""
     newest_first = tx.recent_confidences(plan_id, WINDOW)
     return rolling_confidence(newest_first[::-1])
+
+
+def _confidence_with(context: TaskContext, task: Task) -> float:
+    """``refresh_confidence`` after ``task`` was saved, from facts read before: the other
+    tasks' newest scores with the task's own in its place by (scored_at, score_seq)."""
+    scored = list(context.others_scored)
+    if task.score_seq is not None and task.scored_at is not None and task.confidence is not None:
+        scored.append((task.scored_at, task.score_seq, task.confidence))
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    return rolling_confidence([conf for _, _, conf in scored[:WINDOW]][::-1])
 
 
 def create_plan(
@@ -176,9 +213,10 @@ def peek_next(tx: StoreTx, plan_id: str, *, now: float) -> NextTask | None:
 
 def claim_next(tx: StoreTx, plan_id: str, *, agent: str, lease_s: float, now: float) -> NextTask:
     """Release expired leases, then claim the first ready task for ``agent``."""
-    load_active_plan(tx, plan_id)
+    plan = load_active_plan(tx, plan_id)
     released = tuple(t.id for t in tx.expire_leases(now, plan_id))
-    plan = load_plan(tx, plan_id)
+    if released:  # expiring bumped the plan's version
+        plan = load_plan(tx, plan_id)
     if plan.needs_replan and plan.replan_policy == "block":
         return _needs_replan(plan, released)
     ready = tx.ready_task_ids(plan_id, 1)
@@ -331,11 +369,12 @@ def apply_scores(
     approved: bool = False,
 ) -> RecordResult:
     """Load the plan (locked, active) and the task, then ``score_loaded`` them."""
-    plan = load_active_plan(tx, plan_id)
+    plan, task, context = load_for_scoring(tx, plan_id, task_id)
     return score_loaded(
         tx,
         plan,
-        load_task(tx, plan_id, task_id),
+        task,
+        context=context,
         now=now,
         prompt_score=prompt_score,
         output_score=output_score,
@@ -362,9 +401,11 @@ def score_loaded(
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
     approved: bool = False,
+    context: TaskContext | None = None,
 ) -> RecordResult:
     """Score a task read in this write transaction, then refresh the plan's rolling
-    confidence and replan flag.
+    confidence and replan flag (from ``context`` when the task was read with it, else
+    read again after the task is saved).
 
     With ``mark_done`` and an output score the task becomes ``done`` when its
     confidence reaches the plan's threshold, else ``failed``; a prompt score
@@ -390,7 +431,10 @@ def score_loaded(
         approved=approved,
     )
     tx.save_task(task)
-    new_plan = _scored_plan(plan, refresh_confidence(tx, plan.id), task, now)
+    confidence = (
+        refresh_confidence(tx, plan.id) if context is None else _confidence_with(context, task)
+    )
+    new_plan = _scored_plan(plan, confidence, task, now)
     tx.save_plan(new_plan)
     _journal_score(
         tx, before, task, plan, new_plan, now=now, deficiencies=deficiencies, source=source
@@ -452,17 +496,18 @@ def _journal_score(
         "deficiencies": list(deficiencies),
         "source": source,
     }
-    tx.append_journal("scored", detail=detail, **ref)
+    entries: list[tuple[str, Mapping[str, Any]]] = [("scored", detail)]
     if task.status in ("done", "failed") and (
         before.status != task.status or task.output_score != before.output_score
     ):
-        kind: Literal["done", "failed"] = "done" if task.status == "done" else "failed"
-        tx.append_journal(kind, detail={"task_confidence": task.confidence}, **ref)
+        entries.append((task.status, {"task_confidence": task.confidence}))
     if new.needs_replan and not old.needs_replan:
-        tx.append_journal("replan_needed", detail={"reason": new.replan_reason}, **ref)
+        entries.append(("replan_needed", {"reason": new.replan_reason}))
     elif old.needs_replan and not new.needs_replan:
-        tx.append_journal(
-            "confidence_recovered",
-            detail={"plan_confidence": new.confidence, "threshold": new.threshold},
-            **ref,
+        entries.append(
+            (
+                "confidence_recovered",
+                {"plan_confidence": new.confidence, "threshold": new.threshold},
+            )
         )
+    tx.append_journal_many(entries, **ref)

@@ -69,20 +69,28 @@ from loopcore.plans.model import (
     parse_task,
 )
 from loopcore.plans.operations import (
-    apply_scores,
     bump,
     check_order,
     claim_next,
     create_plan,
-    load_active_plan,
+    load_for_scoring,
     load_plan,
     load_task,
     peek_next,
     score_loaded,
+    shown_after,
 )
 from loopcore.plans.replan import edit_task, replan
 from loopcore.store.protocol import Store, StoreTx
-from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
+from loopcore.store.records import (
+    JournalEntry,
+    Plan,
+    PlanState,
+    Revision,
+    Task,
+    TaskContext,
+    TaskStatus,
+)
 
 __all__ = [
     "Answer",
@@ -248,6 +256,13 @@ class PlanService:
         with self._store.read() as tx:
             load_plan(tx, plan_id)
             return load_task(tx, plan_id, task_id)
+
+    def peek_task(self, plan_id: str, task_id: str) -> Task | None:
+        """The task as it is now, in one statement; None when the plan or the task is not
+        found (for deciding what to ask before a call that reports that itself)."""
+        with self._store.glance() as tx:
+            found = tx.task_context(plan_id, task_id)
+        return None if found is None else found.task
 
     def status(self, plan_id: str, *, verbose: bool = False) -> PlanStatus:
         """Counts by status, confidence, ready tasks; ``verbose`` adds every task."""
@@ -454,12 +469,13 @@ class PlanService:
             output_score = evaluation.score
         approved = approval is not None and approval.approved
         with self._store.write() as tx:
-            load_active_plan(tx, plan_id)  # an unknown plan is reported as such, before its task
-            check_order(tx, load_task(tx, plan_id, task_id), agent=agent, now=self._clock())
-            result = apply_scores(
+            plan, task, context = load_for_scoring(tx, plan_id, task_id)
+            check_order(tx, task, agent=agent, now=self._clock())
+            result = score_loaded(
                 tx,
-                plan_id,
-                task_id,
+                plan,
+                task,
+                context=context,
                 now=self._clock(),
                 prompt_score=prompt_score,
                 output_score=output_score,
@@ -470,8 +486,9 @@ class PlanService:
                 approved=approved,
             )
             result = self._approval_step(tx, result, approval)
-            plan = finished_plan(result.plan, tx.count_tasks(plan_id))
-        return replace(result, plan=plan, evaluation=evaluation)
+        return replace(
+            result, plan=shown_after(result.plan, context, result.task), evaluation=evaluation
+        )
 
     def _kept(self, output: str | None) -> str | None:
         return None if output is None else output[: self._limits.kept_output_chars]
@@ -498,7 +515,7 @@ class PlanService:
         token (used once); otherwise a token is issued and nothing is recorded.
         """
         with self._store.write() as tx:
-            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            plan, task, context = load_for_scoring(tx, plan_id, task_id)
             check_order(tx, task, agent=agent, now=self._clock())  # before anything runs
             spec = _scoring_spec(task, output)
             grant = None
@@ -510,18 +527,18 @@ class PlanService:
             if not runs_command(spec):
                 evaluation = self._evaluate(plan, task, spec, output, run_ok)
                 return self._write_score(
-                    tx, plan, task, prompt_score, output, mark_done, evaluation, approval
+                    tx, (plan, task, context), prompt_score, output, mark_done, evaluation, approval
                 )
         evaluation = self._evaluate(plan, task, spec, output, run_ok)
         with self._store.write() as tx:
-            plan, task = load_active_plan(tx, plan_id), load_task(tx, plan_id, task_id)
+            plan, task, context = load_for_scoring(tx, plan_id, task_id)
             if task.acceptance != spec:
                 raise Conflict("the task's acceptance spec changed while scoring; record again")
             check_order(tx, task, agent=agent, now=self._clock())
             if grant is not None:
                 approvals.consume(tx, plan, task, grant, now=self._clock())
             return self._write_score(
-                tx, plan, task, prompt_score, output, mark_done, evaluation, approval
+                tx, (plan, task, context), prompt_score, output, mark_done, evaluation, approval
             )
 
     def _approval_step(
@@ -589,18 +606,19 @@ class PlanService:
     def _write_score(
         self,
         tx: StoreTx,
-        plan: Plan,
-        task: Task,
+        loaded: tuple[Plan, Task, TaskContext],
         prompt_score: float | None,
         output: str | None,
         mark_done: bool,
         evaluation: Evaluation,
         approval: Answer | None,
     ) -> RecordResult:
+        plan, task, context = loaded
         result = score_loaded(
             tx,
             plan,
             task,
+            context=context,
             now=self._clock(),
             prompt_score=prompt_score,
             output_score=evaluation.score,
@@ -612,7 +630,7 @@ class PlanService:
             approved=approval is not None and approval.approved,
         )
         result = self._approval_step(tx, result, approval)
-        done = finished_plan(result.plan, tx.count_tasks(plan.id))
+        done = shown_after(result.plan, context, result.task)
         return replace(result, plan=done, evaluation=evaluation)
 
     def replan(

@@ -22,10 +22,12 @@ from loopcore.store.records import (
     Plan,
     StepRecord,
     Task,
+    TaskContext,
     TaskStatus,
 )
 
 __all__ = [
+    "TASK_COLUMNS",
     "Row",
     "intercept_from_row",
     "iteration_from_row",
@@ -35,6 +37,7 @@ __all__ = [
     "outcome_from_row",
     "plan_from_row",
     "step_from_row",
+    "task_context_from_row",
     "task_from_row",
     "task_params",
 ]
@@ -108,6 +111,42 @@ def task_from_row(row: Row) -> Task:
         approval=cast(ApprovalRule, row["approval"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
+    )
+
+
+# The ``tasks`` columns, for statements that read a task beside another row: each is
+# selected as ``t_<column>`` (the plan's columns keep their names).
+TASK_COLUMNS = (
+    "plan_id", "id", "position", "title", "description", "depends_on", "acceptance", "notes",
+    "status", "prompt_score", "output_score", "confidence", "scored_at", "score_seq",
+    "claimed_by", "lease_expires_at", "last_output", "baseline_details", "last_details",
+    "approval", "created_at", "updated_at",
+)  # fmt: skip
+
+
+class _Prefixed:
+    """The columns of ``row`` named ``<prefix><name>``, read by ``name``."""
+
+    def __init__(self, row: Row, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getitem__(self, key: str, /) -> Any:
+        return self._row[self._prefix + key]
+
+
+def task_context_from_row(
+    row: Row, others_scored: tuple[tuple[float, int, float], ...]
+) -> TaskContext:
+    """Build a ``TaskContext`` from a row of a plan, its ``t_`` task columns (NULL when the
+    plan has no such task) and ``others_open``; ``others_scored`` is decoded by the store.
+    """
+    has_task = row["t_id"] is not None
+    return TaskContext(
+        plan=plan_from_row(row),
+        task=task_from_row(_Prefixed(row, "t_")) if has_task else None,
+        others_scored=tuple(sorted(others_scored, key=lambda s: (s[0], s[1]), reverse=True)),
+        others_open=int(row["others_open"] or 0),
     )
 
 

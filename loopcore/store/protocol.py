@@ -40,6 +40,7 @@ from loopcore.store.records import (
     Revision,
     StepRecord,
     Task,
+    TaskContext,
     TaskStatus,
     UsageCounts,
 )
@@ -62,6 +63,20 @@ class JournalTx(Protocol):
         detail: Mapping[str, Any] | None = None,
     ) -> int:
         """Append one entry; returns its sequence number."""
+        ...
+
+    def append_journal_many(
+        self,
+        entries: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        at: float,
+        project: str,
+        plan_id: str | None = None,
+        task_id: str | None = None,
+        loop_id: str | None = None,
+    ) -> None:
+        """Append ``(kind, detail)`` entries of one moment and subject, in order, in one
+        statement."""
         ...
 
     def read_journal(
@@ -121,6 +136,18 @@ class PlanTx(Protocol):
 
     def get_task(self, plan_id: str, task_id: str) -> Task | None:
         """One task, or None."""
+        ...
+
+    def task_context(
+        self, plan_id: str, task_id: str, *, window: int = 0, lock: bool = False
+    ) -> TaskContext | None:
+        """The plan and the task in one statement (None when there is no such plan).
+
+        With ``window`` > 0 it also carries what scoring the task needs of the
+        plan's other tasks: the newest ``window`` scored ones and how many are
+        still open (``TaskContext``). ``lock`` holds the plan row as ``get_plan``
+        does.
+        """
         ...
 
     def list_tasks(self, plan_id: str) -> list[Task]:
@@ -266,6 +293,16 @@ class Store(Protocol):
 
     def read(self) -> AbstractContextManager[StoreTx]:
         """A read-only transaction (a consistent snapshot)."""
+        ...
+
+    def glance(self) -> AbstractContextManager[StoreTx]:
+        """Reads outside any transaction, for a read that is one statement.
+
+        A statement is its own consistent snapshot, so a one-statement read needs
+        no ``BEGIN``/``COMMIT`` (two round trips fewer on PostgreSQL); inside an
+        enclosing transaction on this thread it joins that transaction. Never
+        write through it, and never read twice expecting one snapshot.
+        """
         ...
 
     def write(self) -> AbstractContextManager[StoreTx]:

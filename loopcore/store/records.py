@@ -27,6 +27,7 @@ __all__ = [
     "Revision",
     "StepRecord",
     "Task",
+    "TaskContext",
     "TaskStatus",
     "UsageCounts",
 ]
@@ -116,6 +117,25 @@ class Task:
     approval: ApprovalRule = "none"
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskContext:
+    """A task with its plan, read together, and what scoring it needs of the other tasks.
+
+    Attributes:
+        task: None when the plan has no such task.
+        others_scored: ``(scored_at, score_seq, confidence)`` of the plan's other
+            scored tasks, newest first, at most the window asked for (empty when
+            none was asked for).
+        others_open: how many other tasks are neither done nor skipped (0 when no
+            window was asked for).
+    """
+
+    plan: Plan
+    task: Task | None
+    others_scored: tuple[tuple[float, int, float], ...] = ()
+    others_open: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,9 +1,10 @@
 """A store seen from one project: ids of other projects' plans and loops are not there.
 
 Projects are boundaries, not listing filters (DESIGN.md, "Plans and confidence"):
-every read of a plan or a loop by id goes through ``get_plan`` or ``get_loop``
-(the plan and loop operations load the plan or the loop first, then its tasks,
-steps and journal), so answering ``None`` there for an id filed under another
+every read of a plan or a loop by id goes through ``get_plan``, ``task_context``
+(a plan read with one of its tasks) or ``get_loop`` (the plan and loop operations
+load the plan or the loop first, then its tasks, steps and journal), so answering
+``None`` there for an id filed under another
 project makes every service answer ``PlanNotFound`` or ``LoopNotFound``, exactly
 as for an id that does not exist. The rule is written here once; the services
 and their operations stay unaware of it.
@@ -17,7 +18,7 @@ from typing import Any, cast
 
 from loopcore.ids import check_project
 from loopcore.store.protocol import Store, StoreTx
-from loopcore.store.records import LoopRecord, Plan
+from loopcore.store.records import LoopRecord, Plan, TaskContext
 
 __all__ = ["ProjectStore"]
 
@@ -35,6 +36,12 @@ class _ProjectTx:
     def get_plan(self, plan_id: str, *, lock: bool = False) -> Plan | None:
         plan = self._tx.get_plan(plan_id, lock=lock)
         return plan if plan is not None and plan.project == self._project else None
+
+    def task_context(
+        self, plan_id: str, task_id: str, *, window: int = 0, lock: bool = False
+    ) -> TaskContext | None:
+        found = self._tx.task_context(plan_id, task_id, window=window, lock=lock)
+        return found if found is not None and found.plan.project == self._project else None
 
     def get_loop(self, loop_id: str, *, lock: bool = False) -> LoopRecord | None:
         loop = self._tx.get_loop(loop_id, lock=lock)
@@ -68,6 +75,10 @@ class ProjectStore:
     def write(self) -> AbstractContextManager[StoreTx]:
         """A write transaction, seen from the project."""
         return self._scoped(self._store.write())
+
+    def glance(self) -> AbstractContextManager[StoreTx]:
+        """A one-statement read, seen from the project."""
+        return self._scoped(self._store.glance())
 
     def as_store(self) -> Store:
         """This view typed as a ``Store`` (it answers every ``Store`` method)."""

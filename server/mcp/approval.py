@@ -13,7 +13,7 @@ with ``loopcore approve TOKEN``.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from mcp.server.mcpserver import (
     AcceptedElicitation,
@@ -21,12 +21,13 @@ from mcp.server.mcpserver import (
     Context,
     Elicit,
     ElicitationResult,
+    Resolve,
 )
 from pydantic import BaseModel, Field
 
 from loopcore.errors import Conflict
 from loopcore.evaluators.command import held_commands
-from loopcore.plans.service import Answer
+from loopcore.plans.service import Answer, Task
 from server.errors import map_errors
 from server.mcp.elicitation import can_elicit
 from server.runtime import Runtime, Services
@@ -41,6 +42,7 @@ __all__ = [
     "ask_to_run_loop",
     "ask_to_run_spec",
     "ask_to_run_task",
+    "record_target",
     "run_allowed",
 ]
 
@@ -59,15 +61,24 @@ class NoApprovalAsked(BaseModel):
 
 
 @map_errors
+def record_target(plan_id: str, task_id: str, ctx: Context) -> Task | None:
+    """Resolver of plan_record's two questions: the task, read once for both (None when
+    the plan or the task is not found: the record itself says so)."""
+    return _services(ctx).plans.peek_task(plan_id, task_id)
+
+
 def ask_approval(
-    plan_id: str, task_id: str, mark_done: bool, ctx: Context
+    task_id: str,
+    plan_id: str,
+    mark_done: bool,
+    ctx: Context,
+    task: Annotated[Task | None, Resolve(record_target)],
 ) -> Elicit[ApprovalForm] | NoApprovalAsked:
     """Resolver of plan_record: ask the person when the task needs it and the host can.
 
     Deterministic in its arguments (the SDK may run it again on a later round).
     """
-    task = _services(ctx).plans.task(plan_id, task_id)
-    if task.approval != "before_done" or not mark_done:
+    if task is None or task.approval != "before_done" or not mark_done:
         return NoApprovalAsked(status="not_needed")
     if not can_elicit(ctx):
         return NoApprovalAsked(status="unsupported")
@@ -118,14 +129,14 @@ def _services(ctx: Context) -> Services:
     return runtime.services.for_project(request_project(runtime.project))
 
 
-@map_errors
 def ask_to_run_task(
-    plan_id: str, task_id: str, output_score: float | None, ctx: Context
+    output_score: float | None,
+    ctx: Context,
+    task: Annotated[Task | None, Resolve(record_target)],
 ) -> Elicit[RunForm] | NoApprovalAsked:
     """Resolver of plan_record: ask before the task's acceptance command runs."""
-    if output_score is not None:  # a given score runs nothing
+    if output_score is not None or task is None:  # a given score runs nothing
         return NoApprovalAsked(status="not_needed")
-    task = _services(ctx).plans.task(plan_id, task_id)
     return _ask_run(held_commands(task.acceptance), str(_runtime(ctx).options.project_root), ctx)
 
 
@@ -137,14 +148,17 @@ def ask_to_run_spec(
     runtime = _runtime(ctx)
     spec = evaluator
     if spec is None and plan_id is not None and task_id is not None:
-        spec = dict(_services(ctx).plans.task(plan_id, task_id).acceptance or {})
+        task = _services(ctx).plans.peek_task(plan_id, task_id)  # None: verify_output says so
+        spec = None if task is None else dict(task.acceptance or {})
     return _ask_run(held_commands(spec), str(runtime.options.project_root), ctx)
 
 
 @map_errors
 def ask_to_run_loop(loop_id: str, ctx: Context) -> Elicit[RunForm] | NoApprovalAsked:
     """Resolver of loop_step: ask before the loop's command runs."""
-    loop = _services(ctx).loops.status(loop_id).loop
+    loop = _services(ctx).loops.peek(loop_id)
+    if loop is None:  # loop_step itself says so
+        return NoApprovalAsked(status="not_needed")
     return _ask_run(
         held_commands(loop.evaluator_spec), str(_runtime(ctx).options.project_root), ctx
     )

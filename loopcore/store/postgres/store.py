@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, TypeVar
 
 import psycopg
@@ -313,6 +313,12 @@ class PostgresStore:
             return
         with self._transaction(_BEGIN_READ, writing=False) as tx:
             yield tx
+
+    def glance(self) -> AbstractContextManager[PgTx]:
+        """A read-only snapshot, as ``read()``: its ``BEGIN`` is where a pooled connection
+        that died with the server is found and replaced, which a bare statement would
+        turn into a failed call."""
+        return self.read()
 
     def transact(self, fn: Callable[[PgTx], T]) -> T:
         """Run ``fn`` in ``write()``; re-run it after a serialization failure or deadlock.

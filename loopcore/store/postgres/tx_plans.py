@@ -17,18 +17,55 @@ from psycopg.rows import DictRow
 from loopcore.errors import StoreError
 from loopcore.store._json import dumps, loads_map
 from loopcore.store._rows import (
+    TASK_COLUMNS,
     journal_from_row,
     plan_from_row,
+    task_context_from_row,
     task_from_row,
     task_params,
 )
-from loopcore.store.records import JournalEntry, Plan, PlanState, Revision, Task, TaskStatus
+from loopcore.store.records import (
+    JournalEntry,
+    Plan,
+    PlanState,
+    Revision,
+    Task,
+    TaskContext,
+    TaskStatus,
+)
 
 __all__ = ["PgPlanSql"]
 
 _INSERT_PLAN = """INSERT INTO plans (id, project, goal, threshold, replan_policy, status,
     confidence, needs_replan, replan_reason, revision, version, score_seq, task_count,
     created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+# Several entries in one statement, numbered in the order given.
+_APPEND_MANY = """INSERT INTO journal (at, project, kind, plan_id, task_id, loop_id, detail)
+    SELECT %s, %s, e.kind, %s, %s, %s, e.detail
+    FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS e(kind, detail, n) ORDER BY e.n
+    RETURNING seq, kind"""
+
+
+def _seq(row: DictRow) -> int:
+    return int(row["seq"])
+
+
+# A plan and one of its tasks in one statement (LEFT JOIN: the plan without the task still
+# tells "no such task" from "no such plan"), with the scoring facts of the other tasks.
+_TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
+_TASK_CONTEXT = {
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, 0 AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
+    True: f"""SELECT p.*, {_TASK_COLUMNS},
+    (SELECT COALESCE(json_agg(json_build_array(o.scored_at, o.score_seq, o.confidence)),
+            '[]'::json)
+        FROM (SELECT scored_at, score_seq, confidence FROM tasks
+            WHERE plan_id = p.id AND id <> %s AND score_seq IS NOT NULL
+            ORDER BY scored_at DESC, score_seq DESC LIMIT %s) AS o) AS others_scored,
+    (SELECT COUNT(*) FROM tasks WHERE plan_id = p.id AND id <> %s
+        AND status NOT IN ('done', 'skipped')) AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
+}
 _SAVE_PLAN = """UPDATE plans SET goal = %s, threshold = %s, replan_policy = %s, status = %s,
     confidence = %s, needs_replan = %s, replan_reason = %s, revision = %s, version = %s,
     score_seq = %s, task_count = %s, updated_at = %s WHERE id = %s"""
@@ -165,6 +202,31 @@ class PgPlanSql:
         )
         self.insert_tasks(tasks)
 
+    def append_journal_many(
+        self,
+        entries: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        at: float,
+        project: str,
+        plan_id: str | None = None,
+        task_id: str | None = None,
+        loop_id: str | None = None,
+    ) -> None:
+        """Append ``(kind, detail)`` entries of one moment and subject, in order, in one
+        statement (rows of one INSERT take their sequence numbers in order)."""
+        if not entries:
+            return
+        kinds = [kind for kind, _ in entries]
+        details = [dumps(dict(detail)) for _, detail in entries]
+        found = self._conn.execute(
+            _APPEND_MANY, (at, project, plan_id, task_id, loop_id, kinds, details)
+        ).fetchall()
+        if len(found) != len(entries):
+            raise StoreError("the journal entries were not stored")
+        self.appended.extend(
+            (str(r["kind"]), plan_id, loop_id, int(r["seq"])) for r in sorted(found, key=_seq)
+        )
+
     def get_plan(self, plan_id: str, *, lock: bool = False) -> Plan | None:
         """The plan's summary row; ``lock`` is ``FOR UPDATE`` until the transaction ends."""
         sql = (
@@ -233,6 +295,28 @@ class PgPlanSql:
             "SELECT * FROM tasks WHERE plan_id = %s AND id = %s", (plan_id, task_id)
         ).fetchone()
         return None if row is None else task_from_row(row)
+
+    def task_context(
+        self, plan_id: str, task_id: str, *, window: int = 0, lock: bool = False
+    ) -> TaskContext | None:
+        """The plan and the task in one statement, with the other tasks' scoring facts when
+        ``window`` > 0.
+
+        ``lock`` takes the plan row lock in a statement of its own first: a statement
+        that waited for a lock under READ COMMITTED re-reads the locked row but not the
+        rest of what it read, so the context is read after the wait, fresh.
+        """
+        if lock and self.get_plan(plan_id, lock=True) is None:
+            return None
+        if window > 0:
+            params: tuple[Any, ...] = (task_id, window, task_id, task_id, plan_id)
+        else:
+            params = (task_id, plan_id)
+        row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
+        if row is None:
+            return None
+        scored = tuple((float(at), int(seq), float(c)) for at, seq, c in row["others_scored"] or ())
+        return task_context_from_row(row, scored)
 
     def list_tasks(self, plan_id: str) -> list[Task]:
         """Every task of the plan in plan order."""

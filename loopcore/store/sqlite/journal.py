@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopcore.errors import StoreError
@@ -19,6 +19,12 @@ _JOURNAL = {
     ("loop", False): "SELECT * FROM journal WHERE loop_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     ("loop", True): "SELECT * FROM journal WHERE loop_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
 }
+
+# Several entries in one statement: the batch is a JSON array of [kind, detail text] pairs,
+# read in array order (the detail stays the exact text ``dumps`` wrote).
+_APPEND_MANY = """INSERT INTO journal (at, project, kind, plan_id, task_id, loop_id, detail)
+    SELECT ?, ?, json_extract(e.value, '$[0]'), ?, ?, ?, json_extract(e.value, '$[1]')
+    FROM json_each(?) AS e ORDER BY e.key"""
 
 # MAX of an INTEGER PRIMARY KEY AUTOINCREMENT is one index lookup; the ids are never
 # reused, so a deletion followed by an insert still moves the marker.
@@ -52,6 +58,23 @@ class JournalSql:
             (at, project, kind, plan_id, task_id, loop_id, dumps(dict(detail or {}))),
         )
         return int(cur.lastrowid or 0)
+
+    def append_journal_many(
+        self,
+        entries: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        at: float,
+        project: str,
+        plan_id: str | None = None,
+        task_id: str | None = None,
+        loop_id: str | None = None,
+    ) -> None:
+        """Append ``(kind, detail)`` entries of one moment and subject, in order, in one
+        statement (rows of one INSERT get their sequence numbers in order)."""
+        if not entries:
+            return
+        batch = dumps([[kind, dumps(dict(detail))] for kind, detail in entries])
+        self._conn.execute(_APPEND_MANY, (at, project, plan_id, task_id, loop_id, batch))
 
     def read_journal(
         self,

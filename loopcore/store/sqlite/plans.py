@@ -7,8 +7,14 @@ from typing import Any
 
 from loopcore.errors import StoreError
 from loopcore.store._json import dumps, loads_map
-from loopcore.store._rows import plan_from_row, task_from_row, task_params
-from loopcore.store.records import Plan, PlanState, Revision, Task, TaskStatus
+from loopcore.store._rows import (
+    TASK_COLUMNS,
+    plan_from_row,
+    task_context_from_row,
+    task_from_row,
+    task_params,
+)
+from loopcore.store.records import Plan, PlanState, Revision, Task, TaskContext, TaskStatus
 from loopcore.store.sqlite.journal import JournalSql
 
 __all__ = ["PlanSql", "plan_from_row", "task_from_row"]
@@ -28,6 +34,22 @@ _SAVE_TASK = """UPDATE tasks SET position = ?, title = ?, description = ?, depen
     scored_at = ?, score_seq = ?, claimed_by = ?, lease_expires_at = ?, last_output = ?,
     baseline_details = ?, last_details = ?, approval = ?, updated_at = ?
     WHERE plan_id = ? AND id = ?"""
+# A plan and one of its tasks in one statement (LEFT JOIN: the plan without the task still
+# tells "no such task" from "no such plan"); with the scoring facts of the other tasks: the
+# newest scored (17 significant digits: a float read back exactly) and how many are open.
+_TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
+_TASK_CONTEXT = {
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, 0 AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
+    True: f"""SELECT p.*, {_TASK_COLUMNS},
+    (SELECT group_concat(printf('%!.17g:%d:%!.17g', o.scored_at, o.score_seq, o.confidence), ' ')
+        FROM (SELECT scored_at, score_seq, confidence FROM tasks
+            WHERE plan_id = p.id AND id <> ? AND score_seq IS NOT NULL
+            ORDER BY scored_at DESC, score_seq DESC LIMIT ?) AS o) AS others_scored,
+    (SELECT COUNT(*) FROM tasks WHERE plan_id = p.id AND id <> ?
+        AND status NOT IN ('done', 'skipped')) AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
+}
 # One constant statement per (status filter, cursor) combination so each can use its index.
 _LIST_PLANS = {
     (
@@ -146,6 +168,25 @@ class PlanSql(JournalSql):
             "SELECT * FROM tasks WHERE plan_id = ? AND id = ?", (plan_id, task_id)
         ).fetchone()
         return None if row is None else task_from_row(row)
+
+    def task_context(
+        self, plan_id: str, task_id: str, *, window: int = 0, lock: bool = False
+    ) -> TaskContext | None:
+        """The plan and the task in one statement, with the other tasks' scoring facts when
+        ``window`` > 0 (BEGIN IMMEDIATE already serialises writers: ``lock`` adds nothing).
+        """
+        if window > 0:
+            params: tuple[Any, ...] = (task_id, window, task_id, task_id, plan_id)
+        else:
+            params = (task_id, plan_id)
+        row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
+        if row is None:
+            return None
+        scored = tuple(
+            (float(at), int(seq), float(conf))
+            for at, seq, conf in (item.split(":") for item in (row["others_scored"] or "").split())
+        )
+        return task_context_from_row(row, scored)
 
     def list_tasks(self, plan_id: str) -> list[Task]:
         """Every task of the plan in plan order."""

@@ -258,6 +258,18 @@ class SqliteStore:
         with self._transaction("BEGIN") as tx:
             yield tx
 
+    @contextmanager
+    def glance(self) -> Iterator[SqliteTx]:
+        """Reads in autocommit mode, for a read of one statement (joins an enclosing
+        transaction)."""
+        if self._state.depth and self._state.tx is not None:
+            yield self._state.tx
+            return
+        try:
+            yield SqliteTx(self._connection())
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
     def migrate(
         self, now: float, migrations: tuple[Migration, ...] = MIGRATIONS
     ) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from loopcore.clock import FixedClock
 from loopcore.errors import InvalidInput, PlanNotFound, TaskNotFound
-from loopcore.plans.confidence import rolling_confidence, task_confidence
+from loopcore.plans.confidence import WINDOW, rolling_confidence, task_confidence
+from loopcore.plans.export import finished_plan
 from loopcore.plans.service import PlanLimits, PlanService, TaskPatch, TaskSpec
 from loopcore.store import SqliteStore, Store, open_store
 from tests.loopcore.conftest import query
@@ -256,3 +258,48 @@ def test_typed_task_specs_and_patches_are_accepted(plans: PlanService) -> None:
     )
     (task,) = result.tasks
     assert (task.title, task.acceptance) == ("A2", None)
+
+
+def test_recording_reads_what_scoring_needs_once_and_agrees_with_a_fresh_read(
+    plans: PlanService, store: Store, clock: FixedClock
+) -> None:
+    """The rolling confidence and the plan's ``done`` come from facts read with the task
+    (before it is written); after every record they equal what a fresh read computes,
+    also when the clock steps back and tasks are recorded again, out of order."""
+    rng = random.Random(7)
+    plan_id = plans.create("p", "g", flat(6)).plan.id
+    for _ in range(60):
+        clock.advance(rng.choice((-2.0, 0.0, 0.5, 3.0)))
+        task_id = f"t{rng.randrange(6)}"
+        if rng.random() < 0.2:
+            plans.update_task(plan_id, task_id, status="skipped")
+            continue
+        res = plans.record(plan_id, task_id, output_score=round(rng.random(), 3))
+        with store.read() as tx:
+            fresh = rolling_confidence(tx.recent_confidences(plan_id, WINDOW)[::-1])
+            shown = finished_plan(tx.get_plan(plan_id), tx.count_tasks(plan_id))  # type: ignore[arg-type]
+        assert res.confidence == fresh == res.plan.confidence
+        assert res.plan.status == shown.status
+
+
+def test_recording_a_score_reads_the_plan_and_the_task_in_one_statement(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE, the one read, the task, the plan, the journal entries, COMMIT."""
+    clock = FixedClock()
+    store, _ = open_store(tmp_path / "trace.db", clock)
+    assert isinstance(store, SqliteStore)
+    plans = PlanService(store, clock)
+    plan_id = plans.create("p", "g", flat(3)).plan.id
+    seen: list[str] = []
+    with store.glance() as tx:  # this thread's connection, outside any transaction
+        tx._conn.set_trace_callback(seen.append)
+    plans.record(plan_id, "t1", output_score=0.9)
+    store.close()
+    words = [" ".join(s.split()[:3]) for s in seen]
+    assert words == [
+        "BEGIN IMMEDIATE",
+        "SELECT p.*, t.plan_id",
+        "UPDATE tasks SET",
+        "UPDATE plans SET",
+        "INSERT INTO journal",
+        "COMMIT",
+    ]

@@ -123,3 +123,64 @@ def test_sixteen_agents_claiming_on_one_plan_never_share_a_task(
     assert sorted(claimed, key=str) == sorted(claims, key=str)
     assert {t.id: t.claimed_by for t in tasks} == dict(claims)
     assert {t.status for t in tasks} == {"in_progress"}
+
+
+def test_task_context_reads_the_plan_the_task_and_the_scoring_facts_in_one_go(
+    store: Store, clock: FixedClock
+) -> None:
+    """The others' newest scores come back exact and newest first; the count leaves the
+    task itself out; an unknown task still finds its plan, an unknown plan finds nothing."""
+    plans = PlanService(store, clock)
+    plan_id = _plan(plans, 5)
+    scores = {"t000": 0.1 + 0.2, "t001": 1 / 3, "t002": 0.72}
+    for task_id, score in scores.items():
+        clock.advance(1.5)
+        plans.record(plan_id, task_id, output_score=score)
+    with store.read() as tx:
+        found = tx.task_context(plan_id, "t001", window=10)
+        narrow = tx.task_context(plan_id, "t001", window=1)
+        bare = tx.task_context(plan_id, "t004")
+        missing_task = tx.task_context(plan_id, "nope", window=10)
+        missing_plan = tx.task_context("pl_nope", "t000", window=10)
+        stored = {t.id: t for t in tx.list_tasks(plan_id)}
+    assert found is not None and found.task is not None
+    assert found.plan.id == plan_id and found.task == stored["t001"]
+    assert [c for _, _, c in found.others_scored] == [scores["t002"], scores["t000"]]
+    assert found.others_scored[0][:2] == (stored["t002"].scored_at, stored["t002"].score_seq)
+    assert stored["t000"].status == "failed" and stored["t002"].status == "done"
+    assert found.others_open == 3  # t000 (failed: not finished), t003 and t004 (pending)
+    assert narrow is not None and [c for _, _, c in narrow.others_scored] == [scores["t002"]]
+    assert bare is not None and bare.task == stored["t004"] and bare.others_scored == ()
+    assert missing_task is not None and missing_task.task is None
+    assert missing_plan is None
+
+
+def test_append_journal_many_keeps_order_and_exact_details(store: Store, clock: FixedClock) -> None:
+    plan_id = _plan(PlanService(store, clock), 1)
+    entries: list[tuple[str, dict[str, object]]] = [
+        ("first", {"x": 0.1 + 0.2, "s": 'é\n"q"'}),
+        ("second", {}),
+        ("third", {"n": 3}),
+    ]
+    with store.write() as tx:
+        tx.append_journal_many(entries, at=7.0, project="proj", plan_id=plan_id, task_id="t000")
+        tx.append_journal_many([], at=8.0, project="proj", plan_id=plan_id)
+    with store.read() as tx:
+        tail = tx.read_journal(plan_id=plan_id)[-3:]
+    assert [(e.kind, dict(e.detail)) for e in tail] == entries
+    assert [e.seq for e in tail] == sorted(e.seq for e in tail)
+    assert {(e.at, e.task_id) for e in tail} == {(7.0, "t000")}
+
+
+def test_glance_reads_committed_rows_and_joins_an_enclosing_write(
+    store: Store, clock: FixedClock
+) -> None:
+    plan_id = _plan(PlanService(store, clock), 1)
+    with store.glance() as tx:
+        found = tx.task_context(plan_id, "t000")
+    assert found is not None and found.task is not None and found.task.id == "t000"
+    with store.write() as tx:
+        tx.delete_plan(plan_id)
+        with store.glance() as same:  # inside the write: sees its uncommitted delete
+            assert same.task_context(plan_id, "t000") is None
+        assert tx.get_plan(plan_id) is None

@@ -44,3 +44,7 @@ def test_services_on_a_project_store_treat_foreign_ids_as_unknown(
     assert PlanService(own, clock).status(plan_id).plan.id == plan_id
     assert mine.task(plan_id, "t").status == "pending"
     assert LoopService(store, clock).status(loop_id).loop.status == "open"
+    # the one-statement reads the questions before a record or a step are decided from
+    assert plans.peek_task(plan_id, "t") is None and loops.peek(loop_id) is None
+    assert PlanService(own, clock).peek_task(plan_id, "t") is not None
+    assert LoopService(own, clock).peek(loop_id) is not None
