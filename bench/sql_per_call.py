@@ -131,6 +131,12 @@ async def run(calls: int, show: bool = False) -> list[list[object]]:
             store.close()
 
 
+def _show(label: str, statements: list[str]) -> None:
+    print(f"\n{label}, the last call's statements:", file=sys.stderr)
+    for sql in statements:
+        print(f"  {sql[:160]}", file=sys.stderr)
+
+
 async def _cases(
     client: Client, tracer: Tracer, calls: int, settle: Callable[[], object], show: bool
 ) -> list[list[object]]:
@@ -177,9 +183,7 @@ async def _cases(
     def row(label: str, counts: list[int]) -> None:
         rows.append([label, len(counts), statistics.median(counts), min(counts), max(counts)])
         if show:
-            print(f"\n{label}, the last call's statements:", file=sys.stderr)
-            for sql in tracer.shown:
-                print(f"  {sql[:160]}", file=sys.stderr)
+            _show(label, tracer.shown)
 
     row("plan_next_task", await measure(tracer, calls, next_task))
     row("plan_record (output_score)", await measure(tracer, calls // 2, record_score))

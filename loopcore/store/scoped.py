@@ -1,13 +1,13 @@
-"""A store seen from one project: ids of other projects' plans and loops are not there.
+"""A store seen from one project: ids of other projects' plans, loops and prompts are not there.
 
 Projects are boundaries, not listing filters (DESIGN.md, "Plans and confidence"):
-every read of a plan or a loop by id goes through ``get_plan``, ``task_context``
-(a plan read with one of its tasks) or ``get_loop`` (the plan and loop operations
-load the plan or the loop first, then its tasks, steps and journal), so answering
-``None`` there for an id filed under another
-project makes every service answer ``PlanNotFound`` or ``LoopNotFound``, exactly
-as for an id that does not exist. The rule is written here once; the services
-and their operations stay unaware of it.
+every read by id goes through ``get_plan``, ``task_context`` (a plan with one of
+its tasks), ``get_loop`` or ``get_intercept`` (the plan and loop operations load
+the plan or the loop first, then its tasks, steps and journal), so answering
+``None`` there for an id filed under another project makes every service answer
+``PlanNotFound``, ``LoopNotFound`` or ``NotFound``, exactly as for an id that does
+not exist. The rule is written here once; the services and their operations stay
+unaware of it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any, cast
 
 from loopcore.ids import check_project
 from loopcore.store.protocol import Store, StoreTx
-from loopcore.store.records import LoopRecord, Plan, TaskContext
+from loopcore.store.records import InterceptRecord, LoopRecord, Plan, TaskContext
 
 __all__ = ["ProjectStore"]
 
 
 class _ProjectTx:
-    """A transaction that hides other projects' plans and loops (everything else delegates)."""
+    """A transaction that hides other projects' plans, loops and prompts (the rest delegates)."""
 
     def __init__(self, tx: StoreTx, project: str) -> None:
         self._tx = tx
@@ -46,6 +46,10 @@ class _ProjectTx:
     def get_loop(self, loop_id: str, *, lock: bool = False) -> LoopRecord | None:
         loop = self._tx.get_loop(loop_id, lock=lock)
         return loop if loop is not None and loop.project == self._project else None
+
+    def get_intercept(self, history_id: str) -> InterceptRecord | None:
+        found = self._tx.get_intercept(history_id)
+        return found if found is not None and found.project == self._project else None
 
 
 class ProjectStore:

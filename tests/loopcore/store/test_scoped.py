@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from loopcore.clock import FixedClock
-from loopcore.errors import LoopNotFound, PlanNotFound
+from loopcore.errors import LoopNotFound, NotFound, PlanNotFound
 from loopcore.history import HistoryService
 from loopcore.loops.sessions import LoopService
 from loopcore.plans.service import PlanService
@@ -48,3 +48,18 @@ def test_services_on_a_project_store_treat_foreign_ids_as_unknown(
     assert plans.peek_task(plan_id, "t") is None and loops.peek(loop_id) is None
     assert PlanService(own, clock).peek_task(plan_id, "t") is not None
     assert LoopService(own, clock).peek(loop_id) is not None
+
+
+def test_another_projects_scored_prompt_cannot_be_read_or_rated(
+    store: SqliteStore, clock: FixedClock
+) -> None:
+    """A history id is a boundary too: project b gets "not found" for project a's prompt."""
+    mine = HistoryService(ProjectStore(store, "a").as_store(), clock)
+    history_id = mine.record_intercept("a", "h", 0.5, "C", {}, "proceed", "fix it")
+    theirs = HistoryService(ProjectStore(store, "b").as_store(), clock)
+    with pytest.raises(NotFound, match="no intercept"):
+        theirs.get(history_id)
+    with pytest.raises(NotFound, match="no intercept"):
+        theirs.record_feedback(history_id, 1, "not mine")
+    assert mine.get(history_id).project == "a"
+    assert mine.record_feedback(history_id, 5).rating == 5
