@@ -35,6 +35,7 @@ __all__ = [
     "NotFound",
     "PlanNotFound",
     "ProviderError",
+    "RetryableStoreError",
     "StoreError",
     "TaskNotFound",
 ]
@@ -109,6 +110,11 @@ class ApprovalRequired(Conflict):
 
 class StoreError(LoopcoreError):
     """The store failed or cannot be used (for example, a database newer than the code)."""
+
+
+class RetryableStoreError(StoreError):
+    """A transaction lost a serialization race or a deadlock and left nothing: running the
+    whole operation again is safe."""
 
 
 class ProviderError(LoopcoreError):

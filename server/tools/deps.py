@@ -13,29 +13,51 @@ annotations (``server.tools._common.add_tool``). Services are synchronous:
 call them from ``def`` tools (run in a worker thread) or through
 ``deps.run_sync`` from ``async def`` tools. Anything that runs an evaluator
 (a spec, a command) goes through ``deps.run_eval`` instead: the evaluation pool
-(``server.pool``), bounded and shared fairly between sessions.
+(``server.pool``), bounded and shared fairly between sessions. Both run the call
+again when its transaction lost a race (``RetryableStoreError``: a deadlock or a
+serialization failure on PostgreSQL, which left nothing written), so an agent of a
+busy team does not see one.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 
+from loopcore.errors import RetryableStoreError
 from server.mcp.notify import ChangeNotifier
 from server.runtime import Runtime, Services
 from server.settings import Settings
 from server.team import request_project, scoped
 from server.tools._common import FastPath, add_tool, enabled, fast_path
 
-__all__ = ["Deps"]
+__all__ = ["RETRIES", "Deps", "retried"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
+
+RETRIES = 3  # extra attempts of a service call whose transaction lost a race
+
+
+async def retried(call: Callable[[], Awaitable[R]], retries: int = RETRIES) -> R:
+    """``call()``, run again after a ``RetryableStoreError`` (nothing was written) up to
+    ``retries`` times, with a short jittered back-off; the last error is raised."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except RetryableStoreError:
+            if attempt >= retries:
+                raise
+            attempt += 1
+            await anyio.sleep(0.005 * attempt * (0.5 + random.random()))  # noqa: S311 (jitter)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,8 +90,10 @@ class Deps:
         return self.runtime.services.for_project(self.project)
 
     async def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Run a blocking service call in a worker thread from an async tool."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        """Run a blocking service call in a worker thread from an async tool (again when its
+        transaction lost a race)."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await retried(lambda: anyio.to_thread.run_sync(call))
 
     def fast_path(
         self, name: str, *, when: Callable[[Mapping[str, Any]], bool]
@@ -84,8 +108,9 @@ class Deps:
         return decorator
 
     async def run_eval(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Run blocking work that evaluates (a spec, a command) on the evaluation pool."""
-        return await self.runtime.pool.run(fn, *args, **kwargs)
+        """Run blocking work that evaluates (a spec, a command) on the evaluation pool (again
+        when its transaction lost a race)."""
+        return await retried(lambda: self.runtime.pool.run(fn, *args, **kwargs))
 
     def tool(
         self,

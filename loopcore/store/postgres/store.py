@@ -36,7 +36,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from loopcore.errors import LoopcoreError, StoreError
+from loopcore.errors import LoopcoreError, RetryableStoreError, StoreError
 from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
 from loopcore.store.postgres.schema import MIGRATIONS, PgMigration, current_version, migrate
 from loopcore.store.postgres.tx_other import PgHistorySql, PgLoopSql, PgPriorSql
@@ -62,10 +62,6 @@ _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetect
 _TIMEOUTS = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-
-
-class RetryableStoreError(StoreError):
-    """A transaction lost a serialization race or a deadlock; running it again is safe."""
 
 
 def is_postgres_url(value: object) -> bool:
