@@ -34,6 +34,7 @@ the anchor scan already found (tens of microseconds on 4 KB: see
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Set
 
@@ -41,8 +42,10 @@ __all__ = [
     "BUILD_VERBS",
     "PROPER_NOUNS",
     "desired_stated",
+    "explained",
     "grounded_names",
     "listed_features",
+    "pointed_names",
     "quotable_name",
 ]
 
@@ -101,6 +104,40 @@ def desired_stated(cues: Mapping[str, Set[str]], behaviour: bool) -> bool:
     0.475, 0.432).
     """
     return bool(behaviour or cues["expected"] or cues["proposal"])
+
+
+# Kinds of anchor that name a part of the program (not a link, a line number or a flag).
+_NAME_KINDS = ("call", "dotted", "snake", "const", "camel", "backtick", "path", "error_name")
+_EXPLAINED_AT = math.log1p(150.0)  # distinct prose words at which the length saturates
+
+
+def explained(prose_words: int) -> float:
+    """How much the request explains, read from the distinct words of its prose (0..1).
+
+    A request of ten words cannot say what is wanted, where, and what done looks
+    like; one of a hundred can. The returns diminish (the log, saturating at 150
+    distinct words): the tenth paragraph adds less than the second. Only the
+    prose counts, not quoted code, tracebacks and logs: a pasted dump lengthens a
+    report without saying what should happen, and SWE-bench Lite, which kept
+    short self-contained issues, shows it: length over the whole text runs the
+    wrong way there (AUC 0.424), over the prose alone it does not. Checked: (+)
+    in all three sources (AUC of prose words 0.565 random, 0.524 lite, 0.511
+    verified; whole text 0.569, 0.424, 0.528).
+    """
+    return min(1.0, math.log1p(max(0, prose_words)) / _EXPLAINED_AT)
+
+
+def pointed_names(prose_anchors: Mapping[str, Set[str]]) -> int:
+    """Distinct names of code the prose itself names: the reporter pointing at a place.
+
+    ``Engine.render_to_string()``, ``trim_docstring``, ``src/app.py`` written in
+    a sentence say where the change goes. The same names inside a pasted
+    traceback or a log are incidental: a long dump lists many frames without
+    saying which one is wrong, and counting them rewarded length (Lite, which
+    kept short issues, ran the wrong way: AUC 0.444 for all names). Checked:
+    (+) in all three sources (AUC 0.582 random, 0.533 lite, 0.516 verified).
+    """
+    return sum(len(prose_anchors[kind]) for kind in _NAME_KINDS)
 
 
 def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code: str) -> int:
