@@ -47,7 +47,7 @@ capability, "X does not handle Y" (0.576, 0.553, 0.495); @mentions of people
 (0.458, 0.463, 0.502; rare); the file location read from the prose only (0.583,
 0.508, 0.506; a traceback's file is still a place the agent can open). A fitted
 logistic model over the documented features did worse out of fold than the
-fixed combination (0.60-0.63 against 0.68): with 145 rows, every weight more is
+fixed combination (0.60-0.63 against 0.67-0.68): with 145 rows, every weight more is
 noise.
 
 Everything here is linear in the text and runs only on what the word scan and
