@@ -28,9 +28,11 @@ holds a held-out sample runs:
 
     python bench/intercept_heldout.py --data heldout.jsonl
 
-A missing or malformed ``--data`` file is an error (exit 2) naming the line and
-field; the default file missing is a clear skip (exit 0). ``--quick`` scores
-the first 30 rows with 200 resamples (a smoke test, not a figure).
+A missing or malformed ``--data`` file, or a text longer than the tool takes
+(50,000 characters), is an error (exit 2) naming the line and field; a tool
+error stops the run (exit 1); the default file missing is a clear skip (exit
+0). ``--quick`` scores the first 30 rows with 200 resamples (a smoke test, not
+a figure).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from _common import checked, loopcore_params, machine_line, open_stdio, print_co
 from intercept_quality import DATA, auc, spearman
 
 from loopcore.intercept import score_prompt
+from loopcore.limits import LIMITS
 
 TARGET = 0.70
 QUICK_ROWS = 30
@@ -79,6 +82,12 @@ def _row(line: str, number: int, path: Path) -> Labelled:
     text, label = item.get("problem_statement"), item.get("underspecified")
     if not isinstance(text, str):
         raise DataError(f"{where}: field 'problem_statement' must be a string")
+    if len(text) > LIMITS.prompt_chars:
+        # The tool refuses longer prompts; cutting the text would score another request.
+        raise DataError(
+            f"{where}: field 'problem_statement' has {len(text):,} characters; the intercept "
+            f"tool takes at most {LIMITS.prompt_chars:,} (drop or shorten that row)"
+        )
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 3:
         raise DataError(f"{where}: field 'underspecified' must be an integer 0..3")
     return Labelled(text=text, label=label)
@@ -225,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "note: the shipped weights were fitted on these rows: in-sample figures, not the "
             "held-out check (their out-of-fold figure: bench/intercept_quality.py)"
         )
-    report(rows, anyio.run(tool_scores, rows), n_boot)
+    try:
+        scores = anyio.run(tool_scores, rows)
+    except RuntimeError as exc:  # a tool error, or no server process: nothing to report
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report(rows, scores, n_boot)
     return 0
 
 

@@ -168,13 +168,25 @@ def test_intercept_heldout_quick_scores_a_file_through_the_tool_over_stdio(
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_intercept_heldout_refuses_a_malformed_file_naming_line_and_field(tmp_path: Path) -> None:
-    """A label outside 0..3 on line 2 is an error naming the line and field, exit 2."""
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ('{"problem_statement": "b", "underspecified": 7}', "field 'underspecified' must be"),
+        ('{"underspecified": 1}', "field 'problem_statement' must be a string"),
+        (
+            json.dumps({"problem_statement": "x" * 50_001, "underspecified": 1}),
+            "field 'problem_statement' has 50,001 characters; the intercept tool takes at most",
+        ),
+        ("not json", "not JSON"),
+    ],
+)
+def test_intercept_heldout_refuses_a_malformed_file_naming_line_and_field(
+    tmp_path: Path, second: str, message: str
+) -> None:
+    """A bad second line is an error naming the file, the line and the field; exit 2."""
     data = tmp_path / "bad.jsonl"
     data.write_text(
-        '{"problem_statement": "a", "underspecified": 1}\n'
-        '{"problem_statement": "b", "underspecified": 7}\n',
-        encoding="utf-8",
+        '{"problem_statement": "a", "underspecified": 1}\n' + second + "\n", encoding="utf-8"
     )
     done = subprocess.run(
         [sys.executable, "bench/intercept_heldout.py", "--data", str(data)],
@@ -186,4 +198,5 @@ def test_intercept_heldout_refuses_a_malformed_file_naming_line_and_field(tmp_pa
         check=False,
     )
     assert done.returncode == 2
-    assert f"{data}:2: field 'underspecified' must be an integer 0..3" in done.stderr
+    assert f"error: {data}:2: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
