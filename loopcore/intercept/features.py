@@ -152,10 +152,13 @@ def _anchors(text: Text) -> tuple[dict[str, set[str]], int]:
     reading the whole text at once (names are whitespace-separated tokens), with
     the count of those the reporter points at (``_reasoning.pointed_names``).
     """
-    anchors = find_anchors(text.prose)
+    prose_tokens = set(text.prose.split())
+    anchors = find_anchors(text.prose, prose_tokens)
     named = pointed_names(anchors)
     if text.code:
-        for kind, found in find_anchors(text.code).items():
+        # A word classified in the prose is not classified again (names per word are a
+        # function of the word); the code's own patterns (backticks, lines) still run.
+        for kind, found in find_anchors(text.code, set(text.code.split()) - prose_tokens).items():
             anchors[kind] |= found
     return anchors, named
 
