@@ -27,6 +27,9 @@ weights set by reasoning. ``--write-calibration`` fits them on
 all rows and writes ``loopcore/intercept/calibration.json``.
 
     .venv/bin/python bench/intercept_quality.py [--quick] [--write-calibration] [--seeds 5]
+
+A sample the scorer was never fitted or designed on is scored through the tool
+itself, over stdio, by ``bench/intercept_heldout.py --data FILE``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Set
 
 from loopcore.intercept._reasoning import PROPER_NOUNS
 
@@ -112,7 +113,7 @@ def _classify(tok: str) -> str | None:
     return None
 
 
-def _candidates(words: set[str]) -> tuple[set[str], list[str]]:
+def _candidates(words: Set[str]) -> tuple[set[str], list[str]]:
     """The words that may name code, stripped of surrounding punctuation; and the raw words
     holding "(" or "://" (calls and links), found in the same pass.
 
@@ -157,10 +158,16 @@ def _has_endpoint(full: str) -> bool:
     return at >= 0 and any(f"{method} /" in full for method in _METHODS)
 
 
-def find_anchors(full: str) -> dict[str, set[str]]:
-    """Distinct names of code per kind, plus ``reference`` (links, issue numbers), ``version``."""
+def find_anchors(full: str, tokens: Set[str] | None = None) -> dict[str, set[str]]:
+    """Distinct names of code per kind, plus ``reference`` (links, issue numbers), ``version``.
+
+    Args:
+        full: the text.
+        tokens: the whitespace-separated words of ``full`` to classify, when the
+            caller has them or has already classified some (default: all of them).
+    """
     found: dict[str, set[str]] = {kind: set() for kind in (*ANCHOR_KINDS, "reference", "version")}
-    cands, marked = _candidates(set(full.split()))
+    cands, marked = _candidates(set(full.split()) if tokens is None else tokens)
     called = set()  # names before "(": words calling the same name are tested once
     for raw in marked:
         if "://" in raw:

@@ -27,6 +27,29 @@ word scan, and weighed in ``dimensions._clarity``:
 An open question against a proposed fix is read in ``dimensions._clarity``: a
 question in the prose costs more when nothing is proposed or expected.
 
+Prose against pasted material (``explained``, ``pointed_names``): a request's
+length and the names of code it holds are read from its prose, not from the
+code, tracebacks and logs it quotes, which lengthen a report without saying
+what is wanted or where. This moved the out-of-fold AUC on the random rows from
+0.665 to 0.682 (paired difference +0.017, 95% interval [-0.003, 0.040]: within
+the noise of 145 rows) and Lite from 0.597 to 0.620; Verified 0.628 to 0.620.
+
+Candidates reasoned about and not kept, each alone (AUC random, lite,
+verified), because the direction did not hold in two sources or the signal was
+too rare to check: a diff or patch in the text (0.515, 0.480, 0.495); competing
+proposals, "alternatively", "option 1" (in 0, 2 and 3 issues; the phrases are
+already ``decisions``); a feature request with no code or example to sketch the
+interface (0.437, 0.513, 0.490, and lowering acceptance for it moved Lite and
+Verified down); an interactive ``>>>`` session (0.557, 0.491, 0.513; code blocks
+already count); "should" followed by any verb as a desired behaviour (0.498,
+0.527, 0.555: widening the desired phrases lowered the random rows); a negated
+capability, "X does not handle Y" (0.576, 0.553, 0.495); @mentions of people
+(0.458, 0.463, 0.502; rare); the file location read from the prose only (0.583,
+0.508, 0.506; a traceback's file is still a place the agent can open). A fitted
+logistic model over the documented features did worse out of fold than the
+fixed combination (0.60-0.63 against 0.67-0.68): with 145 rows, every weight more is
+noise.
+
 Everything here is linear in the text and runs only on what the word scan and
 the anchor scan already found (tens of microseconds on 4 KB: see
 ``bench/intercept_speed.py``).
@@ -34,6 +57,7 @@ the anchor scan already found (tens of microseconds on 4 KB: see
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Set
 
@@ -41,8 +65,10 @@ __all__ = [
     "BUILD_VERBS",
     "PROPER_NOUNS",
     "desired_stated",
+    "explained",
     "grounded_names",
     "listed_features",
+    "pointed_names",
     "quotable_name",
 ]
 
@@ -101,6 +127,40 @@ def desired_stated(cues: Mapping[str, Set[str]], behaviour: bool) -> bool:
     0.475, 0.432).
     """
     return bool(behaviour or cues["expected"] or cues["proposal"])
+
+
+# Kinds of anchor that name a part of the program (not a link, a line number or a flag).
+_NAME_KINDS = ("call", "dotted", "snake", "const", "camel", "backtick", "path", "error_name")
+_EXPLAINED_AT = math.log1p(150.0)  # distinct prose words at which the length saturates
+
+
+def explained(prose_words: int) -> float:
+    """How much the request explains, read from the distinct words of its prose (0..1).
+
+    A request of ten words cannot say what is wanted, where, and what done looks
+    like; one of a hundred can. The returns diminish (the log, saturating at 150
+    distinct words): the tenth paragraph adds less than the second. Only the
+    prose counts, not quoted code, tracebacks and logs: a pasted dump lengthens a
+    report without saying what should happen, and SWE-bench Lite, which kept
+    short self-contained issues, shows it: length over the whole text runs the
+    wrong way there (AUC 0.424), over the prose alone it does not. Checked: (+)
+    in all three sources (AUC of the feature 0.563 random, 0.524 lite, 0.510
+    verified; whole text 0.569, 0.424, 0.528).
+    """
+    return min(1.0, math.log1p(max(0, prose_words)) / _EXPLAINED_AT)
+
+
+def pointed_names(prose_anchors: Mapping[str, Set[str]]) -> int:
+    """Distinct names of code the prose itself names: the reporter pointing at a place.
+
+    ``Engine.render_to_string()``, ``trim_docstring``, ``src/app.py`` written in
+    a sentence say where the change goes. The same names inside a pasted
+    traceback or a log are incidental: a long dump lists many frames without
+    saying which one is wrong, and counting them rewarded length (Lite, which
+    kept short issues, ran the wrong way: AUC 0.444 for all names). Checked:
+    (+) in all three sources (AUC 0.595 random, 0.521 lite, 0.514 verified).
+    """
+    return sum(len(prose_anchors[kind]) for kind in _NAME_KINDS)
 
 
 def grounded_names(anchors: Mapping[str, Set[str]], prose_words: Set[str], code: str) -> int:

@@ -79,7 +79,8 @@ def _noisy_or(*strengths: float) -> float:
 
 
 def _specificity(f: Mapping[str, float]) -> float:
-    return 0.4 * f["goal"] + 0.3 * _sat(f["anchors"], 3.0) + 0.2 * f["location"] + 0.1 * f["length"]
+    # The names the prose points at, not every name in a pasted traceback (_reasoning).
+    return 0.4 * f["goal"] + 0.3 * _sat(f["named"], 3.0) + 0.2 * f["location"] + 0.1 * f["length"]
 
 
 def _context(f: Mapping[str, float]) -> float:

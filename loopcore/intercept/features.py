@@ -8,7 +8,6 @@ by reasoning about what makes a request actionable, documented per feature in
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -16,8 +15,10 @@ from loopcore.intercept._anchors import ANCHOR_KINDS, LOCATION_KINDS, find_ancho
 from loopcore.intercept._phrases import FUNCTION_WORDS, tokens
 from loopcore.intercept._reasoning import (
     desired_stated,
+    explained,
     grounded_names,
     listed_features,
+    pointed_names,
     quotable_name,
 )
 from loopcore.intercept._scan import SEPARATORS, scan_prose
@@ -27,11 +28,12 @@ __all__ = ["FEATURE_DOCS", "Evidence", "extract", "extract_features"]
 
 FEATURE_DOCS: dict[str, str] = {
     "distinct_words": "distinct words (prose and code)",
-    "length": "log of distinct words, saturating at about 150 (+, diminishing returns)",
+    "length": "log of distinct prose words, saturating at about 150 (+; _reasoning.explained)",
     "prose": "share of the function words a sentence needs; a keyword list has none (+)",
     "goal": "a stated ask: an imperative, a request, an expectation (1) or a failure (0.8) (+)",
     "asks": "distinct (verb, object) asks; several independent ones want decomposing (-)",
     "anchors": "distinct names of code: files, functions, classes, settings, flags (+)",
+    "named": "distinct names of code the prose points at, not only quoted code (+; _reasoning)",
     "location": "1 a file, line or code link; 0.8 a function, class or module; else 0 (+)",
     "failure": "the text reports a failure, so a reproduction applies",
     "code": "a code block, indented code or an interactive session (+)",
@@ -143,6 +145,24 @@ def _questions(prose: str) -> int:
     return len(found)
 
 
+def _anchors(text: Text) -> tuple[dict[str, set[str]], int]:
+    """Names of code in the whole text, and how many distinct ones the prose names.
+
+    The prose and the code are read apart and the kinds joined: the same names as
+    reading the whole text at once (names are whitespace-separated tokens), with
+    the count of those the reporter points at (``_reasoning.pointed_names``).
+    """
+    prose_tokens = set(text.prose.split())
+    anchors = find_anchors(text.prose, prose_tokens)
+    named = pointed_names(anchors)
+    if text.code:
+        # A word classified in the prose is not classified again (names per word are a
+        # function of the word); the code's own patterns (backticks, lines) still run.
+        for kind, found in find_anchors(text.code, set(text.code.split()) - prose_tokens).items():
+            anchors[kind] |= found
+    return anchors, named
+
+
 def _location(anchors: dict[str, set[str]]) -> float:
     if any(anchors[k] for k in LOCATION_KINDS):
         return 1.0
@@ -153,8 +173,9 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
     """Features of one normalised text, and the evidence behind the negative ones."""
     scan = scan_prose(text.prose)
     cues = scan.cues
-    anchors = find_anchors(text.full)
+    anchors, named = _anchors(text)
     words = scan.words.union(text.code.lower().split())
+    prose_words = len(scan.words)
     failure = bool(cues["failure"] or anchors["error_name"])
     desired = desired_stated(cues, scan.behaviour)
     goal = scan.asks or scan.behaviour or cues["request"] or cues["expected"] or cues["proposal"]
@@ -170,11 +191,12 @@ def _text_features(text: Text) -> tuple[dict[str, float], Evidence]:
     )
     features = {
         "distinct_words": float(len(words)),
-        "length": min(1.0, math.log1p(len(words)) / math.log1p(150.0)),
+        "length": explained(prose_words),
         "prose": min(1.0, len(scan.words & FUNCTION_WORDS) / needed),
         "goal": 1.0 if goal else (0.8 if failure else 0.0),
         "asks": float(len(scan.asks)),
         "anchors": float(sum(len(anchors[k]) for k in ANCHOR_KINDS)),
+        "named": float(named),
         "location": _location(anchors),
         "failure": 1.0 if failure else 0.0,
         "code": 1.0 if text.fenced or text.code_lines >= 2 else 0.0,

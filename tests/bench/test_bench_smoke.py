@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.bench.helpers import ROOT, run_quick
+from tests.bench.helpers import ROOT, run_bench, run_quick
 
 
 @pytest.mark.slow
@@ -128,3 +130,73 @@ def test_starvation_quick_prints_the_latency_table() -> None:
     out = run_quick("starvation.py")
     assert "| call | slow in flight | calls | p50 ms | p95 ms | max ms |" in out
     assert "| plan_status | 6 | 5 |" in out
+
+
+def _labelled(path: Path) -> Path:
+    """A small labelled file in the format of intercept_calibration.jsonl, both classes."""
+    rows = [
+        ("Fix parse() in src/app.py: it raises KeyError on '', it should return {}.", 0),
+        ("download() should retry 3 times with a 2 s backoff, then raise DownloadError.", 0),
+        ("Rename utils.py to helpers.py and update the imports; behaviour unchanged.", 1),
+        ("make the app faster", 2),
+        ("something is off with the stuff, maybe fix it?", 3),
+        ("Improve the docs, or maybe the API, whichever you think.", 2),
+    ]
+    lines = [json.dumps({"problem_statement": t, "underspecified": lab}) for t, lab in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_intercept_heldout_quick_scores_a_file_through_the_tool_over_stdio(
+    tmp_path: Path,
+) -> None:
+    """bench/intercept_heldout.py --data F --quick prints the AUC from tool scores over stdio."""
+    data = _labelled(tmp_path / "sample.jsonl")
+    out = run_bench("intercept_heldout.py", "--data", str(data), "--quick")
+    assert "N=6, labels 0/1/2/3 = [2, 1, 2, 1]" in out
+    assert "| score | AUC | AUC 95% CI | Spearman | Spearman 95% CI |" in out
+    row = next(
+        line for line in out.splitlines() if line.startswith("| intercept tool over stdio |")
+    )
+    assert 0.0 <= float(row.split("|")[2]) <= 1.0
+    assert "| AUC >= 0.70 |" in out
+    # The scores came from a server running this checkout: each equals score_prompt's.
+    assert "rounding: 0 of 6" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ('{"problem_statement": "b", "underspecified": 7}', "field 'underspecified' must be"),
+        ('{"underspecified": 1}', "field 'problem_statement' must be a string"),
+        (
+            json.dumps({"problem_statement": "x" * 50_001, "underspecified": 1}),
+            "field 'problem_statement' has 50,001 characters; the intercept tool takes at most",
+        ),
+        ("not json", "not JSON"),
+    ],
+)
+def test_intercept_heldout_refuses_a_malformed_file_naming_line_and_field(
+    tmp_path: Path, second: str, message: str
+) -> None:
+    """A bad second line is an error naming the file, the line and the field; exit 2."""
+    data = tmp_path / "bad.jsonl"
+    data.write_text(
+        '{"problem_statement": "a", "underspecified": 1}\n' + second + "\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "bench/intercept_heldout.py", "--data", str(data)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"error: {data}:2: {message}" in done.stderr
+    assert "Traceback" not in done.stderr

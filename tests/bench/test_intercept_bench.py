@@ -10,7 +10,14 @@ import pytest
 
 from tests.bench.helpers import ROOT, run_quick
 
-DATA = ROOT.parent / "shared" / "data" / "intercept_calibration.jsonl"
+# ``shared/data`` beside the repository or beside a parent (a git worktree), as the bench finds it.
+DATA = (
+    next(
+        (p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+        ROOT.parent / "shared" / "data",
+    )
+    / "intercept_calibration.jsonl"
+)
 
 
 @pytest.mark.slow

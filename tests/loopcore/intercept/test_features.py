@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loopcore.intercept._anchors import ANCHOR_KINDS, find_anchors
+from loopcore.intercept._text import split_text
 from loopcore.intercept.features import FEATURE_DOCS, extract, extract_features
+
+# Words with names of code, links and code markers, for the property on where names are read.
+_WORDS = """fix parse() in app.py line 3 `x` config.load_file(PATH) PATH_NAME snake_case
+CamelCase GitHub --flag http://x.y/z https://github.com/a/b/blob/m/f.py#L3 GET /api 1.2.3
+#12 ValueError: >>> ```"""
+NAMES = [*_WORDS.split(), "\n", "\n\t\tx = f(1)", "\n    y = g[0]"]
 
 
 def test_every_feature_is_documented() -> None:
@@ -145,3 +156,34 @@ def test_conflicting_demands_are_read() -> None:
     f = extract_features("Keep the old format but also emit the new one; this contradicts the spec")
     assert f["contradictions"] == 2.0
     assert extract_features("add a --json flag")["contradictions"] == 0.0
+
+
+def test_names_pointed_at_in_the_prose_are_named_and_names_in_a_traceback_are_not() -> None:
+    """A name written in a sentence counts as named; the frames of a pasted traceback do not."""
+    trace = (
+        "It crashes.\n```\nTraceback (most recent call last):\n"
+        '  File "lib/core.py", line 9, in load_config\n    read_settings(path)\nKeyError: x\n```'
+    )
+    pointed = "load_config() in lib/core.py reads read_settings() before the path is set.\n"
+    assert extract_features(trace)["named"] == 0.0
+    assert extract_features(trace)["anchors"] >= 3.0
+    assert extract_features(pointed + trace)["named"] >= 3.0
+
+
+def test_length_reads_the_prose_so_a_pasted_log_adds_nothing() -> None:
+    """Explaining more raises length; pasting a long log under the same sentence does not."""
+    short = "The export fails on empty tables."
+    log = "\n".join(f"    worker-{i} step={i} status=retry queue=q{i}" for i in range(60))
+    longer = short + " It should write a header row and no data rows, as the CSV writer does."
+    pasted = extract_features(f"{short}\n```\n{log}\n```")
+    assert pasted["length"] == extract_features(short)["length"]
+    assert extract_features(longer)["length"] > extract_features(short)["length"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(NAMES), max_size=30).map(" ".join))
+def test_prose_and_code_read_apart_find_the_names_of_the_whole_text(text: str) -> None:
+    """Reading prose and code apart finds the names that reading the text whole finds."""
+    full = split_text(text).full
+    anchors = find_anchors(full)
+    assert extract_features(text)["anchors"] == sum(len(anchors[k]) for k in ANCHOR_KINDS)
