@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from loopcore.errors import LoopcoreError, StoreError
 from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
+from loopcore.store.postgres._url import is_postgres_url
 from loopcore.store.postgres.schema import MIGRATIONS, PgMigration, current_version, migrate
 from loopcore.store.postgres.tx_other import PgHistorySql, PgLoopSql, PgPriorSql
 from loopcore.store.postgres.tx_plans import PgPlanSql
@@ -66,12 +67,6 @@ _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 class RetryableStoreError(StoreError):
     """A transaction lost a serialization race or a deadlock; running it again is safe."""
-
-
-def is_postgres_url(value: object) -> bool:
-    """True for ``postgresql://...`` and ``postgres://...`` (anything else is a SQLite path)."""
-    text = str(value)
-    return text.startswith(("postgresql://", "postgres://"))
 
 
 def redact_url(url: str) -> str:
