@@ -42,7 +42,7 @@ def test_sqlite_stdio_server_imports_no_psycopg_nor_http_modules(tmp_path: Path)
     names = tuple(n for m in NOT_FOR_SQLITE_STDIO for n in (m, m + "."))
     probe = f"NAMES = {names!r}\n{_PROBE}"
     env = {**os.environ, "LOOPCORE_DB": str(tmp_path / "lc.db"), "PYTHONPATH": str(REPO)}
-    init = {
+    init: dict[str, object] = {
         "protocolVersion": "2025-11-25",
         "capabilities": {},
         "clientInfo": {"name": "probe", "version": "0"},
