@@ -19,21 +19,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.logs import configure_logging
+from server.startup import paused_gc
 
 configure_logging()
 
-# Imported after logging is configured: importing the SDK may log.
-from loopcore import __version__  # noqa: E402
-from loopcore.errors import LoopcoreError, PlanNotFound  # noqa: E402
-from server.cli.approve import add_approve_parser  # noqa: E402
-from server.cli.db import add_db_parser, run_db  # noqa: E402
-from server.cli.hook import add_hook_parser  # noqa: E402
-from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
-from server.cli.intercept import add_intercept_parser  # noqa: E402
-from server.cli.members import add_members_parser, run_members  # noqa: E402
-from server.cli.verify import add_verify_parser  # noqa: E402
-from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
-from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
+# Imported after logging is configured: importing the SDK may log. The collector is off
+# meanwhile (server.startup): the imports allocate much and free little.
+with paused_gc():
+    from loopcore import __version__
+    from loopcore.errors import LoopcoreError, PlanNotFound
+    from server.cli.approve import add_approve_parser
+    from server.cli.db import add_db_parser, run_db
+    from server.cli.hook import add_hook_parser
+    from server.cli.install import add_install_parser, add_uninstall_parser, run_install
+    from server.cli.intercept import add_intercept_parser
+    from server.cli.members import add_members_parser, run_members
+    from server.cli.verify import add_verify_parser
+    from server.settings import Settings, SettingsError, forget_secrets
+    from server.web.cli import add_dashboard_parser, run_dashboard
 
 __all__ = ["CLI_HINTS", "build_parser", "main"]
 
@@ -165,7 +168,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if quick is not None:
         return quick
     if args.command == "serve":
-        from server.cli.serve import run_serve
+        with paused_gc():  # run_serve pauses it again while it builds the server
+            from server.cli.serve import run_serve
 
         return run_serve(settings)
     if args.command == "demo":

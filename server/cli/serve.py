@@ -37,6 +37,7 @@ from loopcore.store.postgres import is_pg_store, is_postgres_url
 from server.app import LoopcoreServer, build_server
 from server.mcp.stdio import run_stdio
 from server.settings import Settings, SettingsError
+from server.startup import paused_gc
 
 if TYPE_CHECKING:
     import uvicorn
@@ -183,12 +184,14 @@ def run_serve(settings: Settings) -> int:
         SettingsError: a non-loopback bind without a token.
         StoreError: the database cannot be opened or is newer than this code.
     """
-    mcp = build_server(settings)
-    # Open the store before serving: a database that cannot be used (newer than this code,
-    # unwritable) fails here with a clear message instead of inside the first session, and
-    # SSE connections then share this one opening instead of reopening it per connection.
-    runtime = mcp.deps.runtime
-    runtime.acquire()
+    with paused_gc(freeze=True):  # what start-up builds stays for the process's life
+        mcp = build_server(settings)
+        # Open the store before serving: a database that cannot be used (newer than this
+        # code, unwritable) fails here with a clear message instead of inside the first
+        # session, and SSE connections then share this one opening instead of reopening it
+        # per connection.
+        runtime = mcp.deps.runtime
+        runtime.acquire()
     try:
         if settings.transport != "stdio":  # a member's token only counts over HTTP
             check_bind(settings, members=MemberService(runtime.services.store).any_active())
