@@ -15,6 +15,7 @@ stays for the others (a spec sent as JSON text still becomes an object).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Callable, Mapping
@@ -149,11 +150,18 @@ class FastPath:
 
     The SDK runs a tool's ``Resolve`` parameters before its body on every call
     (0.2-0.3 ms for intercept's two). ``when(arguments)`` picks the twin; it takes
-    the same arguments, is validated the same way and answers the same result.
+    the same arguments, is validated the same way and answers the same result. The
+    twin's ``Tool`` (an argument model and schemas, ~5 ms) is built on its first call,
+    not while the server starts: tools/list never shows it.
     """
 
     when: Callable[[Mapping[str, Any]], bool]
-    tool: Tool
+    build: Callable[[], Tool]
+
+    @functools.cached_property
+    def tool(self) -> Tool:
+        """The twin, built on first use."""
+        return self.build()
 
 
 def fast_path(
@@ -163,6 +171,10 @@ def fast_path(
     toolset: ToolSet = "all",
 ) -> FastPath:
     """The fast path of the tool ``name``: ``fn`` as that tool, errors mapped, text kept."""
-    tool = Tool.from_function(map_errors(fn, toolset), name=name, structured_output=True)
-    tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
-    return FastPath(when=when, tool=tool)
+
+    def build() -> Tool:
+        tool = Tool.from_function(map_errors(fn, toolset), name=name, structured_output=True)
+        tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
+        return tool
+
+    return FastPath(when=when, build=build)
