@@ -24,6 +24,7 @@ first spec arrives.
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -53,6 +54,7 @@ __all__ = [
     "build_evaluator",
     "clear_evaluator_cache",
     "evaluator_types",
+    "held_commands",
     "in_memory",
     "register_evaluator",
     "validate_spec",
@@ -170,6 +172,27 @@ def in_memory(spec: object, _depth: int = 0) -> bool:
     return isinstance(parts, list | tuple) and all(
         isinstance(p, Mapping) and in_memory(p.get("spec"), _depth + 1) for p in parts
     )
+
+
+def held_commands(spec: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The command lines in a (validated) spec tree that ask for a person's approval."""
+    if spec is None:
+        return ()
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, Mapping):
+            if node.get("type") == "command" and node.get("approval") is True:
+                run = node.get("run") or []
+                found.append(shlex.join(str(a) for a in run)[:200])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return tuple(found)
 
 
 def build_evaluator(
