@@ -28,6 +28,7 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
+from server.catalogue import LazyTools
 from server.errors import map_errors
 from server.settings import ToolSet
 
@@ -124,23 +125,34 @@ def add_tool(
         open_world: the tool reaches outside loopcore's own store (``openWorldHint``).
 
     Returns:
-        True when the tool was registered.
+        True when the tool was registered (on loopcore's server it is built on first use,
+        ``server.catalogue``).
     """
     name = fn.__name__
     if not enabled(name, toolset):
         return False
-    mcp.add_tool(
-        map_errors(fn, toolset),
-        name=name,
-        description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
-        annotations=_annotations(read_only, destructive, idempotent, open_world),
-        structured_output=True,
-    )
-    # The SDK offers no public hook for argument parsing; the tool it just built is swapped to
-    # metadata that keeps text as sent (see the module docstring).
-    tool = mcp._tool_manager.get_tool(name)
-    if tool is not None:
+    wrapped = map_errors(fn, toolset)
+    description = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
+    annotations = _annotations(read_only, destructive, idempotent, open_world)
+
+    def build() -> Tool:
+        tool = Tool.from_function(
+            wrapped,
+            name=name,
+            description=description,
+            annotations=annotations,
+            structured_output=True,
+        )
+        # The SDK offers no public hook for argument parsing; the tool it built is given
+        # metadata that keeps text as sent (see the module docstring).
         tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
+        return tool
+
+    manager = mcp._tool_manager
+    if isinstance(manager, LazyTools):  # loopcore's server: built on first use
+        manager.defer(name, build)
+    else:
+        manager._tools[name] = build()
     return True
 
 
