@@ -23,7 +23,7 @@ from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput, NotFound
 from loopcore.ids import check_project
 from loopcore.store import Store
-from loopcore.store.postgres import PgTx
+from loopcore.store.postgres import is_pg_tx
 
 __all__ = ["Member", "MemberService", "hash_token"]
 
@@ -71,7 +71,7 @@ def _check_projects(projects: Sequence[str]) -> tuple[str, ...]:
 
 
 def _sql(tx: Any, sql: str) -> str:
-    return sql.replace("?", "%s") if isinstance(tx, PgTx) else sql
+    return sql.replace("?", "%s") if is_pg_tx(tx) else sql
 
 
 def _row(row: Any) -> Member:

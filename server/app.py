@@ -23,6 +23,8 @@ from mcp.types import Tool as MCPTool
 from loopcore import __version__
 from loopcore.clock import Clock, system_clock
 from loopcore.store import Store
+from server import catalogue
+from server.catalogue import LazyTools
 from server.errors import fit_advice
 from server.mcp import prompts, resources
 from server.mcp.apps import declare_plan_view, plan_apps
@@ -90,21 +92,35 @@ class LoopcoreServer(MCPServer[Runtime]):
             CURRENT_PROJECT.reset(token)
 
     async def list_tools(self) -> list[MCPTool]:
-        """Every tool, its schemas compacted (cached until the set of tools changes)."""
-        tools = await super().list_tools()
-        names = tuple(t.name for t in tools)
+        """Every tool, its schemas compacted: kept until the set of tools changes, and kept
+        between starts beside the code (``server.catalogue``), so a start builds no tool."""
+        manager = self._tool_manager
+        names = (
+            manager.names
+            if isinstance(manager, LazyTools)
+            else tuple(t.name for t in manager.list_tools())
+        )
         if self._published is None or self._published[0] != names:
-            compacted = [
-                t.model_copy(
-                    update={
-                        "input_schema": compact_schema(t.input_schema),
-                        "output_schema": shallow_output(t.output_schema),
-                    }
-                )
-                for t in tools
-            ]
-            self._published = (names, compacted)
+            self._published = (names, await self._catalogue(names))
         return list(self._published[1])
+
+    async def _catalogue(self, names: tuple[str, ...]) -> list[MCPTool]:
+        key = catalogue.fingerprint(self.deps.settings.tools, names)
+        saved = catalogue.load(key)
+        if saved is not None:
+            return saved
+        tools = await super().list_tools()
+        compacted = [
+            t.model_copy(
+                update={
+                    "input_schema": compact_schema(t.input_schema),
+                    "output_schema": shallow_output(t.output_schema),
+                }
+            )
+            for t in tools
+        ]
+        catalogue.save(key, compacted)
+        return compacted
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
@@ -156,6 +172,8 @@ def build_server(
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
         extensions=[plan_apps()],
     )
+    # Tools are built on first use (server.catalogue): a start builds none of them.
+    mcp._tool_manager = LazyTools(mcp.settings.warn_on_duplicate_tools)
     deps = Deps(settings=settings, runtime=runtime, notifier=ChangeNotifier(bus))
     mcp.deps = deps
     for group in TOOL_GROUPS:

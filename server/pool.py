@@ -14,6 +14,17 @@ The session is known from a context variable the server middleware sets for each
 request (``server.mcp.handlers``); work started outside a request (tests, the
 CLI) only takes the pool's limit. A share lives while a call holds it: an idle
 session's share is forgotten, and a new one (all of it free) made when it returns.
+
+Most evaluations are far cheaper than the hop: a composite of a few patterns and a
+schema on a short output takes 0.1-0.3 ms, the trip to a worker thread and back
+about as much again, and 50 calls in flight made the hops contend (one session's
+throughput fell below its serial rate). ``try_inline`` first tries such an
+evaluation on the event loop under a deadline of ``INLINE_ATTEMPT_S``
+(``loopcore.evaluators.attempt``), and hops only when it needed longer: the
+event loop is held at most that long per call (plus, once per new pattern, its
+compilation, bounded by the pattern cost limit), so a cheap call behind it still
+answers at once. Only what cannot block is tried there: the caller passes work
+that runs no program, asks no model and reads no store (``in_memory`` specs).
 """
 
 from __future__ import annotations
@@ -28,7 +39,12 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-__all__ = ["EvaluationPool", "session_share"]
+from loopcore.evaluators import AttemptExpired, attempt
+
+__all__ = ["INLINE_ATTEMPT_S", "EvaluationPool", "session_share"]
+
+# How long an evaluation may hold the event loop before it is sent to the pool instead.
+INLINE_ATTEMPT_S = 0.002
 
 R = TypeVar("R")
 
@@ -76,3 +92,15 @@ class EvaluationPool:
             if share is not None:
                 await stack.enter_async_context(share)
             return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+
+    async def try_inline(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run ``fn`` on the event loop under ``INLINE_ATTEMPT_S``; past it, as ``run`` does.
+
+        ``fn`` must not block (no program, no model, no store): only its evaluations are
+        cut short, by ``AttemptExpired``, and then run again in a pool thread.
+        """
+        try:
+            with attempt(INLINE_ATTEMPT_S):
+                return fn(*args, **kwargs)
+        except AttemptExpired:
+            return await self.run(fn, *args, **kwargs)

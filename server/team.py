@@ -42,19 +42,23 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
-import psycopg
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopcore.errors import LoopNotFound, PlanNotFound, StoreError
 from loopcore.members import Member, MemberService, hash_token
-from loopcore.store.postgres import PostgresStore
-from loopcore.store.postgres.store import JournalLine
+from loopcore.store.postgres import is_pg_store
 from server.mcp.notify import ChangeNotifier, loop_uri, plan_uris
+
+if TYPE_CHECKING:  # psycopg is imported by the replica bridge only (PostgreSQL, HTTP)
+    import psycopg
+
+    from loopcore.store.postgres import PostgresStore
+    from loopcore.store.postgres.store import JournalLine
 
 __all__ = [
     "CACHE_S",
@@ -334,7 +338,7 @@ class TeamAuth:
             store = self._services().store
             return {
                 "status": "ok",
-                "database": "postgresql" if isinstance(store, PostgresStore) else "sqlite",
+                "database": "postgresql" if is_pg_store(store) else "sqlite",
                 "schema_version": store.schema_version(),
             }
 
@@ -404,6 +408,8 @@ class ReplicaBridge:
             self._queue.put(uris)
 
     def _publish(self) -> None:
+        import psycopg
+
         conn: psycopg.Connection[Any] | None = None
         while True:
             item = self._queue.get()
@@ -436,6 +442,8 @@ class ReplicaBridge:
 
     async def listen(self) -> None:
         """Forward other replicas' changes until cancelled, reconnecting when needed."""
+        import psycopg
+
         while True:
             try:
                 aconn = await psycopg.AsyncConnection.connect(

@@ -11,11 +11,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from loopcore.evaluators._budget import AttemptExpired, attempt
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 from loopcore.evaluators.factory import (
     FactoryOptions,
     build_evaluator,
     evaluator_types,
+    in_memory,
     register_evaluator,
     validate_spec,
 )
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRESETS",
     "Aspect",
+    "AttemptExpired",
     "CommandEvaluator",
     "CompletenessEvaluator",
     "CompositeEvaluator",
@@ -43,8 +46,10 @@ __all__ = [
     "LengthEvaluator",
     "RegexEvaluator",
     "ThresholdEvaluator",
+    "attempt",
     "build_evaluator",
     "evaluator_types",
+    "in_memory",
     "register_evaluator",
     "validate_spec",
 ]

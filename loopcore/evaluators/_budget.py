@@ -27,6 +27,13 @@ nor uses up the budget of the parts that follow it.
 
 Running out of memory inside an evaluation is answered as an
 ``EvaluationError`` with a message, never as a bare tool failure.
+
+``attempt(seconds)`` tries an evaluation under a short deadline instead of its
+budget (the server tries cheap specs on its event loop this way, ``server.pool``):
+past that deadline the evaluation raises ``AttemptExpired`` instead of answering
+"timed out", and the caller runs it again under its own budget. Nothing is lost
+but the attempt's time: an evaluation has no side effects, and the patterns it
+compiled stay cached.
 """
 
 from __future__ import annotations
@@ -45,9 +52,11 @@ from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 
 __all__ = [
     "DEFAULT_BUDGET_S",
+    "AttemptExpired",
     "BudgetExceeded",
     "Budgeted",
     "EvaluationError",
+    "attempt",
     "budget",
     "check",
     "paused",
@@ -66,15 +75,20 @@ class BudgetExceeded(Exception):
     """The evaluation's time budget ran out (caught by ``Budgeted``, never escapes it)."""
 
 
+class AttemptExpired(Exception):
+    """An evaluation tried under ``attempt`` needed longer: no answer; run it again without."""
+
+
 class EvaluationError(InvalidInput):
     """An evaluation could not finish for want of memory: the spec or the output asks too much."""
 
 
 class _Deadline:
-    __slots__ = ("at", "cpu_started", "seconds", "started")
+    __slots__ = ("at", "attempt", "cpu_started", "seconds", "started")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, attempt: bool = False) -> None:
         self.seconds = seconds
+        self.attempt = attempt
         self.started = monotonic()
         self.at = self.started + seconds
         self.cpu_started = time.process_time()
@@ -103,6 +117,20 @@ def budget(seconds: float) -> Iterator[None]:
         yield
         return
     token = _CURRENT.set(_Deadline(seconds))
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextmanager
+def attempt(seconds: float) -> Iterator[None]:
+    """Try the evaluations of the block under a deadline of ``seconds`` instead of their budget.
+
+    Raises:
+        AttemptExpired: an evaluation needed longer (it gave no answer).
+    """
+    token = _CURRENT.set(_Deadline(seconds, attempt=True))
     try:
         yield
     finally:
@@ -182,11 +210,15 @@ class Budgeted:
 
         Raises:
             EvaluationError: the evaluation ran out of memory.
+            AttemptExpired: it was tried under ``attempt`` and needed longer.
         """
         try:
             with budget(self.budget_s):
                 return self.inner.evaluate(output, context)
         except BudgetExceeded:
+            trial = _CURRENT.get()
+            if trial is not None and trial.attempt:
+                raise AttemptExpired from None
             return Evaluation.of(
                 0.0,
                 False,

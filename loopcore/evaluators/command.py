@@ -26,6 +26,7 @@ from loopcore.errors import ApprovalRequired, InvalidInput
 from loopcore.evaluators import _budget
 from loopcore.evaluators._process import ProcessResult, run_process
 from loopcore.evaluators.base import EvalContext, Evaluation
+from loopcore.evaluators.factory import held_commands  # re-exported: it lives with the spec walks
 from loopcore.evaluators.options import FactoryOptions
 from loopcore.evaluators.specs import CommandSpec
 from loopcore.evaluators.testrun import parse_pytest, score_run
@@ -308,24 +309,3 @@ def _failure(
         "output_tail": _tail(result.output) if result else "",
     }
     return Evaluation.of(0.0, False, [message], details=details)
-
-
-def held_commands(spec: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The command lines in a (validated) spec tree that ask for a person's approval."""
-    if spec is None:
-        return ()
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, Mapping):
-            if node.get("type") == "command" and node.get("approval") is True:
-                run = node.get("run") or []
-                found.append(shlex.join(str(a) for a in run)[:200])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(spec)
-    return tuple(found)

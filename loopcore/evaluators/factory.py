@@ -24,6 +24,7 @@ first spec arrives.
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVALUATOR_CACHE_SIZE",
+    "IN_MEMORY_TYPES",
     "MAX_COMPOSITE_NESTING",
     "MAX_SPEC_BYTES",
     "MAX_SPEC_DEPTH",
@@ -52,6 +54,8 @@ __all__ = [
     "build_evaluator",
     "clear_evaluator_cache",
     "evaluator_types",
+    "held_commands",
+    "in_memory",
     "register_evaluator",
     "validate_spec",
 ]
@@ -146,6 +150,49 @@ def validate_spec(spec: Mapping[str, Any] | str) -> dict[str, Any]:
         InvalidInput: naming the field and what is allowed.
     """
     return _normalised(_parse(_load(spec), "", 0))
+
+
+# The built-in types that only compute over the output and the spec: no program, no model,
+# no file, no network. An evaluation of these is bounded by its budget and nothing else.
+IN_MEMORY_TYPES = frozenset({"completeness", "evidence", "json_schema", "length", "regex"})
+
+
+def in_memory(spec: object, _depth: int = 0) -> bool:
+    """Whether a spec (parsed JSON, checked or not) uses only ``IN_MEMORY_TYPES`` and composites.
+
+    A spec of any other shape, or nested deeper than composites may be, answers False
+    (it is checked where it is built).
+    """
+    if not isinstance(spec, Mapping) or _depth > MAX_COMPOSITE_NESTING:
+        return False
+    kind = spec.get("type")
+    if kind != "composite":
+        return kind in IN_MEMORY_TYPES
+    parts = spec.get("parts")
+    return isinstance(parts, list | tuple) and all(
+        isinstance(p, Mapping) and in_memory(p.get("spec"), _depth + 1) for p in parts
+    )
+
+
+def held_commands(spec: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The command lines in a (validated) spec tree that ask for a person's approval."""
+    if spec is None:
+        return ()
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, Mapping):
+            if node.get("type") == "command" and node.get("approval") is True:
+                run = node.get("run") or []
+                found.append(shlex.join(str(a) for a in run)[:200])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return tuple(found)
 
 
 def build_evaluator(

@@ -27,8 +27,7 @@ from typing import Any, Literal
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput
 from loopcore.evaluators.base import Evaluation
-from loopcore.evaluators.command import held_commands
-from loopcore.evaluators.factory import FactoryOptions, build_evaluator
+from loopcore.evaluators.factory import FactoryOptions, build_evaluator, held_commands
 from loopcore.ids import check_project, check_text, new_id
 from loopcore.limits import LIMITS
 from loopcore.plans import approvals

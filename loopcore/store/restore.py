@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, cast, overload
 
 import platformdirs
 
 from loopcore.clock import Clock, system_clock
-from loopcore.store.postgres import PgTx, PostgresStore, is_postgres_url
+from loopcore.store.postgres import is_pg_store, is_postgres_url
 from loopcore.store.protocol import Store, StoreTx
 from loopcore.store.records import Task, UsageCounts
 from loopcore.store.sqlite.store import DEFAULT_BUSY_TIMEOUT_MS, SqliteStore, SqliteTx
 
 if TYPE_CHECKING:
+    from loopcore.store.postgres import PgTx, PostgresStore
 
     def _conforms(
         store: SqliteStore, tx: SqliteTx, pg: PostgresStore, pg_tx: PgTx
@@ -67,9 +68,9 @@ def _restore(store: SqliteStore | PostgresStore, clock: Clock) -> tuple[list[Tas
     def run(tx: StoreTx) -> tuple[list[Task], UsageCounts]:
         return tx.expire_leases(clock()), tx.usage_counts(None)
 
-    if isinstance(store, PostgresStore):
+    if is_pg_store(store):
         return store.transact(run)
-    with store.write() as tx:
+    with cast(SqliteStore, store).write() as tx:
         return run(tx)
 
 
@@ -117,6 +118,8 @@ def open_store(
     """
     store: SqliteStore | PostgresStore
     if path is not None and is_postgres_url(path):
+        from loopcore.store.postgres import PostgresStore  # psycopg: only for this URL
+
         store = PostgresStore(str(path), **asdict(pool or PoolOptions()))
     else:
         store = SqliteStore(

@@ -7,7 +7,8 @@ plans, doctor, install, verify, intercept) print to stdout on purpose.
 
 Each verb imports what it needs when it runs: ``verify``, ``intercept`` and
 ``hook`` never import the MCP stack (a host runs ``hook`` on every event, so
-its start-up time is the user's wait).
+its start-up time is the user's wait). ``serve`` builds only its own parser, so
+starting a server imports none of the other verbs' modules.
 """
 
 from __future__ import annotations
@@ -19,21 +20,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.logs import configure_logging
+from server.startup import paused_gc
 
 configure_logging()
 
-# Imported after logging is configured: importing the SDK may log.
-from loopcore import __version__  # noqa: E402
-from loopcore.errors import LoopcoreError, PlanNotFound  # noqa: E402
-from server.cli.approve import add_approve_parser  # noqa: E402
-from server.cli.db import add_db_parser, run_db  # noqa: E402
-from server.cli.hook import add_hook_parser  # noqa: E402
-from server.cli.install import add_install_parser, add_uninstall_parser, run_install  # noqa: E402
-from server.cli.intercept import add_intercept_parser  # noqa: E402
-from server.cli.members import add_members_parser, run_members  # noqa: E402
-from server.cli.verify import add_verify_parser  # noqa: E402
-from server.settings import Settings, SettingsError, forget_secrets  # noqa: E402
-from server.web.cli import add_dashboard_parser, run_dashboard  # noqa: E402
+# Imported after logging is configured: importing the SDK may log. The collector is off
+# meanwhile (server.startup): the imports allocate much and free little.
+with paused_gc():
+    from loopcore import __version__
+    from loopcore.errors import LoopcoreError, PlanNotFound
+    from server.settings import Settings, SettingsError, forget_secrets
 
 __all__ = ["CLI_HINTS", "build_parser", "main"]
 
@@ -87,14 +83,34 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--tools", choices=["core", "all"], help="tool set (LOOPCORE_TOOLS)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def _root_parser() -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="loopcore", description="An MCP server that makes coding agents check their work."
     )
     parser.add_argument("--version", action="version", version=f"loopcore {__version__}")
     sub = parser.add_subparsers(dest="command")
     _serve_parser(sub)
+    return parser, sub
+
+
+def _serve_only_parser() -> argparse.ArgumentParser:
+    """The parser of ``loopcore serve``: a host starts the server this way, and waits for it,
+    so the other verbs' modules are not imported to build their parsers."""
+    return _root_parser()[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from server.cli.approve import add_approve_parser
+    from server.cli.db import add_db_parser
+    from server.cli.hook import add_hook_parser
+    from server.cli.install import add_install_parser, add_uninstall_parser
+    from server.cli.intercept import add_intercept_parser
+    from server.cli.members import add_members_parser
+    from server.cli.verify import add_verify_parser
+    from server.web.cli import add_dashboard_parser
+
+    parser, sub = _root_parser()
     demo = sub.add_parser("demo", help="run a short session against a real server")
     demo.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     plans = sub.add_parser("plans", help="list, show, export or import (Markdown) plans")
@@ -150,22 +166,39 @@ def _quick(args: argparse.Namespace, settings: Settings) -> int | None:
     return None
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _admin(args: argparse.Namespace) -> int | None:
+    """The verbs that need no settings: install, uninstall, db, dashboard, members."""
     if args.command in ("install", "uninstall"):
+        from server.cli.install import run_install
+
         return run_install(args)
     if args.command == "db":
+        from server.cli.db import run_db
+
         return run_db(args, sys.stdout)
     if args.command == "dashboard":
+        from server.web.cli import run_dashboard
+
         return run_dashboard(args)
     if args.command == "members":
+        from server.cli.members import run_members
+
         return run_members(args, sys.stdout)
+    return None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    admin = _admin(args)
+    if admin is not None:
+        return admin
     settings = _settings(args)
     configure_logging(settings.log_level)
     quick = _quick(args, settings)
     if quick is not None:
         return quick
     if args.command == "serve":
-        from server.cli.serve import run_serve
+        with paused_gc():  # run_serve pauses it again while it builds the server
+            from server.cli.serve import run_serve
 
         return run_serve(settings)
     if args.command == "demo":
@@ -183,8 +216,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``loopcore`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = _serve_only_parser() if given[:1] == ["serve"] else build_parser()
+    args = parser.parse_args(given)
     if args.command is None:
         parser.print_help()
         return 0

@@ -2,15 +2,14 @@
 
 SRC and DST are each a SQLite file or a ``postgresql://`` URL. The copy itself
 is ``loopcore.store.copy.copy_database`` (one target transaction, counts checked
-per table before commit); this module parses the verb and prints the counts.
+per table before commit); this module parses the verb and prints the counts. The copy
+(and psycopg with it) is imported when the verb runs, not when the parser is built.
 """
 
 from __future__ import annotations
 
 import argparse
 from typing import Any, TextIO
-
-from loopcore.store.copy import copy_database
 
 __all__ = ["add_db_parser", "run_db"]
 
@@ -34,6 +33,8 @@ def add_db_parser(sub: Any) -> None:
 
 def run_db(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``db copy``; prints rows per table. Errors propagate as ``LoopcoreError``."""
+    from loopcore.store.copy import copy_database
+
     report = copy_database(args.src, args.dst, force=bool(args.force))
     out.write(
         f"copied {report.source} -> {report.target} (schema version {report.schema_version})\n"

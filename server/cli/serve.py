@@ -13,6 +13,10 @@
   (more are answered 503); at most ``http_max_sessions`` streamable HTTP sessions,
   each closed after ``http_session_idle_s`` without a request; descriptor
   exhaustion is logged once a minute, not per failed accept.
+
+What only HTTP needs (uvicorn's protocol classes, the dashboard, the team middleware,
+psycopg for the replica bridge) is imported when HTTP is served: a stdio server
+starts without it.
 """
 
 from __future__ import annotations
@@ -20,23 +24,23 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import structlog
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopcore.members import MemberService
-from loopcore.store.postgres import PostgresStore, is_postgres_url
+from loopcore.store.postgres import is_pg_store, is_postgres_url
 from server.app import LoopcoreServer, build_server
-from server.httplimits import QuietAcceptErrors, timed_protocol
 from server.mcp.stdio import run_stdio
 from server.settings import Settings, SettingsError
-from server.team import ReplicaBridge, TeamAuth
-from server.web.mount import mount_dashboard
+from server.startup import paused_gc
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = [
     "BearerAuth",
@@ -130,6 +134,8 @@ class BearerAuth:
 
 def http_app(mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
     """The ASGI app of the HTTP or SSE transport, behind the token check when one is set."""
+    from server.web.mount import mount_dashboard
+
     security = transport_security(settings)
     app: ASGIApp
     if settings.transport == "sse":
@@ -159,12 +165,14 @@ def team_app(app: ASGIApp, mcp: MCPServer[Any], settings: Settings) -> ASGIApp:
     On PostgreSQL the replica bridge (NOTIFY after commit, one LISTEN connection)
     runs for the app's lifetime. The store must be open (``run_serve`` opens it).
     """
+    from server.team import ReplicaBridge, TeamAuth
+
     deps = cast(LoopcoreServer, mcp).deps
     token = None if settings.token is None else settings.token.get_secret_value()
     bridge = None
     if is_postgres_url(settings.db):  # only then is the store (opened by run_serve) read here
         store = deps.runtime.services.store
-        if isinstance(store, PostgresStore):
+        if is_pg_store(store):
             bridge = ReplicaBridge(str(settings.db), store, deps.notifier)
     return TeamAuth(app, lambda: deps.runtime.services, token, bridge)
 
@@ -176,14 +184,17 @@ def run_serve(settings: Settings) -> int:
         SettingsError: a non-loopback bind without a token.
         StoreError: the database cannot be opened or is newer than this code.
     """
-    mcp = build_server(settings)
-    # Open the store before serving: a database that cannot be used (newer than this code,
-    # unwritable) fails here with a clear message instead of inside the first session, and
-    # SSE connections then share this one opening instead of reopening it per connection.
-    runtime = mcp.deps.runtime
-    runtime.acquire()
+    with paused_gc(freeze=True):  # what start-up builds stays for the process's life
+        mcp = build_server(settings)
+        # Open the store before serving: a database that cannot be used (newer than this
+        # code, unwritable) fails here with a clear message instead of inside the first
+        # session, and SSE connections then share this one opening instead of reopening it
+        # per connection.
+        runtime = mcp.deps.runtime
+        runtime.acquire()
     try:
-        check_bind(settings, members=MemberService(runtime.services.store).any_active())
+        if settings.transport != "stdio":  # a member's token only counts over HTTP
+            check_bind(settings, members=MemberService(runtime.services.store).any_active())
         return _serve(mcp, settings)
     finally:
         runtime.release()
@@ -201,6 +212,10 @@ def _serve(mcp: LoopcoreServer, settings: Settings) -> int:
     if settings.transport == "stdio":
         anyio.run(run_stdio, mcp, settings.max_request_bytes)
         return 0
+    import uvicorn
+
+    from server.httplimits import QuietAcceptErrors
+
     logging.getLogger("asyncio").addFilter(QuietAcceptErrors())
     uvicorn.Server(uvicorn_config(mcp, settings)).run()
     return 0
@@ -208,6 +223,10 @@ def _serve(mcp: LoopcoreServer, settings: Settings) -> int:
 
 def uvicorn_config(mcp: LoopcoreServer, settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration of the HTTP and SSE transports, with their limits."""
+    import uvicorn
+
+    from server.httplimits import timed_protocol
+
     return uvicorn.Config(
         http_app(mcp, settings),
         host=settings.host,

@@ -26,7 +26,7 @@ from mcp.server.mcpserver import (
 from pydantic import BaseModel, Field
 
 from loopcore.errors import Conflict
-from loopcore.evaluators.command import held_commands
+from loopcore.evaluators.factory import held_commands
 from loopcore.plans.service import Answer, Task
 from server.errors import map_errors
 from server.mcp.elicitation import can_elicit

@@ -19,6 +19,8 @@ from typing import Any
 
 from mcp.server.apps import Apps, ResourceCsp
 
+from server.catalogue import LazyTools
+
 __all__ = ["PLAN_VIEW_URI", "declare_plan_view", "plan_apps"]
 
 PLAN_VIEW_URI = "ui://loopcore/plan.html"
@@ -47,8 +49,15 @@ def declare_plan_view(mcp: Any) -> None:
     """Bind ``plan_status`` to the plan view (``_meta.ui``), when the tool is registered."""
     # The SDK stamps _meta.ui only on tools registered through Apps.tool(); plan_status is
     # registered with the other plan tools, so its _meta is set here, once, at build time.
-    tool = mcp._tool_manager.get_tool(VIEW_TOOL)
-    if tool is None:
-        return
     ui: dict[str, Any] = {"resourceUri": PLAN_VIEW_URI, "visibility": ["model", "app"]}
-    tool.meta = {**(tool.meta or {}), "ui": ui}
+
+    def stamp(tool: Any) -> None:
+        tool.meta = {**(tool.meta or {}), "ui": ui}
+
+    manager = mcp._tool_manager
+    if isinstance(manager, LazyTools):  # stamped when the tool is built (server.catalogue)
+        manager.amend(VIEW_TOOL, stamp)
+        return
+    tool = manager.get_tool(VIEW_TOOL)
+    if tool is not None:
+        stamp(tool)

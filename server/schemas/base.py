@@ -89,7 +89,9 @@ class Model(BaseModel):
     ``SCORE_DIGITS`` decimals. Required fields are always sent, empty or not.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_titles)
+    # defer_build: a model's validator and serializer are built on its first use (a tool is
+    # built on its first call, server.catalogue), not while the server starts.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_titles, defer_build=True)
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:

@@ -4,13 +4,16 @@ Generated from the spec models in ``loopcore.evaluators.specs`` (their JSON
 schemas), so it cannot drift from what the factory accepts; only the one
 example per type is written here, and a test builds every example. Published
 as the resource ``loopcore://evaluators``; the tools that take a spec point to it.
+The spec models (and ``regex`` with them) are imported when the catalogue is first
+read, not when the server starts.
 """
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from loopcore.evaluators.specs import BuiltinSpec, SpecModel
+if TYPE_CHECKING:
+    from loopcore.evaluators.specs import SpecModel
 
 __all__ = ["EVALUATORS_URI", "EXAMPLES", "catalogue"]
 
@@ -53,6 +56,8 @@ def _clean(schema: Any) -> Any:
 
 
 def _models() -> tuple[type[SpecModel], ...]:
+    from loopcore.evaluators.specs import BuiltinSpec
+
     union = get_args(BuiltinSpec)[0]
     return tuple(get_args(union))
 

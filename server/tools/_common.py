@@ -15,6 +15,7 @@ stays for the others (a spec sent as JSON text still becomes an object).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
+from server.catalogue import LazyTools
 from server.errors import map_errors
 from server.settings import ToolSet
 
@@ -123,23 +125,34 @@ def add_tool(
         open_world: the tool reaches outside loopcore's own store (``openWorldHint``).
 
     Returns:
-        True when the tool was registered.
+        True when the tool was registered (on loopcore's server it is built on first use,
+        ``server.catalogue``).
     """
     name = fn.__name__
     if not enabled(name, toolset):
         return False
-    mcp.add_tool(
-        map_errors(fn, toolset),
-        name=name,
-        description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
-        annotations=_annotations(read_only, destructive, idempotent, open_world),
-        structured_output=True,
-    )
-    # The SDK offers no public hook for argument parsing; the tool it just built is swapped to
-    # metadata that keeps text as sent (see the module docstring).
-    tool = mcp._tool_manager.get_tool(name)
-    if tool is not None:
+    wrapped = map_errors(fn, toolset)
+    description = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
+    annotations = _annotations(read_only, destructive, idempotent, open_world)
+
+    def build() -> Tool:
+        tool = Tool.from_function(
+            wrapped,
+            name=name,
+            description=description,
+            annotations=annotations,
+            structured_output=True,
+        )
+        # The SDK offers no public hook for argument parsing; the tool it built is given
+        # metadata that keeps text as sent (see the module docstring).
         tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
+        return tool
+
+    manager = mcp._tool_manager
+    if isinstance(manager, LazyTools):  # loopcore's server: built on first use
+        manager.defer(name, build)
+    else:
+        manager._tools[name] = build()
     return True
 
 
@@ -149,11 +162,18 @@ class FastPath:
 
     The SDK runs a tool's ``Resolve`` parameters before its body on every call
     (0.2-0.3 ms for intercept's two). ``when(arguments)`` picks the twin; it takes
-    the same arguments, is validated the same way and answers the same result.
+    the same arguments, is validated the same way and answers the same result. The
+    twin's ``Tool`` (an argument model and schemas, ~5 ms) is built on its first call,
+    not while the server starts: tools/list never shows it.
     """
 
     when: Callable[[Mapping[str, Any]], bool]
-    tool: Tool
+    build: Callable[[], Tool]
+
+    @functools.cached_property
+    def tool(self) -> Tool:
+        """The twin, built on first use."""
+        return self.build()
 
 
 def fast_path(
@@ -163,6 +183,10 @@ def fast_path(
     toolset: ToolSet = "all",
 ) -> FastPath:
     """The fast path of the tool ``name``: ``fn`` as that tool, errors mapped, text kept."""
-    tool = Tool.from_function(map_errors(fn, toolset), name=name, structured_output=True)
-    tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
-    return FastPath(when=when, tool=tool)
+
+    def build() -> Tool:
+        tool = Tool.from_function(map_errors(fn, toolset), name=name, structured_output=True)
+        tool.fn_metadata = _KeepText.model_validate(dict(tool.fn_metadata), from_attributes=False)
+        return tool
+
+    return FastPath(when=when, build=build)

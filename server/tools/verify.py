@@ -1,7 +1,15 @@
-"""verify_output: score an output against an evaluator spec, optionally on a plan task."""
+"""verify_output: score an output against an evaluator spec, optionally on a plan task.
+
+A call with no task and a spec that only computes (``in_memory``: no command, no
+model) has nobody to ask: it takes the resolver-free twin (``Deps.fast_path``), and
+its evaluation is tried on the event loop before any hop to the evaluation pool
+(``EvaluationPool.try_inline``). Every other call resolves its approval and
+evaluates in the pool, as before.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -10,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from loopcore.errors import InvalidInput
 from loopcore.evaluators.base import EvalContext, Evaluation
-from loopcore.evaluators.factory import validate_spec
+from loopcore.evaluators.factory import in_memory, validate_spec
 from loopcore.evaluators.options import JudgeModel
 from loopcore.plans.acceptance import runs_command
 from server.mcp.approval import ask_to_run_spec, run_allowed
@@ -19,7 +27,11 @@ from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fie
 from server.schemas.evaluators import EVALUATORS_URI
 from server.tools.deps import Deps
 
-__all__ = ["register"]
+__all__ = ["INLINE_MAX_CHARS", "register"]
+
+# Outputs longer than this are evaluated in the pool at once: an attempt on the event
+# loop would likely run out of time after scanning them.
+INLINE_MAX_CHARS = 32_000
 
 
 def _check_ids(plan_id: str | None, task_id: str | None) -> None:
@@ -70,8 +82,31 @@ def _evaluate(
     return evaluator.evaluate(output, context)
 
 
+def _asks_nobody(arguments: Mapping[str, Any]) -> bool:
+    """No task and a spec that runs nothing: the approval resolver would ask nobody."""
+    no_task = arguments.get("plan_id") is None and arguments.get("task_id") is None
+    return no_task and in_memory(arguments.get("evaluator"))
+
+
+async def _verify(
+    deps: Deps,
+    output: str,
+    evaluator: dict[str, Any] | None,
+    goal: str | None,
+    ids: tuple[str, str] | None,
+    judge: JudgeModel | None,
+    approved: bool,
+) -> VerifyOut:
+    args = (deps, output, evaluator, goal, ids, judge, approved)
+    if ids is None and len(output) <= INLINE_MAX_CHARS and in_memory(evaluator):
+        ev = await deps.runtime.pool.try_inline(_evaluate, *args)
+    else:
+        ev = await deps.run_eval(_evaluate, *args)
+    return VerifyOut(**eval_fields(ev))
+
+
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
-    """Register verify_output."""
+    """Register verify_output (and its resolver-free twin)."""
 
     @deps.tool(mcp, read_only=True, idempotent=True)
     async def verify_output(
@@ -91,6 +126,17 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         _check_ids(plan_id, task_id)
         ids = (plan_id, task_id) if plan_id is not None and task_id is not None else None
         judge = sampling_judge(ctx) if ctx is not None else None
-        approved = run_allowed(run_ok)
-        ev = await deps.run_eval(_evaluate, deps, output, evaluator, goal, ids, judge, approved)
-        return VerifyOut(**eval_fields(ev))
+        return await _verify(deps, output, evaluator, goal, ids, judge, run_allowed(run_ok))
+
+    @deps.fast_path("verify_output", when=_asks_nobody)
+    async def verify_plain(
+        output: OutputText = "",
+        evaluator: Spec | None = None,
+        goal: Annotated[str, Field(max_length=4000)] | None = None,
+        plan_id: PlanId | None = None,
+        task_id: TaskId | None = None,
+        ctx: Context[Any, Any] | None = None,
+    ) -> VerifyOut:
+        """verify_output when it asks nobody: the same arguments and answer, no resolver runs."""
+        _check_ids(plan_id, task_id)
+        return await _verify(deps, output, evaluator, goal, None, None, False)

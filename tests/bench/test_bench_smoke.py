@@ -23,8 +23,10 @@ def test_latency_quick_prints_its_three_tables() -> None:
     assert "| in process | loop_step | 10 |" in out
     assert "| transport | tool | small | large | large/small | target | result |" in out
     assert (
-        "| transport | server | tool | mode | calls | calls/s | x floor | p50 ms | p95 ms |" in out
+        "| transport | server | tool | mode | calls | calls/s (median) | x floor "
+        "| x serial (>= 1.0x) | result | p50 ms | p95 ms |" in out
     )
+    assert "| in process | loopcore | verify_output | 5 in flight | 1 x 10 |" in out
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ so a test decides when they end: no timing, only what can answer while they are 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from loopcore.evaluators import Evaluation, FactoryOptions, build_evaluator
 from server.app import build_server
 from server.pool import EvaluationPool
 from tests.e2e.serving import PY, QUICK_SPEC, WAIT_SPEC, started, waiting_project
@@ -25,6 +27,39 @@ pytestmark = pytest.mark.slow
 def test_share_is_half_the_pool_and_never_zero() -> None:
     """A session's share is the fraction of the workers, at least one."""
     assert (EvaluationPool(8, 0.5).per_session, EvaluationPool(1, 0.5).per_session) == (4, 1)
+
+
+def _recording(spec: dict[str, Any], output: str, options: FactoryOptions, seen: list[int]) -> Any:
+    evaluator = build_evaluator(spec, options)
+
+    def run() -> Evaluation:
+        seen.append(threading.get_ident())
+        return evaluator.evaluate(output)
+
+    return run
+
+
+@pytest.mark.anyio
+async def test_a_cheap_evaluation_is_answered_on_the_event_loop() -> None:
+    """try_inline answers a cheap evaluation on the event loop's thread: no hop."""
+    seen: list[int] = []
+    run = _recording({"type": "regex", "required": ["ok"]}, "ok", FactoryOptions(), seen)
+    result = await EvaluationPool(2, 0.5).try_inline(run)
+    assert seen == [threading.get_ident()]
+    assert (result.score, result.passed) == (1.0, True)
+
+
+@pytest.mark.anyio
+async def test_an_evaluation_past_the_attempt_runs_again_on_a_worker() -> None:
+    """A costly evaluation is cut at the attempt's deadline and answered by a pool thread."""
+    seen: list[int] = []
+    options = FactoryOptions(regex_timeout_s=0.5, evaluation_budget_s=0.3)
+    spec = {"type": "regex", "required": ["(a|aa)+$"]}
+    run = _recording(spec, "a" * 5_000 + "!", options, seen)
+    result = await EvaluationPool(2, 0.5).try_inline(run)
+    assert len(seen) == 2 and seen[0] == threading.get_ident() != seen[1]
+    assert result.details == {"timed_out": True}
+    assert "time budget of 0.3 s ran out" in result.deficiencies[0]
 
 
 @pytest.mark.anyio

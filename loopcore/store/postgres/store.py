@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from loopcore.errors import LoopcoreError, RetryableStoreError, StoreError
 from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
+from loopcore.store.postgres._url import is_postgres_url
 from loopcore.store.postgres.schema import MIGRATIONS, PgMigration, current_version, migrate
 from loopcore.store.postgres.tx_other import PgHistorySql, PgLoopSql, PgPriorSql
 from loopcore.store.postgres.tx_plans import PgPlanSql
@@ -62,12 +63,6 @@ _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetect
 _TIMEOUTS = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-
-
-def is_postgres_url(value: object) -> bool:
-    """True for ``postgresql://...`` and ``postgres://...`` (anything else is a SQLite path)."""
-    text = str(value)
-    return text.startswith(("postgresql://", "postgres://"))
 
 
 def redact_url(url: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from loopcore.evaluators import FactoryOptions, build_evaluator
+from loopcore.evaluators import AttemptExpired, FactoryOptions, attempt, build_evaluator
 from loopcore.evaluators._budget import Budgeted
 
 # Each search of this pattern on SLOW_TEXT runs into the regex time limit.
@@ -121,6 +121,31 @@ def test_budgeted_keeps_the_inner_name() -> None:
     evaluator = build_evaluator({"type": "length", "max_words": 3})
     assert isinstance(evaluator, Budgeted)
     assert evaluator.name == "length"
+
+
+def test_an_attempt_answers_what_the_budget_answers() -> None:
+    """A cheap evaluation tried under attempt() gives the same answer as under its budget."""
+    spec = {
+        "type": "composite",
+        "parts": [
+            {"spec": {"type": "regex", "required": [r"\d+ passed"], "forbidden": ["Traceback"]}},
+            {"spec": {"type": "length", "min_words": 2}},
+        ],
+    }
+    evaluator = build_evaluator(spec, TIGHT)
+    with attempt(60.0):
+        tried = evaluator.evaluate("12 passed, 1 failed")
+    assert tried == evaluator.evaluate("12 passed, 1 failed")
+    assert (tried.score, tried.passed) == (1.0, True)
+
+
+def test_an_attempt_that_runs_out_gives_no_answer() -> None:
+    """Past an attempt's deadline the evaluation raises AttemptExpired, not "timed out"."""
+    evaluator = build_evaluator({"type": "regex", "required": [CATASTROPHIC] * 3}, TIGHT)
+    with pytest.raises(AttemptExpired), attempt(0.01):
+        evaluator.evaluate(SLOW_TEXT)
+    answered = evaluator.evaluate(SLOW_TEXT)  # under its own budget it answers
+    assert (answered.passed, answered.details) == (False, {"timed_out": True})
 
 
 _OUT_OF_MEMORY = """

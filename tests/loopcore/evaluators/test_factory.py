@@ -9,7 +9,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from loopcore.errors import Conflict, InvalidInput
-from loopcore.evaluators import build_evaluator, evaluator_types, register_evaluator, validate_spec
+from loopcore.evaluators import (
+    build_evaluator,
+    evaluator_types,
+    in_memory,
+    register_evaluator,
+    validate_spec,
+)
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 from loopcore.evaluators.factory import FactoryOptions
 
@@ -249,3 +255,33 @@ def test_costly_pattern_inside_a_schema_is_rejected() -> None:
     err = _error(spec)
     assert err.field == "schema"
     assert "schema.properties.a.pattern is too costly to compile" in str(err)
+
+
+_REGEX = {"type": "regex", "required": ["ok"]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (_REGEX, True),
+        ({"type": "composite", "parts": [{"spec": _REGEX}, {"spec": {"type": "length"}}]}, True),
+        ({"type": "json_schema", "schema": {}}, True),
+        ({"type": "command", "argv": ["pytest"]}, False),
+        ({"type": "judge", "rubric": "good?"}, False),
+        ({"type": "composite", "parts": [{"spec": _REGEX}, {"spec": {"type": "command"}}]}, False),
+        ({"type": "composite", "parts": "nope"}, False),
+        ('{"type": "regex"}', False),
+        (None, False),
+    ],
+)
+def test_in_memory_names_specs_that_only_compute(spec: Any, expected: bool) -> None:
+    """in_memory: only built-in types that run no program and ask no model, at any depth."""
+    assert in_memory(spec) is expected
+
+
+def test_in_memory_refuses_nesting_deeper_than_composites_may_go() -> None:
+    """A spec nested past the composite limit is not called in-memory (it is refused later)."""
+    spec: dict[str, Any] = _REGEX
+    for _ in range(10):
+        spec = {"type": "composite", "parts": [{"spec": spec}]}
+    assert in_memory(spec) is False

@@ -9,7 +9,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.tools._common import text_fields
-from tests.server.helpers import ok, text_of
+from tests.server.helpers import make_settings, ok, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -114,3 +114,16 @@ async def test_verify_goal_and_intercept_context_take_json_text(client: Client) 
             client, "intercept", {"prompt": "Write a parser for CSV files", "context": value}
         )
         assert 0.0 <= got["score"] <= 1.0
+
+
+async def test_a_fast_path_is_built_on_its_first_call(tmp_path: Any) -> None:
+    """Starting the server builds no resolver-free twin; the first call that takes one does."""
+    mcp = build_server(make_settings(tmp_path))
+    route = mcp.deps.fast_paths["verify_output"]
+    before = "tool" in vars(route)
+    async with Client(mcp) as c:
+        res = await ok(
+            c, "verify_output", {"output": "ok", "evaluator": {"type": "length", "min_chars": 1}}
+        )
+    assert (before, "tool" in vars(route), res["passed"]) == (False, True, True)
+    assert route.tool.name == "verify_output"

@@ -36,6 +36,20 @@ async def test_failing_output_lists_deficiencies(tmp_path: Path, mode: str) -> N
 
 
 @pytest.mark.anyio
+async def test_a_costly_pattern_is_answered_under_its_own_budget(tmp_path: Path) -> None:
+    """A spec tried on the event loop first still answers with the server's budget, not
+    the attempt's deadline."""
+    settings = make_settings(tmp_path, evaluation_budget_s=0.3)
+    spec = {"type": "regex", "required": ["(a|aa)+$"]}
+    async with Client(build_server(settings)) as c:
+        res = await ok(c, "verify_output", {"output": "a" * 5_000 + "!", "evaluator": spec})
+        cheap = await ok(c, "verify_output", {"output": "def f(x): ...", "evaluator": REGEX_DEF})
+    assert res["passed"] is False
+    assert "time budget of 0.3 s ran out" in res["deficiencies"][0]
+    assert cheap["passed"] is True
+
+
+@pytest.mark.anyio
 @ERAS
 async def test_unknown_evaluator_type_names_the_field(tmp_path: Path, mode: str) -> None:
     """An unknown spec type is an invalid-input error listing the known types."""

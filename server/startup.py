@@ -1,0 +1,38 @@
+"""Start-up without the cyclic garbage collector, and its objects kept out of later collections.
+
+Starting a server imports the MCP SDK, pydantic and loopcore and builds every tool's
+models: hundreds of thousands of objects, nearly none of them garbage. With the
+collector on, each allocation burst triggers collections that walk them all again
+(about a tenth of the start-up CPU, measured with ``bench/coldstart.py``). While
+``paused_gc()`` is open the collector is off; on leaving, ``freeze=True`` moves what
+start-up built to the permanent generation (``gc.freeze``), so the collections of a
+long-running server never walk it again. Reference counting frees everything that is
+not a cycle meanwhile, as always.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["paused_gc"]
+
+
+@contextmanager
+def paused_gc(*, freeze: bool = False) -> Iterator[None]:
+    """Turn the cyclic collector off inside the block (unless it already was).
+
+    Args:
+        freeze: on leaving, move every object alive to the permanent generation
+            (for the start-up of a long-running server).
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if was_on:
+            gc.enable()

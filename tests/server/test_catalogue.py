@@ -1,0 +1,130 @@
+"""Tools built on first use, and the published catalogue kept between starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server.mcpserver.tools import Tool
+
+from server import catalogue
+from server.app import build_server
+from server.catalogue import LazyTools
+from tests.server.helpers import ERAS, make_settings, ok
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Catalogues kept in a folder of this test's own."""
+    where = tmp_path / "cache"
+    monkeypatch.setattr(catalogue, "cache_dir", lambda: where)
+    return where
+
+
+def _wire(tools: list[Any]) -> list[dict[str, Any]]:
+    return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+
+
+async def _listed(tmp_path: Path, mode: str, **settings: Any) -> list[dict[str, Any]]:
+    async with Client(build_server(make_settings(tmp_path, **settings)), mode=mode) as c:
+        return _wire((await c.list_tools()).tools)
+
+
+@ERAS
+@pytest.mark.parametrize("tools", ["all", "core"])
+async def test_the_saved_catalogue_is_the_built_one(
+    tmp_path: Path, folder: Path, mode: str, tools: str
+) -> None:
+    """A second start lists, from the saved catalogue, exactly what the first one built."""
+    built = await _listed(tmp_path, mode, tools=tools)
+    saved = list(folder.glob("loopcore-tools-*.json"))
+    again = await _listed(tmp_path, mode, tools=tools)
+    assert len(saved) == 1
+    assert again == built
+    assert len(built) == (24 if tools == "all" else 9)
+
+
+async def test_a_start_builds_no_tool_and_a_call_builds_one(tmp_path: Path, folder: Path) -> None:
+    """With a saved catalogue, listing builds nothing; calling a tool builds that one only."""
+    await _listed(tmp_path, "legacy")
+    mcp = build_server(make_settings(tmp_path))
+    manager = mcp._tool_manager
+    assert isinstance(manager, LazyTools)
+    async with Client(mcp, mode="legacy") as c:
+        listed = len((await c.list_tools()).tools)
+        built_after_list = len(manager._tools)
+        res = await ok(c, "plan_create", {"goal": "ship", "tasks": [{"id": "a", "title": "A"}]})
+    assert (listed, built_after_list, list(manager._tools)) == (24, 0, ["plan_create"])
+    assert res["plan_id"].startswith("pl_")
+
+
+async def test_an_unreadable_catalogue_is_built_again(tmp_path: Path, folder: Path) -> None:
+    """A damaged file is not believed: the tools are built and the file written again."""
+    built = await _listed(tmp_path, "legacy")
+    (saved,) = folder.glob("loopcore-tools-*.json")
+    saved.write_text('[{"name": 1}]')
+    assert await _listed(tmp_path, "legacy") == built
+    assert saved.read_text().startswith('[{"name": "intercept"')
+
+
+async def test_an_unwritable_folder_only_means_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the catalogue cannot be kept, every start builds the tools, as before."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr(catalogue, "cache_dir", lambda: blocked / "cache")
+    first = await _listed(tmp_path, "legacy")
+    assert await _listed(tmp_path, "legacy") == first
+
+
+def test_the_key_changes_with_the_code_the_tool_set_and_the_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editing a source file, another tool set or another set of tools is another catalogue."""
+    source = tmp_path / "server" / "mod.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n")
+    real = catalogue._package_root
+    monkeypatch.setattr(
+        catalogue, "_package_root", lambda n: source.parent if n == "server" else real(n)
+    )
+    key = catalogue.fingerprint("all", ["a", "b"])
+    assert catalogue.fingerprint("all", ["a", "b"]) == key
+    assert catalogue.fingerprint("core", ["a", "b"]) != key
+    assert catalogue.fingerprint("all", ["a"]) != key
+    stamp = source.stat().st_mtime_ns + 1_000_000_000
+    os.utime(source, ns=(stamp, stamp))
+    assert catalogue.fingerprint("all", ["a", "b"]).split("-")[0] != key.split("-")[0]
+
+
+def _tool(name: str) -> Tool:
+    def fn() -> str:
+        return name
+
+    return Tool.from_function(fn, name=name)
+
+
+def test_lazy_tools_keep_the_order_of_registration() -> None:
+    """Tools are listed in the order they were registered, whichever was built first."""
+    tools = LazyTools()
+    for name in ("b", "a", "c"):
+        tools.defer(name, lambda n=name: _tool(n))  # type: ignore[misc]
+    assert tools.get_tool("c") is not None
+    assert ([t.name for t in tools.list_tools()], tools.pending) == (["b", "a", "c"], False)
+
+
+def test_lazy_tools_refuse_a_name_twice_and_amend_on_build() -> None:
+    """A second registration of a name is an error; an amendment applies when it is built."""
+    tools = LazyTools()
+    tools.defer("a", lambda: _tool("a"))
+    with pytest.raises(ValueError, match="registered twice"):
+        tools.defer("a", lambda: _tool("a"))
+    tools.amend("a", lambda t: setattr(t, "meta", {"ui": 1}))
+    built = tools.get_tool("a")
+    assert built is not None and built.meta == {"ui": 1}
