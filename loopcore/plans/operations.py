@@ -129,10 +129,13 @@ def refresh_confidence(tx: StoreTx, plan_id: str) -> float:
 def _confidence_with(context: TaskContext, task: Task) -> float:
     """``refresh_confidence`` after ``task`` was saved, from facts read before: the other
     tasks' newest scores with the task's own in its place by (scored_at, score_seq)."""
-    scored = list(context.others_scored)
+    scored = list(context.others_scored)  # newest first
     if task.score_seq is not None and task.scored_at is not None and task.confidence is not None:
-        scored.append((task.scored_at, task.score_seq, task.confidence))
-        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        own = (task.scored_at, task.score_seq, task.confidence)
+        at = 0  # the place by (scored_at, score_seq): first, unless the clock stepped back
+        while at < len(scored) and scored[at] > own:
+            at += 1
+        scored.insert(at, own)
     return rolling_confidence([conf for _, _, conf in scored[:WINDOW]][::-1])
 
 

@@ -145,7 +145,8 @@ def task_context_from_row(
     return TaskContext(
         plan=plan_from_row(row),
         task=task_from_row(_Prefixed(row, "t_")) if has_task else None,
-        others_scored=tuple(sorted(others_scored, key=lambda s: (s[0], s[1]), reverse=True)),
+        # newest first by (scored_at, score_seq), whatever order the database aggregated in
+        others_scored=tuple(sorted(others_scored, reverse=True)),
         others_open=int(row["others_open"] or 0),
     )
 

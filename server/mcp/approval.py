@@ -67,7 +67,7 @@ def record_target(plan_id: str, task_id: str, ctx: Context) -> Task | None:
     return _services(ctx).plans.peek_task(plan_id, task_id)
 
 
-def ask_approval(
+async def ask_approval(
     task_id: str,
     plan_id: str,
     mark_done: bool,
@@ -76,7 +76,9 @@ def ask_approval(
 ) -> Elicit[ApprovalForm] | NoApprovalAsked:
     """Resolver of plan_record: ask the person when the task needs it and the host can.
 
-    Deterministic in its arguments (the SDK may run it again on a later round).
+    Deterministic in its arguments (the SDK may run it again on a later round). It
+    reads nothing itself (``record_target`` did), so it runs on the event loop, with
+    no hop to a worker thread.
     """
     if task is None or task.approval != "before_done" or not mark_done:
         return NoApprovalAsked(status="not_needed")
@@ -129,12 +131,13 @@ def _services(ctx: Context) -> Services:
     return runtime.services.for_project(request_project(runtime.project))
 
 
-def ask_to_run_task(
+async def ask_to_run_task(
     output_score: float | None,
     ctx: Context,
     task: Annotated[Task | None, Resolve(record_target)],
 ) -> Elicit[RunForm] | NoApprovalAsked:
-    """Resolver of plan_record: ask before the task's acceptance command runs."""
+    """Resolver of plan_record: ask before the task's acceptance command runs (on the event
+    loop, like ``ask_approval``)."""
     if output_score is not None or task is None:  # a given score runs nothing
         return NoApprovalAsked(status="not_needed")
     return _ask_run(held_commands(task.acceptance), str(_runtime(ctx).options.project_root), ctx)

@@ -182,10 +182,9 @@ class PlanSql(JournalSql):
         row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
         if row is None:
             return None
-        scored = tuple(
-            (float(at), int(seq), float(conf))
-            for at, seq, conf in (item.split(":") for item in (row["others_scored"] or "").split())
-        )
+        # "at:seq:conf at:seq:conf ...": every number read back in one pass
+        values = list(map(float, (row["others_scored"] or "").replace(":", " ").split()))
+        scored = tuple(zip(values[0::3], map(int, values[1::3]), values[2::3], strict=True))
         return task_context_from_row(row, scored)
 
     def list_tasks(self, plan_id: str) -> list[Task]:
