@@ -130,7 +130,7 @@ class LoopcoreServer(MCPServer[Runtime]):
         token = CURRENT_PROJECT.set(await self._project(context))
         try:
             route = self.deps.fast_paths.get(name)
-            if route is None or not route.when(arguments):
+            if route is None or not route.when(arguments, context):
                 return await super().call_tool(name, arguments, context)
             if context is None:
                 context = Context(mcp_server=self, subscriptions=self._subscriptions)

@@ -83,8 +83,8 @@ def load_for_scoring(tx: StoreTx, plan_id: str, task_id: str) -> tuple[Plan, Tas
 
 def shown_after(plan: Plan, context: TaskContext, task: Task) -> Plan:
     """The plan as it reads once ``task`` was written: ``done`` when it and every other
-    task are done or skipped (as ``export.finished_plan``, from the context's count)."""
-    if plan.status == "active" and context.others_open == 0 and task.status in _FINISHED:
+    task are done or skipped (as ``export.finished_plan``, from the context)."""
+    if plan.status == "active" and not context.others_open and task.status in _FINISHED:
         return replace(plan, status="done")
     return plan
 

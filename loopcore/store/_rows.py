@@ -147,7 +147,7 @@ def task_context_from_row(
         task=task_from_row(_Prefixed(row, "t_")) if has_task else None,
         # newest first by (scored_at, score_seq), whatever order the database aggregated in
         others_scored=tuple(sorted(others_scored, reverse=True)),
-        others_open=int(row["others_open"] or 0),
+        others_open=bool(row["others_open"]),
     )
 
 

@@ -144,7 +144,7 @@ class PlanTx(Protocol):
         """The plan and the task in one statement (None when there is no such plan).
 
         With ``window`` > 0 it also carries what scoring the task needs of the
-        plan's other tasks: the newest ``window`` scored ones and how many are
+        plan's other tasks: the newest ``window`` scored ones and whether any is
         still open (``TaskContext``). ``lock`` holds the plan row as ``get_plan``
         does.
         """

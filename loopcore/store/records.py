@@ -128,14 +128,14 @@ class TaskContext:
         others_scored: ``(scored_at, score_seq, confidence)`` of the plan's other
             scored tasks, newest first, at most the window asked for (empty when
             none was asked for).
-        others_open: how many other tasks are neither done nor skipped (0 when no
+        others_open: whether another task is neither done nor skipped (False when no
             window was asked for).
     """
 
     plan: Plan
     task: Task | None
     others_scored: tuple[tuple[float, int, float], ...] = ()
-    others_open: int = 0
+    others_open: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

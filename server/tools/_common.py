@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
@@ -161,13 +161,14 @@ class FastPath:
     """A twin of a tool without its resolvers, for calls that would make them do nothing.
 
     The SDK runs a tool's ``Resolve`` parameters before its body on every call
-    (0.2-0.3 ms for intercept's two). ``when(arguments)`` picks the twin; it takes
-    the same arguments, is validated the same way and answers the same result. The
+    (0.2-0.3 ms for intercept's two). ``when(arguments, context)`` picks the twin (the
+    context is None for a call made outside a request); it takes the same arguments,
+    is validated the same way and answers the same result. The
     twin's ``Tool`` (an argument model and schemas, ~5 ms) is built on its first call,
     not while the server starts: tools/list never shows it.
     """
 
-    when: Callable[[Mapping[str, Any]], bool]
+    when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool]
     build: Callable[[], Tool]
 
     @functools.cached_property
@@ -178,7 +179,7 @@ class FastPath:
 
 def fast_path(
     name: str,
-    when: Callable[[Mapping[str, Any]], bool],
+    when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool],
     fn: Callable[..., Any],
     toolset: ToolSet = "all",
 ) -> FastPath:

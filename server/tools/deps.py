@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 from loopcore.errors import RetryableStoreError
 from server.mcp.notify import ChangeNotifier
@@ -96,7 +96,7 @@ class Deps:
         return await retried(lambda: anyio.to_thread.run_sync(call))
 
     def fast_path(
-        self, name: str, *, when: Callable[[Mapping[str, Any]], bool]
+        self, name: str, *, when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool]
     ) -> Callable[[F], F]:
         """Decorator: the function answers calls of tool ``name`` for which ``when`` holds."""
 

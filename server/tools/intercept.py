@@ -91,7 +91,7 @@ _NOT_ASKED: ElicitationResult[BaseModel] = AcceptedElicitation(
 )
 
 
-def _asks_nothing(arguments: Mapping[str, Any]) -> bool:
+def _asks_nothing(arguments: Mapping[str, Any], context: object = None) -> bool:
     """A call that neither asks the user nor samples a model: its resolvers would do nothing."""
     return arguments.get("ask_user") in (None, False) and arguments.get("judge") in (
         None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from loopcore.limits import LIMITS
 from loopcore.plans.importer import import_markdown
+from loopcore.plans.service import Answer
 from server.errors import fit_advice
 from server.mcp.approval import answer_of, ask_approval, ask_to_run_task, run_allowed
+from server.mcp.elicitation import can_elicit
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -50,6 +52,12 @@ def _patch(update: TaskUpdateIn) -> dict[str, Any]:
     if update.clear_acceptance:
         data["acceptance"] = None
     return data
+
+
+def _nobody_to_ask(arguments: Mapping[str, Any], context: Context[Any, Any] | None) -> bool:
+    """A host that declared no form elicitation is never asked: plan_record's resolvers would
+    answer "unsupported" (no approval given, no command approved), whatever the task."""
+    return context is not None and not can_elicit(context)
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
@@ -107,6 +115,35 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         out.reason = fit_advice(out.reason, deps.settings.tools)
         return out
 
+    async def record(
+        plan_id: str,
+        task_id: str,
+        prompt_score: float | None,
+        output_score: float | None,
+        output: str | None,
+        mark_done: bool,
+        agent: str,
+        approval: Answer | None,
+        commands_approved: bool,
+    ) -> RecordOut:
+        plans = deps.services().plans
+        # With an output, or with no score given (a command acceptance runs), it evaluates.
+        evaluates = output is not None or (prompt_score is None and output_score is None)
+        res = await (deps.run_eval if evaluates else deps.run_sync)(
+            plans.record,
+            plan_id,
+            task_id,
+            prompt_score=prompt_score,
+            output_score=output_score,
+            output=output,
+            mark_done=mark_done,
+            agent=agent,
+            approval=approval,
+            commands_approved=commands_approved,
+        )
+        await deps.notifier.changed(*plan_uris(plan_id))
+        return record_out(res)
+
     @deps.tool(mcp, read_only=False)
     async def plan_record(
         plan_id: PlanId,
@@ -124,23 +161,26 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         runs a command acceptance. mark_done: done or failed by threshold. Your claimed
         or ready tasks only.
         """
-        plans = deps.services().plans
-        # With an output, or with no score given (a command acceptance runs), it evaluates.
-        evaluates = output is not None or (prompt_score is None and output_score is None)
-        res = await (deps.run_eval if evaluates else deps.run_sync)(
-            plans.record,
-            plan_id,
-            task_id,
-            prompt_score=prompt_score,
-            output_score=output_score,
-            output=output,
-            mark_done=mark_done,
-            agent=agent,
-            approval=answer_of(approval),
-            commands_approved=run_allowed(run_ok),
+        return await record(
+            plan_id, task_id, prompt_score, output_score, output, mark_done, agent,
+            answer_of(approval), run_allowed(run_ok),
+        )  # fmt: skip
+
+    @deps.fast_path("plan_record", when=_nobody_to_ask)
+    async def plan_record_plain(
+        plan_id: PlanId,
+        task_id: TaskId,
+        prompt_score: Unit | None = None,
+        output_score: Unit | None = None,
+        output: OutputText | None = None,
+        mark_done: bool = True,
+        agent: Agent = "agent",
+    ) -> RecordOut:
+        """plan_record for a host that cannot be asked: the same arguments and answer, no
+        resolver runs (they would read the task only to find nobody to ask)."""
+        return await record(
+            plan_id, task_id, prompt_score, output_score, output, mark_done, agent, None, False
         )
-        await deps.notifier.changed(*plan_uris(plan_id))
-        return record_out(res)
 
     @deps.tool(mcp, read_only=False)
     async def plan_replan(

@@ -82,7 +82,7 @@ def _evaluate(
     return evaluator.evaluate(output, context)
 
 
-def _asks_nobody(arguments: Mapping[str, Any]) -> bool:
+def _asks_nobody(arguments: Mapping[str, Any], context: object = None) -> bool:
     """No task and a spec that runs nothing: the approval resolver would ask nobody."""
     no_task = arguments.get("plan_id") is None and arguments.get("task_id") is None
     return no_task and in_memory(arguments.get("evaluator"))

@@ -54,7 +54,7 @@ def _seq(row: DictRow) -> int:
 # tells "no such task" from "no such plan"), with the scoring facts of the other tasks.
 _TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
 _TASK_CONTEXT = {
-    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, 0 AS others_open
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, FALSE AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
     True: f"""SELECT p.*, {_TASK_COLUMNS},
     (SELECT COALESCE(json_agg(json_build_array(o.scored_at, o.score_seq, o.confidence)),
@@ -62,7 +62,7 @@ _TASK_CONTEXT = {
         FROM (SELECT scored_at, score_seq, confidence FROM tasks
             WHERE plan_id = p.id AND id <> %s AND score_seq IS NOT NULL
             ORDER BY scored_at DESC, score_seq DESC LIMIT %s) AS o) AS others_scored,
-    (SELECT COUNT(*) FROM tasks WHERE plan_id = p.id AND id <> %s
+    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id AND id <> %s
         AND status NOT IN ('done', 'skipped')) AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
 }

@@ -36,17 +36,17 @@ _SAVE_TASK = """UPDATE tasks SET position = ?, title = ?, description = ?, depen
     WHERE plan_id = ? AND id = ?"""
 # A plan and one of its tasks in one statement (LEFT JOIN: the plan without the task still
 # tells "no such task" from "no such plan"); with the scoring facts of the other tasks: the
-# newest scored (17 significant digits: a float read back exactly) and how many are open.
+# newest scored (17 significant digits: a float read back exactly) and whether any is open.
 _TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
 _TASK_CONTEXT = {
-    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, 0 AS others_open
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, FALSE AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
     True: f"""SELECT p.*, {_TASK_COLUMNS},
     (SELECT group_concat(printf('%!.17g:%d:%!.17g', o.scored_at, o.score_seq, o.confidence), ' ')
         FROM (SELECT scored_at, score_seq, confidence FROM tasks
             WHERE plan_id = p.id AND id <> ? AND score_seq IS NOT NULL
             ORDER BY scored_at DESC, score_seq DESC LIMIT ?) AS o) AS others_scored,
-    (SELECT COUNT(*) FROM tasks WHERE plan_id = p.id AND id <> ?
+    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id AND id <> ?
         AND status NOT IN ('done', 'skipped')) AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
 }

@@ -386,9 +386,11 @@ def test_the_fast_path_takes_the_same_arguments_as_intercept(tmp_path: Path) -> 
     assert full is not None and untitled == {
         k: v for k, v in full.parameters.items() if k != "title"
     }
-    assert route.when({"prompt": "x"}) and route.when({"prompt": "x", "ask_user": False})
-    assert not route.when({"prompt": "x", "ask_user": True})
-    assert not route.when({"prompt": "x", "judge": "model"})
+    assert route.when({"prompt": "x"}, None) and route.when(
+        {"prompt": "x", "ask_user": False}, None
+    )
+    assert not route.when({"prompt": "x", "ask_user": True}, None)
+    assert not route.when({"prompt": "x", "judge": "model"}, None)
 
 
 @pytest.mark.anyio

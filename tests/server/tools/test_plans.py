@@ -304,3 +304,39 @@ async def test_record_keeps_order_and_says_what_to_do(client: Client) -> None:
     assert "depends on 'a' (pending)" in early and "record those first" in early
     assert "claimed by 'alice'" in held and "wait for the lease" in held
     assert mine["task"]["status"] == "done"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_a_host_that_cannot_be_asked_records_without_the_resolvers(
+    tmp_path: Path, mode: str
+) -> None:
+    """plan_record's twin answers a host with no form elicitation (its questions could only
+    say "unsupported"); a host that can be asked still goes through them. Same answers."""
+    from mcp.client.context import ClientRequestContext
+    from mcp.types import ElicitRequestParams, ElicitResult
+
+    async def never(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        raise AssertionError(f"nothing to ask about: {params}")
+
+    answers = []
+    for asks in (False, True):
+        srv = build_server(make_settings(tmp_path / f"{asks}"))
+        route = srv.deps.fast_paths["plan_record"]
+        client = (
+            Client(srv, mode=mode, elicitation_callback=never) if asks else Client(srv, mode=mode)
+        )
+        async with client as c:
+            plan_id = await new_plan(c)
+            await ok(c, "plan_next_task", {"plan_id": plan_id})
+            args = {"plan_id": plan_id, "task_id": "a", "output": "three words here"}
+            answers.append(await ok(c, "plan_record", args))
+            refused = await err(c, "plan_record", {"plan_id": plan_id, "task_id": "nope"})
+        assert ("tool" in route.__dict__) is not asks  # the twin is built on its first use
+        assert "no task 'nope'" in refused
+    assert answers[0] == answers[1] and answers[0]["task"]["status"] == "done"
+    full = srv._tool_manager.get_tool("plan_record")
+    untitled = {k: v for k, v in route.tool.parameters.items() if k != "title"}
+    assert full is not None and untitled == {
+        k: v for k, v in full.parameters.items() if k != "title"
+    }
