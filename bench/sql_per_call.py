@@ -6,7 +6,10 @@ connection the store opens (one per thread), so every statement SQLite runs is
 counted: ``BEGIN``/``COMMIT`` and savepoints included, from any thread. Statements
 a call leaves to run after its answer (a write queued for a background writer) are
 counted with it: the script waits for the store to go quiet before it reads the
-count. Run it on another checkout with ``PYTHONPATH=<checkout>``.
+count. The plan rows run twice: with a client that declares no elicitation (plan_record
+then asks nobody and takes its resolver-free twin) and with one that can be asked (its
+questions are first decided from a read of the task). Run it on another checkout with
+``PYTHONPATH=<checkout>``.
 
     python bench/sql_per_call.py [--calls 20] [--show]
 """
@@ -126,7 +129,12 @@ async def run(calls: int, show: bool = False) -> list[list[object]]:
                 # A checkout that writes intercepts behind the answer has flush(); one
                 # that does not writes them before answering.
                 settle = getattr(history, "flush", lambda: None)
-                return await _cases(client, tracer, calls, settle, show)
+                rows = await _cases(client, tracer, calls, settle, show)
+            # A host that can be asked (form elicitation): plan_record's questions are
+            # decided from a read of the task first (nobody is asked: no task needs it).
+            async with Client(server, cache=None, elicitation_callback=_never) as client:
+                rows += await _record_cases(client, tracer, calls, show, " (host can be asked)")
+            return rows
         finally:
             store.close()
 
@@ -137,29 +145,63 @@ def _show(label: str, statements: list[str]) -> None:
         print(f"  {sql[:160]}", file=sys.stderr)
 
 
+async def _never(context: Any, params: Any) -> Any:
+    raise RuntimeError(f"the server asked a question: {params}")
+
+
+def _row(label: str, counts: list[int], tracer: Tracer, show: bool) -> list[object]:
+    if show:
+        _show(label, tracer.shown)
+    return [label, len(counts), statistics.median(counts), min(counts), max(counts)]
+
+
+async def _record_cases(
+    client: Client, tracer: Tracer, calls: int, show: bool, host: str
+) -> list[list[object]]:
+    """plan_next_task, then plan_record with a score and with an output, on a new plan."""
+    plan_id, _ = await _new_plan(client)
+    claimed: list[str] = []
+
+    async def next_task(_: int) -> None:
+        res = checked(await client.call_tool("plan_next_task", {"plan_id": plan_id}), "next")
+        if res.get("kind") != "task":
+            raise RuntimeError(f"plan_next_task: {res}")
+        claimed.append(str(res["task"]["id"]))
+
+    async def record(args: dict[str, Any]) -> None:
+        args = {"plan_id": plan_id, "task_id": claimed.pop(0), **args}
+        checked(await client.call_tool("plan_record", args), "plan_record")
+
+    async def record_score(_: int) -> None:
+        await record({"output_score": 0.9})
+
+    async def record_output(i: int) -> None:
+        await record({"output": f"the output of task number {i}, done"})
+
+    return [
+        _row(f"plan_next_task{host}", await measure(tracer, calls, next_task), tracer, show),
+        _row(
+            f"plan_record (output_score){host}",
+            await measure(tracer, calls // 2, record_score),
+            tracer,
+            show,
+        ),
+        _row(
+            f"plan_record (output, scored by acceptance){host}",
+            await measure(tracer, calls // 2, record_output),
+            tracer,
+            show,
+        ),
+    ]
+
+
 async def _cases(
     client: Client, tracer: Tracer, calls: int, settle: Callable[[], object], show: bool
 ) -> list[list[object]]:
     async def tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return checked(await client.call_tool(name, args), name)
 
-    plan_id, _ = await _new_plan(client)
-    claimed: list[str] = []
-
-    async def next_task(_: int) -> None:
-        res = await tool("plan_next_task", {"plan_id": plan_id})
-        if res.get("kind") != "task":
-            raise RuntimeError(f"plan_next_task: {res}")
-        claimed.append(str(res["task"]["id"]))
-
-    async def record_score(_: int) -> None:
-        await tool("plan_record", {"plan_id": plan_id, "task_id": claimed.pop(0),
-                                   "output_score": 0.9})  # fmt: skip
-
-    async def record_output(i: int) -> None:
-        await tool("plan_record", {"plan_id": plan_id, "task_id": claimed.pop(0),
-                                   "output": f"the output of task number {i}, done"})  # fmt: skip
-
+    rows = await _record_cases(client, tracer, calls, show, "")
     loop: dict[str, Any] = {}
 
     goal = {"goal": "write it", "evaluator": SPEC, "max_iterations": 100, "quality_threshold": 1}
@@ -178,19 +220,9 @@ async def _cases(
     async def intercept(i: int) -> None:
         await tool("intercept", {"prompt": f"{PROMPT} ({i})"})
 
-    rows: list[list[object]] = []
-
     def row(label: str, counts: list[int]) -> None:
-        rows.append([label, len(counts), statistics.median(counts), min(counts), max(counts)])
-        if show:
-            _show(label, tracer.shown)
+        rows.append(_row(label, counts, tracer, show))
 
-    row("plan_next_task", await measure(tracer, calls, next_task))
-    row("plan_record (output_score)", await measure(tracer, calls // 2, record_score))
-    row(
-        "plan_record (output, scored by acceptance)",
-        await measure(tracer, calls // 2, record_output),
-    )
     row("loop_step", await measure(tracer, calls, loop_step))
     row("verify_output (no plan)", await measure(tracer, calls, verify))
     row("intercept", await measure(tracer, calls, intercept, settle))
