@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -48,7 +47,7 @@ from pathlib import Path
 
 import anyio
 from _common import checked, loopcore_params, machine_line, open_stdio, print_command, print_table
-from intercept_quality import DATA, auc, spearman
+from intercept_quality import DATA, auc, interval, spearman
 
 from loopcore.intercept import score_prompt
 from loopcore.limits import LIMITS
@@ -131,23 +130,6 @@ def auc_of(scores: Sequence[float], rows: Sequence[Labelled]) -> float:
 
 def spearman_of(scores: Sequence[float], rows: Sequence[Labelled]) -> float:
     return spearman(scores, [3 - r.label for r in rows])
-
-
-def interval(
-    scores: Sequence[float], rows: Sequence[Labelled], metric: Metric, n: int, seed: int
-) -> tuple[float, float, float]:
-    """The metric and its 95% percentile bootstrap interval (one-class resamples dropped)."""
-    rng = random.Random(seed)
-    idx = range(len(rows))
-    values = []
-    for _ in range(n):
-        pick = [rng.choice(idx) for _ in idx]
-        values.append(metric([scores[i] for i in pick], [rows[i] for i in pick]))
-    kept = sorted(v for v in values if v == v)
-    point = metric(scores, rows)
-    if not kept:
-        return point, float("nan"), float("nan")
-    return point, kept[int(0.025 * len(kept))], kept[int(0.975 * len(kept)) - 1]
 
 
 def _cells(name: str, a: tuple[float, float, float], r: tuple[float, float, float]) -> list[str]:

@@ -42,6 +42,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from _common import machine_line, print_command, print_table, verdict
 
@@ -252,6 +253,7 @@ def cross_validate(
 
 
 Metric = Callable[[Sequence[float], Sequence[Row]], float]
+R = TypeVar("R")
 
 
 def auc_of(scores: Sequence[float], rows: Sequence[Row]) -> float:
@@ -372,16 +374,30 @@ SOURCES = {
 }
 
 
-def _interval(rows: Sequence[Row], scores: Sequence[float], n: int, seed: int) -> list[float]:
-    """AUC and its 95% bootstrap percentile interval."""
+def interval(
+    scores: Sequence[float],
+    rows: Sequence[R],
+    metric: Callable[[Sequence[float], Sequence[R]], float],
+    n: int,
+    seed: int,
+) -> tuple[float, float, float]:
+    """The metric and its 95% percentile bootstrap interval (one-class resamples dropped)."""
     rng = random.Random(seed)
     idx = range(len(rows))
-    vals = []
+    values = []
     for _ in range(n):
         pick = [rng.choice(idx) for _ in idx]
-        vals.append(auc_of([scores[i] for i in pick], [rows[i] for i in pick]))
-    vals = sorted(v for v in vals if v == v)
-    return [auc_of(scores, rows), vals[int(0.025 * len(vals))], vals[int(0.975 * len(vals)) - 1]]
+        values.append(metric([scores[i] for i in pick], [rows[i] for i in pick]))
+    kept = sorted(v for v in values if v == v)
+    point = metric(scores, rows)
+    if not kept:
+        return point, float("nan"), float("nan")
+    return point, kept[int(0.025 * len(kept))], kept[int(0.975 * len(kept)) - 1]
+
+
+def _interval(rows: Sequence[Row], scores: Sequence[float], n: int, seed: int) -> list[float]:
+    """AUC and its 95% bootstrap percentile interval."""
+    return list(interval(scores, rows, auc_of, n, seed))
 
 
 def within_sources(
