@@ -98,11 +98,13 @@ class Deps:
     def fast_path(
         self, name: str, *, when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool]
     ) -> Callable[[F], F]:
-        """Decorator: the function answers calls of tool ``name`` for which ``when`` holds."""
+        """Decorator: the function answers calls of tool ``name`` for which ``when`` holds
+        (kept inside a member's project and name like the tool, ``server.team.scoped``)."""
 
         def decorator(fn: F) -> F:
             if enabled(name, self.settings.tools):
-                self.fast_paths[name] = fast_path(name, when, fn, self.settings.tools)
+                twin = scoped(fn, self.services)
+                self.fast_paths[name] = fast_path(name, when, twin, self.settings.tools)
             return fn
 
         return decorator

@@ -120,9 +120,16 @@ def test_sql_per_call_quick_counts_every_tool() -> None:
         "loop_step",
         "verify_output (no plan)",
         "intercept",
+        "plan_next_task (host can be asked)",
+        "plan_record (output_score) (host can be asked)",
+        "plan_record (output, scored by acceptance) (host can be asked)",
     }
     # intercept writes its row behind the answer: its statements may fall after the call.
     assert all(float(rows[k][1]) > 0 for k in rows if k.startswith(("plan_", "loop_")))
+    # a host that can be asked costs plan_record one read of the task, for its questions
+    assert float(rows["plan_record (output_score) (host can be asked)"][1]) == (
+        float(rows["plan_record (output_score)"][1]) + 1
+    )
 
 
 @pytest.mark.slow

@@ -79,3 +79,21 @@ async def test_identity_reaches_tools_in_process(tmp_path: Path) -> None:
         finally:
             current_identity.reset(reset)
     assert claim["task"]["claimed_by"] == "carol"
+
+
+@pytest.mark.anyio
+async def test_a_resolver_free_twin_also_records_as_the_member(tmp_path: Path) -> None:
+    """plan_record for a host that cannot be asked takes its twin: the member is still the
+    agent, so the member's own claim is recorded (not refused as held by another)."""
+    srv = build_server(make_settings(tmp_path))
+    async with Client(srv) as c:  # no elicitation: plan_record takes the twin
+        plan_id = await new_plan(c)
+        reset = current_identity.set(Identity(member="dave", project="test-project"))
+        try:
+            await ok(c, "plan_next_task", {"plan_id": plan_id})
+            args = {"plan_id": plan_id, "task_id": "a", "output": "three words here"}
+            done = await ok(c, "plan_record", {**args, "agent": "someone-else"})
+        finally:
+            current_identity.reset(reset)
+    assert "tool" in srv.deps.fast_paths["plan_record"].__dict__  # the twin answered
+    assert done["task"]["status"] == "done"
