@@ -47,7 +47,7 @@ from pathlib import Path
 
 import anyio
 from _common import checked, loopcore_params, machine_line, open_stdio, print_command, print_table
-from intercept_quality import DATA, auc, interval, spearman
+from intercept_quality import DATA, auc, interval, metric_cells, spearman
 
 from loopcore.intercept import score_prompt
 from loopcore.limits import LIMITS
@@ -132,25 +132,15 @@ def spearman_of(scores: Sequence[float], rows: Sequence[Labelled]) -> float:
     return spearman(scores, [3 - r.label for r in rows])
 
 
-def _cells(name: str, a: tuple[float, float, float], r: tuple[float, float, float]) -> list[str]:
-    return [
-        name,
-        f"{a[0]:.3f}",
-        f"[{a[1]:.3f}, {a[2]:.3f}]",
-        f"{r[0]:.3f}",
-        f"[{r[1]:.3f}, {r[2]:.3f}]",
-    ]
-
-
 def report(rows: Sequence[Labelled], scores: Sequence[float], n_boot: int) -> None:
     """Print the agreement table, the target and the in-process check."""
     length = [min(1.0, len(r.text) / 2000) for r in rows]
     tool_auc = interval(scores, rows, auc_of, n_boot, seed=1)
     table = [
-        _cells(
+        metric_cells(
             "intercept tool over stdio", tool_auc, interval(scores, rows, spearman_of, n_boot, 2)
         ),
-        _cells(
+        metric_cells(
             "length baseline min(1, len/2000)",
             interval(length, rows, auc_of, n_boot, 3),
             interval(length, rows, spearman_of, n_boot, 4),

@@ -292,7 +292,10 @@ def mean_weights(sets: Sequence[Weights]) -> Weights:
     return {d: round(sum(w[d] for w in sets) / len(sets), 3) for d in DIMENSIONS}
 
 
-def _row(name: str, a: tuple[float, float, float], r: tuple[float, float, float]) -> list[str]:
+def metric_cells(
+    name: str, a: tuple[float, float, float], r: tuple[float, float, float]
+) -> list[str]:
+    """A table row: the name, then each metric with its interval (AUC, then Spearman)."""
     return [
         name,
         f"{a[0]:.3f}",
@@ -336,7 +339,7 @@ def report(rows: Sequence[Row], seeds: Sequence[int], k: int, n_boot: int) -> di
     print_table(
         "Agreement with the human labels",
         ["score", "AUC", "AUC 95% CI", "Spearman", "Spearman 95% CI"],
-        [_row(name, aucs[key], rhos[key]) for key, name in names.items()],
+        [metric_cells(name, aucs[key], rhos[key]) for key, name in names.items()],
     )
     cv_auc, gain = aucs["cv"][0], aucs["cv - length"][0]
     print_table(
