@@ -404,11 +404,10 @@ def score_loaded(
     source: str = "record",
     tracked: Mapping[str, Any] | None = None,
     approved: bool = False,
-    context: TaskContext | None = None,
+    context: TaskContext,
 ) -> RecordResult:
-    """Score a task read in this write transaction, then refresh the plan's rolling
-    confidence and replan flag (from ``context`` when the task was read with it, else
-    read again after the task is saved).
+    """Score a task read in this write transaction (with ``context``, ``load_for_scoring``),
+    then refresh the plan's rolling confidence and replan flag from that context.
 
     With ``mark_done`` and an output score the task becomes ``done`` when its
     confidence reaches the plan's threshold, else ``failed``; a prompt score
@@ -434,10 +433,7 @@ def score_loaded(
         approved=approved,
     )
     tx.save_task(task)
-    confidence = (
-        refresh_confidence(tx, plan.id) if context is None else _confidence_with(context, task)
-    )
-    new_plan = _scored_plan(plan, confidence, task, now)
+    new_plan = _scored_plan(plan, _confidence_with(context, task), task, now)
     tx.save_plan(new_plan)
     _journal_score(
         tx, before, task, plan, new_plan, now=now, deficiencies=deficiencies, source=source
