@@ -9,20 +9,23 @@ with the history.
 An intercept that names no task may be written behind the answer
 (``record_intercept(..., wait=False)``): the row is checked and given its id
 at once, then inserted in order by one writer thread, so the caller does not
-wait for the database. Every read of this service waits for the queued
-writes first (a history id handed out is always found), and ``close`` writes
-what is left. A process killed in the milliseconds between the answer and the
-insert loses that row; a write that touches a plan task is never deferred.
+wait for the database; the writer gathers the rows of up to ``LINGER_S`` (50 ms)
+into one transaction. Every read of this service waits for the queued writes
+first (a history id handed out is always found), and ``close`` writes what is
+left. A process killed within those 50 ms of an answer loses its row (another
+process reading the database sees it up to 50 ms late); a write that touches a
+plan task is never deferred.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -50,6 +53,12 @@ MAX_DIMENSIONS = 32
 MAX_PROMPT_CHARS = LIMITS.prompt_chars
 MAX_COMMENT_CHARS = LIMITS.reason_chars
 WEAKEST = 3
+# Rows written behind the answer: the writer gathers them for up to LINGER_S after the first,
+# and at most MAX_BATCH go in one transaction.
+LINGER_S = 0.05
+MAX_BATCH = 256
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -128,45 +137,100 @@ def compute_stats(project: str, window: int, rows: Sequence[InterceptRecord]) ->
     )
 
 
-class _WriteBehind:
-    """Writes run in order on one thread, off the caller's path; ``flush`` waits for them."""
+class _WriteBehind(Generic[T]):
+    """Rows written in order on one thread, off the caller's path, a batch per transaction.
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
-        self._lock = threading.Lock()
+    The writer wakes on the first queued row and gathers more for up to ``linger``
+    seconds (or until ``MAX_BATCH`` are queued, or someone waits in ``flush``), then
+    writes them all with one ``write(batch)``: one commit, one wake-up of this thread
+    per batch rather than per row, which is what a row written behind the answer cost
+    the answers after it (their thread had to share the interpreter with this one's
+    every commit). A batch that fails is written again a row at a time, so one bad
+    row loses only itself.
+    """
+
+    def __init__(self, write: Callable[[list[T]], object], linger: float) -> None:
+        self._write = write
+        self._linger = linger
+        self._cond = threading.Condition()
+        self._pending: list[T] = []
+        self._writing = False
+        self._waiters = 0  # callers in flush(): the writer does not linger for them
+        self._closing = False
         self._thread: threading.Thread | None = None
 
-    def submit(self, write: Callable[[], object]) -> None:
-        with self._lock:
+    def submit(self, row: T) -> None:
+        with self._cond:
             if self._thread is None:
+                self._closing = False
                 self._thread = threading.Thread(
                     target=self._run, name="loopcore-history-writer", daemon=True
                 )
                 self._thread.start()
-        self._queue.put(write)
+            self._pending.append(row)
+            if len(self._pending) in (1, MAX_BATCH):
+                self._cond.notify_all()
 
     def flush(self) -> None:
-        if self._thread is not None:
-            self._queue.join()
+        """Write what is queued now and wait until it is in the store."""
+        with self._cond:
+            if self._thread is None:
+                return
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                self._cond.wait_for(lambda: not self._pending and not self._writing)
+            finally:
+                self._waiters -= 1
 
     def close(self) -> None:
-        with self._lock:
+        """Write what is queued and stop the writer."""
+        with self._cond:
             thread, self._thread = self._thread, None
+            self._closing = True
+            self._cond.notify_all()
         if thread is not None:
-            self._queue.put(None)
             thread.join()
 
+    def _hurry(self) -> bool:
+        return self._closing or self._waiters > 0 or len(self._pending) >= MAX_BATCH
+
+    def _next_batch(self) -> list[T] | None:
+        """The rows to write next (after the linger), or None when closed and drained."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending or self._closing)
+            if not self._pending:
+                return None
+            deadline = time.monotonic() + self._linger
+            while not self._hurry() and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            batch, self._pending = self._pending, []
+            self._writing = True
+            return batch
+
     def _run(self) -> None:
-        while (write := self._queue.get()) is not None:
+        while (batch := self._next_batch()) is not None:
             try:
-                write()
+                self._land(batch)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+
+    def _land(self, batch: list[T]) -> None:
+        if len(batch) > 1:
+            try:
+                self._write(batch)
+                return
+            except Exception as exc:  # written again row by row: a bad row loses only itself
+                log.info("history.batch_failed", rows=len(batch), error=str(exc))
+        for row in batch:
+            try:
+                self._write([row])
             except LoopcoreError as exc:  # the answer went out already: log what was lost
                 log.warning("history.write_failed", error=str(exc))
             except Exception:
                 log.exception("history.write_crashed")
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
 
 
 class HistoryService:
@@ -175,7 +239,7 @@ class HistoryService:
     def __init__(self, store: Store, clock: Clock = system_clock) -> None:
         self._store = store
         self._clock = clock
-        self._behind = _WriteBehind()
+        self._behind = _WriteBehind[InterceptRecord](self._insert_batch, linger=LINGER_S)
 
     def record_intercept(
         self,
@@ -224,7 +288,7 @@ class HistoryService:
             created_at=self._clock(),
         )
         if ref is None and not wait:
-            self._behind.submit(lambda: self._insert(record, None))
+            self._behind.submit(record)
         else:
             self._insert(record, ref)
         return record.id
@@ -241,6 +305,11 @@ class HistoryService:
                     mark_done=False,
                     source=f"intercept {record.id}",
                 )
+
+    def _insert_batch(self, records: list[InterceptRecord]) -> None:
+        with self._store.write() as tx:
+            for record in records:
+                tx.insert_intercept(record)
 
     def flush(self) -> None:
         """Wait until every intercept written behind is in the store."""

@@ -10,7 +10,11 @@ so field titles are dropped from the published schemas.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -98,15 +102,45 @@ class Model(BaseModel):
         data = handler(self)
         if not isinstance(data, dict):
             return data
-        fields = type(self).model_fields
+        optional, exact = _shape(type(self))
         keep = {}
         for key, value in data.items():
-            field = fields.get(key)
-            optional = field is not None and not field.is_required()
-            if optional and _empty(value):
+            if key in optional and _empty(value):
                 continue
-            keep[key] = rounded(value)
+            keep[key] = value if key in exact else rounded(value)
         return keep
+
+
+@functools.cache
+def _shape(model: type[Model]) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields of ``model`` that are optional, and those whose value holds no float to round
+    (text, numbers that are ints, flags, and models of ours, which round their own)."""
+    fields = model.model_fields
+    optional = frozenset(n for n, f in fields.items() if not f.is_required())
+    exact = frozenset(n for n, f in fields.items() if _floatless(f.annotation))
+    return optional, exact
+
+
+_FLOATLESS = (str, int, bool, type(None))
+_CONTAINERS = (list, tuple, set, frozenset, Sequence, AbstractSet)
+
+
+def _floatless(annotation: Any) -> bool:
+    """Whether a value of this type can hold no float (unsure: False, and it is rounded)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _floatless(args[0])
+    if origin in (Union, UnionType) or origin in _CONTAINERS:
+        return all(_floatless(a) for a in args if a is not Ellipsis)
+    if origin is Literal:
+        return not any(isinstance(a, float) for a in args)
+    if origin in (dict, Mapping):
+        return _floatless(args[1]) if len(args) == 2 else False
+    if origin is not None or not isinstance(annotation, type):
+        return False
+    if issubclass(annotation, float) and not issubclass(annotation, bool):
+        return False
+    return issubclass(annotation, _FLOATLESS) or issubclass(annotation, Model)
 
 
 # ---- bounded argument types ----------------------------------------------------------------

@@ -11,6 +11,10 @@ is not exactly ``str`` (``str | None`` included), so ``plan_record(output='{"a":
 1}')`` would arrive as a dict and be refused. ``add_tool`` gives every tool
 metadata that leaves text parameters as sent (``_KeepText``); the pre-parsing
 stays for the others (a spec sent as JSON text still becomes an object).
+
+A result is serialised once: the SDK's own conversion dumps a returned model
+twice (its text block, then its structured content) and validates it again;
+``_KeepText.convert_result`` gives the same two from one dump (see there).
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from server.catalogue import LazyTools
 from server.errors import map_errors
@@ -79,12 +84,46 @@ def text_fields(arg_model: type[BaseModel]) -> frozenset[str]:
 
 
 class _KeepText(FuncMetadata):
-    """The SDK's argument metadata, except that text arguments are never JSON-decoded."""
+    """The SDK's argument metadata, except that text arguments are never JSON-decoded and a
+    returned model is serialised once."""
 
     def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
         keep = text_fields(self.arg_model)
         parsed = super().pre_parse_json({k: v for k, v in data.items() if k not in keep})
         return {k: data[k] if k in keep else parsed[k] for k in data}
+
+    def convert_result(self, result: Any) -> CallToolResult | InputRequiredResult:
+        """The SDK's result, from one dump of the returned model.
+
+        For an instance of the tool's own output model (what every loopcore tool returns)
+        the SDK writes the model as indented JSON for the text block, validates it again
+        (a no-op: pydantic does not revalidate an instance) and dumps it for the structured
+        content: two runs of the serializer. Here the structured content is dumped once
+        and the text block is that dump as indented JSON, the same bytes
+        (``tests/server/tools/test_common.py`` compares them); a model with aliases, where
+        the two differ, and any other result go through the SDK.
+        """
+        model: type[BaseModel] | None = self.output_model if self.output_schema else None
+        if model is None or self.wrap_output or type(result) is not model or _aliased(model):
+            return super().convert_result(result)
+        data = result.model_dump(mode="json", by_alias=True)
+        text = to_json(data, indent=2).decode()
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=data
+        )
+
+
+_ALIASED: dict[type[BaseModel], bool] = {}
+
+
+def _aliased(model: type[BaseModel]) -> bool:
+    """Whether any field of ``model`` has an alias (its text block would use the names, its
+    structured content the aliases)."""
+    found = _ALIASED.get(model)
+    if found is None:
+        fields = model.model_fields.values()
+        found = _ALIASED[model] = any(f.alias or f.serialization_alias for f in fields)
+    return found
 
 
 def _annotations(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loopcore.clock import FixedClock
-from loopcore.errors import InvalidInput, NotFound, PlanNotFound
-from loopcore.history import HistoryService
+from loopcore.errors import InvalidInput, NotFound, PlanNotFound, StoreError
+from loopcore.history import HistoryService, InterceptRecord, _WriteBehind
 from loopcore.limits import LIMITS
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore
@@ -206,3 +206,44 @@ def test_an_intercept_on_a_task_is_never_written_behind(history: HistoryService)
             "p", "h", 0.5, "C", {}, "clarify", None, plan_id="pl_x", task_id="a", wait=False
         )
     assert history.stats("p").intercepts == 0
+
+
+def test_rows_queued_together_land_in_one_transaction(
+    store: SqliteStore, clock: FixedClock
+) -> None:
+    """The writer gathers what is queued within its linger into one commit, in order."""
+    commits: list[int] = []
+    history = HistoryService(store, clock)
+    write = history._insert_batch
+
+    def counted(records: list[InterceptRecord]) -> None:
+        write(records)
+        commits.append(len(records))
+
+    history._behind._write = counted
+    ids = [
+        history.record_intercept("p", f"h{i}", 0.5, "C", {}, "clarify", None, wait=False)
+        for i in range(60)
+    ]
+    history.flush()
+    assert [r.id for r in history.recent_intercepts("p", 100)] == ids[::-1]
+    assert sum(commits) == 60 and len(commits) <= 2, commits
+    history.close()
+
+
+def test_a_row_that_fails_loses_only_itself() -> None:
+    """A failed batch is written again row by row: the others land, in order."""
+    landed: list[int] = []
+
+    def write(rows: list[int]) -> None:
+        if 3 in rows:
+            raise StoreError("disk says no")
+        landed.extend(rows)
+
+    behind = _WriteBehind[int](write, linger=60.0)
+    for row in range(1, 6):
+        behind.submit(row)
+    behind.flush()  # with a 60 s linger: returns at once, or the test times out
+    behind.submit(6)
+    behind.close()
+    assert landed == [1, 2, 4, 5, 6]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import re
+import unicodedata
 
 import pytest
 
@@ -66,3 +69,16 @@ def test_hash_tells_different_prompts_apart() -> None:
     """Different words give different hashes; case is kept."""
     assert prompt_hash("fix it") != prompt_hash("Fix it")
     assert len(prompt_hash("")) == 64
+
+
+def test_hash_collapses_every_unicode_space_as_the_stored_hashes_did() -> None:
+    """Stored hashes were made with ``re.sub(r"\\s+", " ", ...)``: every whitespace character
+    Unicode knows (NEL, the file separators, the ideographic space, ...) still collapses the
+    same way, so a prompt hashes as it always did."""
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    rng = random.Random(7)
+    alphabet = [*spaces, "a", "é", "ﬁ", "Ⅻ", "\u200b", "-", " "]
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        before = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+        assert prompt_hash(text) == hashlib.sha256(before.encode()).hexdigest(), repr(text)

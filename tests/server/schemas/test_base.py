@@ -14,14 +14,15 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client
+from pydantic import Field
 
 from loopcore.limits import ID_PATTERN, LIMITS
 from server.app import build_server
-from server.schemas.base import ID_JSON_PATTERN
+from server.schemas.base import ID_JSON_PATTERN, Model, _floatless
 from tests.server.helpers import make_settings, ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -178,3 +179,77 @@ async def test_published_id_schemas_state_the_pattern(tmp_path: Path) -> None:
     assert tools["plan_record"]["properties"]["task_id"]["pattern"] == ID_JSON_PATTERN
     assert tools["loop_step"]["properties"]["loop_id"]["pattern"] == ID_JSON_PATTERN
     assert tools["intercept"]["properties"]["task_id"]["pattern"] == ID_JSON_PATTERN
+
+
+class _Inner(Model):
+    score: float
+    note: str = ""
+
+
+class _Outer(Model):
+    name: str
+    count: int
+    scores: dict[str, float]
+    inner: _Inner
+    inners: list[_Inner]
+    extra: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    maybe: float | None = None
+    kind: Literal["a", "b"] = "a"
+
+
+def test_results_round_every_float_and_drop_empty_optionals() -> None:
+    """Floats are rounded wherever they are (plain, in mappings and lists, in nested models,
+    in free-form details); text and ints are left as they are; empty optionals are left out,
+    required fields are always sent."""
+    out = _Outer(
+        name="x 0.123456",
+        count=7,
+        scores={"clarity": 0.123456},
+        inner=_Inner(score=2 / 3),
+        inners=[_Inner(score=1 / 3, note="n")],
+        extra={"deep": [{"v": 0.98765}]},
+        maybe=1 / 7,
+    )
+    assert out.model_dump(mode="json") == {
+        "name": "x 0.123456",
+        "count": 7,
+        "scores": {"clarity": 0.123},
+        "inner": {"score": 0.667},
+        "inners": [{"score": 0.333, "note": "n"}],
+        "extra": {"deep": [{"v": 0.988}]},
+        "maybe": 0.143,
+        "kind": "a",
+    }
+    assert _Outer(name="", count=0, scores={}, inner=_Inner(score=0.0), inners=[]).model_dump(
+        mode="json"
+    ) == {"name": "", "count": 0, "scores": {}, "inner": {"score": 0.0}, "inners": [], "kind": "a"}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "floatless"),
+    [
+        (str, True),
+        (int, True),
+        (bool, True),
+        (str | None, True),
+        (list[str], True),
+        (tuple[str, ...], True),
+        (dict[str, int], True),
+        (Literal["a", 1], True),
+        (_Inner, True),
+        (list[_Inner] | None, True),
+        (float, False),
+        (float | None, False),
+        (Literal[0.5], False),
+        (dict[str, float], False),
+        (dict[str, Any], False),
+        (list[float], False),
+        (Any, False),
+        (dict, False),
+    ],
+)
+def test_only_fields_that_cannot_hold_a_float_skip_rounding(
+    annotation: Any, floatless: bool
+) -> None:
+    assert _floatless(annotation) is floatless

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 
 from server.app import build_server
-from server.tools._common import text_fields
+from server.tools._common import _KeepText, text_fields
 from tests.server.helpers import make_settings, ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -127,3 +128,44 @@ async def test_a_fast_path_is_built_on_its_first_call(tmp_path: Any) -> None:
         )
     assert (before, "tool" in vars(route), res["passed"]) == (False, True, True)
     assert route.tool.name == "verify_output"
+
+
+async def test_a_result_is_converted_as_the_sdk_converts_it(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every result of a session across the tools is, serialised once, exactly what the
+    SDK's own conversion makes of it: the same text block, the same structured content."""
+    seen: set[str] = set()
+    ours = _KeepText.convert_result
+
+    def both(self: _KeepText, result: Any) -> Any:
+        got = ours(self, result)
+        want = FuncMetadata.convert_result(self, result)
+        assert got.model_dump(by_alias=True) == want.model_dump(by_alias=True), result
+        seen.add(type(result).__name__)
+        return got
+
+    monkeypatch.setattr(_KeepText, "convert_result", both)
+    spec = {"type": "composite", "parts": [
+        {"spec": {"type": "regex", "required": ["passed"]}},
+        {"spec": {"type": "length", "min_words": 2}},
+    ]}  # fmt: skip
+    plan = await ok(client, "plan_create", {"goal": "Ship the parser", "tasks": [
+        {"id": "a", "title": "Parse \u00e9t\u00e9 CSV", "acceptance": spec},
+        {"id": "b", "title": "Test it", "depends_on": ["a"]},
+    ]})  # fmt: skip
+    pid = plan["plan_id"]
+    await ok(client, "intercept", {"prompt": "Make parse_csv() in src/csv.py stream rows"})
+    await ok(client, "intercept", {"prompt": "fix it", "plan_id": pid, "task_id": "a"})
+    await ok(client, "prompt_stats", {})
+    await ok(client, "verify_output", {"output": "12 passed in 0.1s", "evaluator": spec})
+    await ok(client, "plan_next_task", {"plan_id": pid})
+    await ok(client, "plan_record", {"plan_id": pid, "task_id": "a", "output": "3 passed ok"})
+    await ok(client, "plan_next_task", {"plan_id": pid})
+    await ok(client, "plan_record", {"plan_id": pid, "task_id": "b", "output_score": 1 / 3})
+    await ok(client, "plan_status", {"plan_id": pid, "verbose": True})
+    loop = await ok(client, "loop_start", {"goal": "Say passed", "evaluator": spec})
+    await ok(client, "loop_step", {"loop_id": loop["loop_id"], "output": "nope"})
+    await ok(client, "loop_step", {"loop_id": loop["loop_id"], "output": "all 3 passed"})
+    await ok(client, "loop_end", {"loop_id": loop["loop_id"]})
+    assert len(seen) >= 8, seen
