@@ -21,17 +21,22 @@ skipped.
 
 The standard descriptors are claimed as the SDK's transport claims them (fd 0 reads
 the null device and fd 1 writes to stderr while serving, so a child process cannot
-write onto the wire), and reads and writes run on a thread limiter of their own, so
-no amount of tool work can hold the transport up.
+write onto the wire). When the wire is a pipe or a socket (how hosts start a server)
+it is read and written in non-blocking mode on the event loop: a message costs no
+hand-over to a worker thread and back, which was a third of a cheap call's round trip.
+Any other file (a regular file, a terminal, Windows) is read and written on a thread
+limiter of the transport's own, so no amount of tool work can hold the transport up.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -53,16 +58,20 @@ from mcp.types import (
     ErrorData,
     JSONRPCError,
     JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
     JSONRPCResponse,
     jsonrpc_message_adapter,
 )
 from pydantic import ValidationError
 
-__all__ = ["MAX_DEPTH", "Refusal", "check_line", "run_stdio", "stdio_transport"]
+__all__ = ["EOF_GRACE_S", "MAX_DEPTH", "Refusal", "check_line", "run_stdio", "stdio_transport"]
 
 log = structlog.get_logger(__name__)
 
 MAX_DEPTH = 100  # arrays and objects inside one another; a tool call needs a dozen
+EOF_GRACE_S = 10.0  # at the end of input, how long requests already read may take to answer
+_CANCELLED = "notifications/cancelled"
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CHUNK = 64 * 1024
@@ -208,17 +217,126 @@ def _read_line(stream: BinaryIO, max_bytes: int) -> bytes | _TooLong | None:
     return _TooLong()
 
 
-class _Wire:
-    """Writes whole lines to stdout, one at a time, on the transport's own thread limiter."""
+def _pollable_fd(stream: BinaryIO) -> int | None:
+    """The descriptor of ``stream`` when it is a pipe or a socket the event loop can wait on
+    (not on Windows, not a regular file, not a terminal: those keep blocking I/O)."""
+    if sys.platform == "win32":
+        return None
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return None
+    return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
 
-    def __init__(self, stdout: BinaryIO, limiter: anyio.CapacityLimiter) -> None:
+
+@asynccontextmanager
+async def _nonblocking(fd: int) -> AsyncIterator[None]:
+    """``fd`` in non-blocking mode for the block, as it was after."""
+    was = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+    try:
+        yield
+    finally:
+        os.set_blocking(fd, was)
+
+
+class _Lines:
+    """Lines read from stdin, the same as ``_read_line`` gives them: on the event loop from a
+    non-blocking pipe or socket, else on the transport's thread limiter."""
+
+    def __init__(
+        self, stream: BinaryIO, max_bytes: int, limiter: anyio.CapacityLimiter, fd: int | None
+    ) -> None:
+        self._stream, self._max, self._limiter, self._fd = stream, max_bytes, limiter, fd
+        self._buf = bytearray()
+        self._eof = False
+
+    async def next(self) -> bytes | _TooLong | None:
+        """The next line, ``_TooLong`` for one over the limit (dropped), None at EOF."""
+        if self._fd is None:
+            return await anyio.to_thread.run_sync(
+                _read_line, self._stream, self._max, limiter=self._limiter, abandon_on_cancel=True
+            )
+        dropping = False
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[: end + 1])
+                del self._buf[: end + 1]
+                return _TooLong() if dropping or len(line) > self._max + 1 else line
+            if len(self._buf) > self._max:  # no newline within the limit: drop to the next one
+                dropping = True
+                self._buf.clear()
+            if self._eof:
+                rest, self._buf = bytes(self._buf), bytearray()
+                return _TooLong() if dropping else rest or None
+            await self._fill(self._fd)
+
+    async def _fill(self, fd: int) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, _CHUNK)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+                continue
+            self._eof = not chunk
+            self._buf += chunk
+            return
+
+
+class _Unanswered:
+    """The ids of requests read whose answer is not written yet."""
+
+    def __init__(self) -> None:
+        self._ids: set[str | int] = set()
+        self._changed = anyio.Event()
+
+    def read(self, message: JSONRPCMessage) -> None:
+        if isinstance(message, JSONRPCRequest):
+            self._ids.add(message.id)
+        elif isinstance(message, JSONRPCNotification) and message.method == _CANCELLED:
+            # A request the client cancelled is never answered (the SDK's rule).
+            self._ids.discard((message.params or {}).get("requestId"))
+            self._changed.set()
+
+    def written(self, message: JSONRPCMessage) -> None:
+        if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id in self._ids:
+            self._ids.discard(message.id)
+            self._changed.set()
+
+    async def settle(self, grace_s: float) -> None:
+        """Wait until every request read has been answered (at most ``grace_s``)."""
+        with anyio.move_on_after(grace_s):
+            while self._ids:
+                await self._changed.wait()
+                self._changed = anyio.Event()
+        if self._ids:
+            log.warning("stdio_eof_unanswered", ids=sorted(map(str, self._ids)))
+
+
+class _Wire:
+    """Writes whole lines to stdout, one at a time: on the event loop to a non-blocking pipe
+    or socket, else on the transport's thread limiter."""
+
+    def __init__(self, stdout: BinaryIO, limiter: anyio.CapacityLimiter, fd: int | None) -> None:
         self._stdout = stdout
         self._limiter = limiter
+        self._fd = fd
         self._lock = anyio.Lock()
+        self.unanswered = _Unanswered()
 
     def _write(self, data: bytes) -> None:
         self._stdout.write(data)
         self._stdout.flush()
+
+    async def _write_fd(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                await anyio.wait_writable(fd)
 
     async def send(self, message: JSONRPCMessage) -> None:
         try:
@@ -230,7 +348,11 @@ class _Wire:
             text = _internal_error(message.id).model_dump_json(by_alias=True, exclude_unset=True)
         data = text.encode("utf-8", "replace") + b"\n"
         async with self._lock:
-            await anyio.to_thread.run_sync(self._write, data, limiter=self._limiter)
+            if self._fd is not None:
+                await self._write_fd(self._fd, data)
+            else:
+                await anyio.to_thread.run_sync(self._write, data, limiter=self._limiter)
+        self.unanswered.written(message)
 
 
 def _internal_error(msg_id: str | int) -> JSONRPCError:
@@ -239,19 +361,20 @@ def _internal_error(msg_id: str | int) -> JSONRPCError:
 
 
 async def _pump_in(
-    stdin: BinaryIO,
-    max_bytes: int,
-    limiter: anyio.CapacityLimiter,
-    sink: ContextSendStream[SessionMessage | Exception],
-    wire: _Wire,
+    lines: _Lines, max_bytes: int, sink: ContextSendStream[SessionMessage | Exception], wire: _Wire
 ) -> None:
-    """Read lines until EOF: messages go to the server, refusals are answered here."""
+    """Read lines until EOF: messages go to the server, refusals are answered here.
+
+    At EOF the requests already read are answered before the server is told (it cancels
+    what is still running when its input ends): ``printf '...' | loopcore serve`` gets
+    every answer. A request still unanswered after ``EOF_GRACE_S`` (one waiting for a
+    client that has gone) is left to that cancellation.
+    """
     async with sink:
         while True:
-            line = await anyio.to_thread.run_sync(
-                _read_line, stdin, max_bytes, limiter=limiter, abandon_on_cancel=True
-            )
+            line = await lines.next()
             if line is None:
+                await wire.unanswered.settle(EOF_GRACE_S)
                 return
             if isinstance(line, _TooLong):
                 outcome: JSONRPCMessage | Refusal | None = Refusal(
@@ -265,6 +388,7 @@ async def _pump_in(
                 )
                 await wire.send(outcome.response())
             elif outcome is not None:
+                wire.unanswered.read(outcome)
                 await sink.send(SessionMessage(outcome))
 
 
@@ -304,15 +428,20 @@ async def stdio_transport(
             releases += [release] if release else []
         read_send, read_recv = create_context_streams[SessionMessage | Exception](0)
         write_send, write_recv = create_context_streams[SessionMessage](0)
-        limiter = anyio.CapacityLimiter(2)  # one reader, one writer
-        wire = _Wire(stdout, limiter)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_pump_in, stdin, max_bytes, limiter, read_send, wire)
-            async with anyio.create_task_group() as out:
-                out.start_soon(_pump_out, write_recv, wire)
-                yield read_recv, write_send
-                await write_send.aclose()  # every response written before the reader stops
-            tg.cancel_scope.cancel()
+        limiter = anyio.CapacityLimiter(2)  # one reader, one writer (files and terminals)
+        in_fd, out_fd = _pollable_fd(stdin), _pollable_fd(stdout)
+        lines = _Lines(stdin, max_bytes, limiter, in_fd)
+        wire = _Wire(stdout, limiter, out_fd)
+        async with AsyncExitStack() as modes:
+            for fd in {f for f in (in_fd, out_fd) if f is not None}:
+                await modes.enter_async_context(_nonblocking(fd))
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_pump_in, lines, max_bytes, read_send, wire)
+                async with anyio.create_task_group() as out:
+                    out.start_soon(_pump_out, write_recv, wire)
+                    yield read_recv, write_send
+                    await write_send.aclose()  # every response written before the reader stops
+                tg.cancel_scope.cancel()
     finally:
         for release in reversed(releases):
             release()

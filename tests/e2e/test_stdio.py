@@ -160,3 +160,26 @@ def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "999" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_session_piped_in_whole_gets_every_answer(tmp_path: Path) -> None:
+    """``printf '...' | loopcore serve``: requests written at once and stdin closed behind
+    them are all answered before the server exits (the end of input waits for them)."""
+    calls = [
+        ("intercept", {"prompt": "Make parse_csv() in src/csv.py stream rows; keep the header"}),
+        ("verify_output", {"output": "3 passed", "evaluator": {"type": "length", "min_words": 2}}),
+        ("plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]}),
+        ("prompt_stats", {}),
+    ]
+    messages = [INIT, INITIALIZED] + [
+        {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": n, "arguments": a}}
+        for i, (n, a) in enumerate(calls, start=2)
+    ]
+    piped = "".join(json.dumps(m) + "\n" for m in messages)
+    proc = _spawn(tmp_path / "loopcore.db")
+    out, err = proc.communicate(piped, timeout=60)
+    answers = {m["id"]: m for m in map(json.loads, out.splitlines())}
+    assert sorted(answers) == [1, 2, 3, 4, 5], err
+    assert not any(answers[i]["result"].get("isError") for i in range(2, 6)), out
+    assert answers[5]["result"]["structuredContent"]["count"] == 1  # the intercept landed
+    assert proc.returncode == 0

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import random
+import threading
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp.types import JSONRPCNotification, JSONRPCRequest
+from mcp.types import JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from server.app import build_server
-from server.mcp.stdio import MAX_DEPTH, Refusal, check_line, stdio_transport
+from server.mcp.stdio import (
+    MAX_DEPTH,
+    Refusal,
+    _Lines,
+    _read_line,
+    _Unanswered,
+    check_line,
+    stdio_transport,
+)
 from tests.e2e.serving import INIT
 from tests.server.helpers import make_settings
 
@@ -91,8 +102,9 @@ async def test_transport_over_pipes_answers_every_line(tmp_path: Path) -> None:
             await low.run(read, write, low.create_initialization_options())
     with open(out_r, "rb") as out:
         answers = [json.loads(line) for line in out.read().splitlines()]
-    codes = [(a.get("id"), a.get("error", {}).get("code")) for a in answers]
-    assert codes == [(1, None), (None, PARSE), (None, INVALID), (3, None)]
+    # Refusals are written by the reader as it reads, answers by the server: any order.
+    codes = sorted(((a.get("id"), a.get("error", {}).get("code")) for a in answers), key=repr)
+    assert codes == sorted([(1, None), (None, PARSE), (None, INVALID), (3, None)], key=repr)
 
 
 @pytest.mark.anyio
@@ -108,3 +120,79 @@ async def test_transport_ends_at_eof_without_input(tmp_path: Path) -> None:
             await low.run(read, write, low.create_initialization_options())
     with open(out_r, "rb") as out:
         assert out.read() == b""
+
+
+def _pipe_with(data: bytes) -> int:
+    """The read end of a pipe holding ``data`` (then EOF), fed from a thread if it is large."""
+    r, w = os.pipe()
+
+    def feed() -> None:
+        with open(w, "wb") as out:
+            out.write(data)
+
+    threading.Thread(target=feed, daemon=True).start()
+    return r
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", range(20))
+async def test_pipe_lines_are_the_lines_a_blocking_read_gives(seed: int) -> None:
+    """Read from a non-blocking pipe on the event loop, lines come out exactly as the blocking
+    reader gives them: split across reads, over-long ones dropped whole, a last line
+    without its newline kept, then EOF."""
+    rng = random.Random(seed)
+    limit = rng.choice([8, 64, 1000])
+    parts = [
+        b"x" * rng.choice([0, 1, limit - 1, limit, limit + 1, limit + 2, 5 * limit, 70_000])
+        for _ in range(rng.randrange(1, 12))
+    ]
+    data = b"\n".join(parts) + rng.choice([b"", b"\n"])
+    want = []
+    blocking = io.BytesIO(data)
+    while (got := _read_line(blocking, limit)) is not None:
+        want.append(got if isinstance(got, bytes) else "too long")
+    fd = _pipe_with(data)
+    with open(fd, "rb") as stream:
+        os.set_blocking(fd, False)
+        lines = _Lines(stream, limit, anyio.CapacityLimiter(1), fd)
+        seen: list[bytes | str] = []
+        with anyio.fail_after(30):
+            while (line := await lines.next()) is not None:
+                seen.append(line if isinstance(line, bytes) else "too long")
+    assert seen == want
+
+
+@pytest.mark.anyio
+async def test_a_file_as_stdin_is_served_and_a_pipe_left_blocking(tmp_path: Path) -> None:
+    """A regular file is read on the thread limiter; a pipe served without blocking is
+    handed back in blocking mode."""
+    requests = tmp_path / "requests.jsonl"
+    requests.write_bytes(
+        json.dumps(INIT).encode() + b'\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n'
+    )
+    out_r, out_w = os.pipe()
+    mcp = build_server(make_settings(tmp_path))
+    low = mcp._lowlevel_server
+    with anyio.fail_after(30), open(requests, "rb") as stdin, open(out_w, "wb") as stdout:
+        async with stdio_transport(2048, stdin=stdin, stdout=stdout) as (read, write):
+            await low.run(read, write, low.create_initialization_options())
+        assert os.get_blocking(out_w)
+    with open(out_r, "rb") as out:
+        assert [json.loads(line)["id"] for line in out.read().splitlines()] == [1, 2]
+
+
+@pytest.mark.anyio
+async def test_at_eof_a_cancelled_request_is_not_waited_for() -> None:
+    """The end of input waits for open requests, but not for one the client cancelled, and
+    not past its grace."""
+    unanswered = _Unanswered()
+    unanswered.read(JSONRPCRequest(jsonrpc="2.0", id=7, method="tools/call"))
+    unanswered.read(JSONRPCRequest(jsonrpc="2.0", id="b", method="ping"))
+    cancel = {"requestId": 7, "reason": "user"}
+    unanswered.read(
+        JSONRPCNotification(jsonrpc="2.0", method="notifications/cancelled", params=cancel)
+    )
+    with anyio.fail_after(30):
+        await unanswered.settle(0.05)  # "b" is never answered: the grace ends the wait
+        unanswered.written(JSONRPCResponse(jsonrpc="2.0", id="b", result={}))
+        await unanswered.settle(3600)  # nothing open: returns at once
