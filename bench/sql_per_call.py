@@ -83,8 +83,8 @@ def traced_store(db: Path, tracer: Tracer) -> Any:
     store, _ = open_store(db, system_clock)
     opener = store._open
 
-    def traced_open() -> sqlite3.Connection:
-        conn: sqlite3.Connection = opener()
+    def traced_open(busy_ms: int | None = None) -> sqlite3.Connection:
+        conn: sqlite3.Connection = opener(busy_ms)
         conn.set_trace_callback(tracer)
         return conn
 
@@ -125,9 +125,9 @@ async def run(calls: int, show: bool = False) -> list[list[object]]:
         try:
             server = build_server(settings, store=store)
             async with in_process(server) as client:
-                history = server.deps.runtime.services.history
-                # A checkout that writes intercepts behind the answer has flush(); one
-                # that does not writes them before answering.
+                # The project's services write intercepts behind the answer (flush() waits
+                # for them); a checkout that does not writes them before answering.
+                history = server.deps.services().history
                 settle = getattr(history, "flush", lambda: None)
                 rows = await _cases(client, tracer, calls, settle, show)
             # A host that can be asked (form elicitation): plan_record's questions are

@@ -126,17 +126,17 @@ def refresh_confidence(tx: StoreTx, plan_id: str) -> float:
     return rolling_confidence(newest_first[::-1])
 
 
-def _confidence_with(context: TaskContext, task: Task) -> float:
+def _confidence_with(context: TaskContext, task: Task) -> float | None:
     """``refresh_confidence`` after ``task`` was saved, from facts read before: the other
-    tasks' newest scores with the task's own in its place by (scored_at, score_seq)."""
-    scored = list(context.others_scored)  # newest first
+    tasks' newest scores, with the task's own first when it was scored after all of them
+    (always, unless the clock stepped back: then None, and the caller reads them again)."""
+    newest_first = context.others_confidence
     if task.score_seq is not None and task.scored_at is not None and task.confidence is not None:
-        own = (task.scored_at, task.score_seq, task.confidence)
-        at = 0  # the place by (scored_at, score_seq): first, unless the clock stepped back
-        while at < len(scored) and scored[at] > own:
-            at += 1
-        scored.insert(at, own)
-    return rolling_confidence([conf for _, _, conf in scored[:WINDOW]][::-1])
+        newest = context.newest_other
+        if newest is not None and newest >= (task.scored_at, task.score_seq):
+            return None
+        newest_first = (task.confidence, *newest_first)
+    return rolling_confidence(newest_first[:WINDOW][::-1])
 
 
 def create_plan(
@@ -433,7 +433,10 @@ def score_loaded(
         approved=approved,
     )
     tx.save_task(task)
-    new_plan = _scored_plan(plan, _confidence_with(context, task), task, now)
+    confidence = _confidence_with(context, task)
+    if confidence is None:  # scored before another task (the clock stepped back): read again
+        confidence = refresh_confidence(tx, plan.id)
+    new_plan = _scored_plan(plan, confidence, task, now)
     tx.save_plan(new_plan)
     _journal_score(
         tx, before, task, plan, new_plan, now=now, deficiencies=deficiencies, source=source

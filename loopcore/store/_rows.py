@@ -135,18 +135,18 @@ class _Prefixed:
         return self._row[self._prefix + key]
 
 
-def task_context_from_row(
-    row: Row, others_scored: tuple[tuple[float, int, float], ...]
-) -> TaskContext:
+def task_context_from_row(row: Row, others_confidence: tuple[float, ...]) -> TaskContext:
     """Build a ``TaskContext`` from a row of a plan, its ``t_`` task columns (NULL when the
-    plan has no such task) and ``others_open``; ``others_scored`` is decoded by the store.
+    plan has no such task), ``newest_at``, ``newest_seq`` and ``others_open``;
+    ``others_confidence`` is decoded by the store.
     """
     has_task = row["t_id"] is not None
+    at = row["newest_at"]
     return TaskContext(
         plan=plan_from_row(row),
         task=task_from_row(_Prefixed(row, "t_")) if has_task else None,
-        # newest first by (scored_at, score_seq), whatever order the database aggregated in
-        others_scored=tuple(sorted(others_scored, reverse=True)),
+        others_confidence=others_confidence,
+        newest_other=None if at is None else (float(at), int(row["newest_seq"])),
         others_open=bool(row["others_open"]),
     )
 

@@ -45,7 +45,21 @@ from loopcore.store.records import (
     UsageCounts,
 )
 
-__all__ = ["HistoryTx", "JournalTx", "LoopTx", "PlanTx", "PriorTx", "Store", "StoreTx"]
+__all__ = [
+    "HistoryTx",
+    "JournalTx",
+    "LoopTx",
+    "PlanTx",
+    "PriorTx",
+    "Store",
+    "StoreTx",
+    "WouldWait",
+]
+
+
+class WouldWait(Exception):
+    """A transaction under ``Store.at_once`` found a lock held and gave up before reading or
+    writing anything: run the call again where it may wait (a worker thread)."""
 
 
 class JournalTx(Protocol):
@@ -307,6 +321,17 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[StoreTx]:
         """A read-check-write transaction that commits whole or not at all."""
+        ...
+
+    def at_once(self) -> AbstractContextManager[bool]:
+        """Whether this thread may run a short call here and now, without waiting for a lock.
+
+        Yields True where the store can (SQLite, outside a transaction): inside the
+        block, a transaction that would wait for a lock raises ``WouldWait`` before it
+        has done anything, until one has committed a write (after that the call has
+        changed something and waits as usual). Yields False where every call should
+        go to a worker thread (PostgreSQL: a statement is a network round trip).
+        """
         ...
 
     def schema_version(self) -> int:

@@ -125,16 +125,19 @@ class TaskContext:
 
     Attributes:
         task: None when the plan has no such task.
-        others_scored: ``(scored_at, score_seq, confidence)`` of the plan's other
-            scored tasks, newest first, at most the window asked for (empty when
-            none was asked for).
+        others_confidence: the confidences of the plan's other scored tasks, newest
+            first by ``(scored_at, score_seq)``, at most the window asked for (empty
+            when none was asked for).
+        newest_other: ``(scored_at, score_seq)`` of the newest of them (None when
+            there is none): a task scored after it goes first.
         others_open: whether another task is neither done nor skipped (False when no
             window was asked for).
     """
 
     plan: Plan
     task: Task | None
-    others_scored: tuple[tuple[float, int, float], ...] = ()
+    others_confidence: tuple[float, ...] = ()
+    newest_other: tuple[float, int] | None = None
     others_open: bool = False
 
 

@@ -134,10 +134,10 @@ def _keep(deps: Deps, text: str, score: PromptScore, ids: tuple[str, str] | None
 def _register_intercept(mcp: MCPServer[Any], deps: Deps) -> None:
 
     async def _record(text: str, score: PromptScore, ids: tuple[str, str] | None) -> str | None:
-        """``_store`` in a worker thread when it writes now (on a task), inline when queued."""
+        """``_keep``: written now on a task (``run_store``), else queued behind the answer."""
         if ids is None:
             return _keep(deps, text, score, None)
-        return await deps.run_sync(_keep, deps, text, score, ids)
+        return await deps.run_store(_keep, deps, text, score, ids)
 
     async def _improve(
         prompt: str, context: str | None, asked: Asked, ids: tuple[str, str] | None

@@ -109,7 +109,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         blocked or needs_replan (see reason).
         """
         plans = deps.services().plans
-        nxt = await deps.run_sync(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
+        nxt = await deps.run_store(plans.next_task, plan_id, agent=agent, lease_s=lease_s)
         await deps.notifier.changed(*plan_uris(plan_id))
         out = next_task_out(nxt)
         out.reason = fit_advice(out.reason, deps.settings.tools)
@@ -129,7 +129,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         plans = deps.services().plans
         # With an output, or with no score given (a command acceptance runs), it evaluates.
         evaluates = output is not None or (prompt_score is None and output_score is None)
-        res = await (deps.run_eval if evaluates else deps.run_sync)(
+        res = await (deps.run_eval if evaluates else deps.run_store)(
             plans.record,
             plan_id,
             task_id,

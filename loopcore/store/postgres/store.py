@@ -305,6 +305,12 @@ class PostgresStore:
         with self._transaction(_BEGIN_READ, writing=False) as tx:
             yield tx
 
+    @contextmanager
+    def at_once(self) -> Iterator[bool]:
+        """False: every call goes to a worker thread (a statement is a network round trip,
+        never run on an event loop; ``Store.at_once``)."""
+        yield False
+
     def glance(self) -> AbstractContextManager[PgTx]:
         """A read-only snapshot, as ``read()``: its ``BEGIN`` is where a pooled connection
         that died with the server is found and replaced, which a bare statement would

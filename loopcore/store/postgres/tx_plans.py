@@ -54,17 +54,21 @@ def _seq(row: DictRow) -> int:
 # tells "no such task" from "no such plan"), with the scoring facts of the other tasks.
 _TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
 _TASK_CONTEXT = {
-    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, FALSE AS others_open
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_confidence, NULL AS newest_at,
+    NULL AS newest_seq, FALSE AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
-    True: f"""SELECT p.*, {_TASK_COLUMNS},
-    (SELECT COALESCE(json_agg(json_build_array(o.scored_at, o.score_seq, o.confidence)),
-            '[]'::json)
+    True: f"""SELECT p.*, {_TASK_COLUMNS}, n.scored_at AS newest_at, n.score_seq AS newest_seq,
+    (SELECT array_agg(o.confidence ORDER BY o.scored_at DESC, o.score_seq DESC)
         FROM (SELECT scored_at, score_seq, confidence FROM tasks
             WHERE plan_id = p.id AND id <> %s AND score_seq IS NOT NULL
-            ORDER BY scored_at DESC, score_seq DESC LIMIT %s) AS o) AS others_scored,
-    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id AND id <> %s
-        AND status NOT IN ('done', 'skipped')) AS others_open
-    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
+            ORDER BY scored_at DESC, score_seq DESC LIMIT %s) AS o) AS others_confidence,
+    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id
+        AND status IN ('pending', 'in_progress', 'failed') AND id <> %s) AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = %s
+    LEFT JOIN LATERAL (SELECT scored_at, score_seq FROM tasks
+        WHERE plan_id = p.id AND id <> %s AND score_seq IS NOT NULL
+        ORDER BY scored_at DESC, score_seq DESC LIMIT 1) AS n ON TRUE
+    WHERE p.id = %s""",  # noqa: S608 (TASK_COLUMNS)
 }
 _SAVE_PLAN = """UPDATE plans SET goal = %s, threshold = %s, replan_policy = %s, status = %s,
     confidence = %s, needs_replan = %s, replan_reason = %s, revision = %s, version = %s,
@@ -309,14 +313,13 @@ class PgPlanSql:
         if lock and self.get_plan(plan_id, lock=True) is None:
             return None
         if window > 0:
-            params: tuple[Any, ...] = (task_id, window, task_id, task_id, plan_id)
+            params: tuple[Any, ...] = (task_id, window, task_id, task_id, task_id, plan_id)
         else:
             params = (task_id, plan_id)
         row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
         if row is None:
             return None
-        scored = tuple((float(at), int(seq), float(c)) for at, seq, c in row["others_scored"] or ())
-        return task_context_from_row(row, scored)
+        return task_context_from_row(row, tuple(map(float, row["others_confidence"] or ())))
 
     def list_tasks(self, plan_id: str) -> list[Task]:
         """Every task of the plan in plan order."""

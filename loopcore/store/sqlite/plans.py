@@ -38,17 +38,26 @@ _SAVE_TASK = """UPDATE tasks SET position = ?, title = ?, description = ?, depen
 # tells "no such task" from "no such plan"); with the scoring facts of the other tasks: the
 # newest scored (17 significant digits: a float read back exactly) and whether any is open.
 _TASK_COLUMNS = ", ".join(f"t.{c} AS t_{c}" for c in TASK_COLUMNS)
+# The others' confidences come as one text, newest first (%!.17g reads back exact; the
+# ordered subquery, which SQLite never flattens into the aggregate because of its LIMIT,
+# feeds group_concat in that order), and the newest one's (scored_at, score_seq) beside
+# them: all a score needs of the other tasks, in the fewest bytes to format and parse.
 _TASK_CONTEXT = {
-    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_scored, FALSE AS others_open
+    False: f"""SELECT p.*, {_TASK_COLUMNS}, NULL AS others_confidence, NULL AS newest_at,
+    NULL AS newest_seq, FALSE AS others_open
     FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
-    True: f"""SELECT p.*, {_TASK_COLUMNS},
-    (SELECT group_concat(printf('%!.17g:%d:%!.17g', o.scored_at, o.score_seq, o.confidence), ' ')
-        FROM (SELECT scored_at, score_seq, confidence FROM tasks
+    True: f"""SELECT p.*, {_TASK_COLUMNS}, n.scored_at AS newest_at, n.score_seq AS newest_seq,
+    (SELECT group_concat(printf('%!.17g', o.confidence), ' ')
+        FROM (SELECT confidence FROM tasks
             WHERE plan_id = p.id AND id <> ? AND score_seq IS NOT NULL
-            ORDER BY scored_at DESC, score_seq DESC LIMIT ?) AS o) AS others_scored,
-    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id AND id <> ?
-        AND status NOT IN ('done', 'skipped')) AS others_open
-    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ? WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
+            ORDER BY scored_at DESC, score_seq DESC LIMIT ?) AS o) AS others_confidence,
+    EXISTS (SELECT 1 FROM tasks WHERE plan_id = p.id
+        AND status IN ('pending', 'in_progress', 'failed') AND id <> ?) AS others_open
+    FROM plans p LEFT JOIN tasks t ON t.plan_id = p.id AND t.id = ?
+    LEFT JOIN tasks n ON n.rowid = (SELECT rowid FROM tasks
+        WHERE plan_id = p.id AND id <> ? AND score_seq IS NOT NULL
+        ORDER BY scored_at DESC, score_seq DESC LIMIT 1)
+    WHERE p.id = ?""",  # noqa: S608 (TASK_COLUMNS)
 }
 # One constant statement per (status filter, cursor) combination so each can use its index.
 _LIST_PLANS = {
@@ -176,16 +185,14 @@ class PlanSql(JournalSql):
         ``window`` > 0 (BEGIN IMMEDIATE already serialises writers: ``lock`` adds nothing).
         """
         if window > 0:
-            params: tuple[Any, ...] = (task_id, window, task_id, task_id, plan_id)
+            params: tuple[Any, ...] = (task_id, window, task_id, task_id, task_id, plan_id)
         else:
             params = (task_id, plan_id)
         row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
         if row is None:
             return None
-        # "at:seq:conf at:seq:conf ...": every number read back in one pass
-        values = list(map(float, (row["others_scored"] or "").replace(":", " ").split()))
-        scored = tuple(zip(values[0::3], map(int, values[1::3]), values[2::3], strict=True))
-        return task_context_from_row(row, scored)
+        confidences = tuple(map(float, (row["others_confidence"] or "").split()))
+        return task_context_from_row(row, confidences)
 
     def list_tasks(self, plan_id: str) -> list[Task]:
         """Every task of the plan in plan order."""

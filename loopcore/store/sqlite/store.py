@@ -27,6 +27,7 @@ from pathlib import Path
 from loopcore.errors import LoopcoreError, StoreError
 from loopcore.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from loopcore.store.observations import IterationStats, LoopObservation, OutcomeStats
+from loopcore.store.protocol import WouldWait
 from loopcore.store.sqlite.history import HistorySql, PriorSql
 from loopcore.store.sqlite.loops import LoopSql
 from loopcore.store.sqlite.plans import PlanSql
@@ -53,9 +54,11 @@ class SqliteTx(PlanSql, LoopSql, HistorySql, PriorSql):
 
 class _ThreadState(threading.local):
     conn: sqlite3.Connection | None = None
+    quick: sqlite3.Connection | None = None  # busy timeout 0, for calls made at_once
     tx: SqliteTx | None = None
     depth = 0
     writing = False
+    at_once = False
 
 
 def _check_lock_file(lock: Path) -> None:
@@ -152,16 +155,17 @@ class SqliteStore:
             )
         return StoreError(f"database error on {self._path}: {exc}")
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, busy_ms: int | None = None) -> sqlite3.Connection:
+        busy_ms = self._busy_ms if busy_ms is None else busy_ms
         try:
             conn = sqlite3.connect(
                 self._path,
-                timeout=self._busy_ms / 1000,
+                timeout=busy_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,  # only closed from another thread, in close()
             )
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms:d}")
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
@@ -186,13 +190,24 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError("the store is closed")
-        conn = self._state.conn
+        state = self._state
+        conn = state.quick if state.at_once else state.conn
         if conn is None:
-            conn = self._open()
+            conn = self._open(0 if state.at_once else None)
             with self._lock:
                 self._conns.append(conn)
-            self._state.conn = conn
+            if state.at_once:
+                state.quick = conn
+            else:
+                state.conn = conn
         return conn
+
+    def _failed(self, exc: sqlite3.Error) -> Exception:
+        """What a failed statement raises: ``WouldWait`` for a lock met at once (nothing has
+        been written yet), else the ``StoreError``."""
+        if self._state.at_once and is_busy(exc):
+            return WouldWait(str(exc))
+        return self._error(exc)
 
     @contextmanager
     def _nested(self) -> Iterator[SqliteTx]:
@@ -219,7 +234,7 @@ class SqliteStore:
         try:
             conn.execute(begin)
         except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+            raise self._failed(exc) from exc
         tx = SqliteTx(conn)
         state.tx, state.depth, state.writing = tx, 1, begin != "BEGIN"
         try:
@@ -227,7 +242,7 @@ class SqliteStore:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(conn)
-            raise self._error(exc) from exc
+            raise self._failed(exc) from exc
         except BaseException:
             self._rollback(conn)
             raise
@@ -242,12 +257,23 @@ class SqliteStore:
     @contextmanager
     def write(self) -> Iterator[SqliteTx]:
         """One ``BEGIN IMMEDIATE`` transaction (a savepoint when nested)."""
-        if self._state.depth:
+        state = self._state
+        if state.depth:
             with self._nested() as tx:
                 yield tx
             return
-        with self._writer.hold(), self._transaction("BEGIN IMMEDIATE") as tx:
-            yield tx
+        if not state.at_once:
+            with self._writer.hold(), self._transaction("BEGIN IMMEDIATE") as tx:
+                yield tx
+            return
+        if not self._writer.try_hold():
+            raise WouldWait(f"another writer holds {self._path}")
+        try:
+            with self._transaction("BEGIN IMMEDIATE") as tx:
+                yield tx
+        finally:
+            self._writer.release()
+        state.at_once = False  # a write has landed: the rest of this call waits as usual
 
     @contextmanager
     def read(self) -> Iterator[SqliteTx]:
@@ -268,7 +294,22 @@ class SqliteStore:
         try:
             yield SqliteTx(self._connection())
         except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+            raise self._failed(exc) from exc
+
+    @contextmanager
+    def at_once(self) -> Iterator[bool]:
+        """Calls on this thread meet no wait for a lock (``Store.at_once``): True outside a
+        transaction. Their connection has no busy timeout and the writer lock is tried
+        once; what would wait raises ``WouldWait`` instead, until a write has committed."""
+        state = self._state
+        if state.depth or state.at_once:
+            yield False
+            return
+        state.at_once = True
+        try:
+            yield True
+        finally:
+            state.at_once = False
 
     def migrate(
         self, now: float, migrations: tuple[Migration, ...] = MIGRATIONS

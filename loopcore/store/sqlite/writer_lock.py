@@ -90,6 +90,21 @@ class WriterLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def try_hold(self) -> bool:
+        """Take the lock if no one holds it (then ``release`` it); False at once if held."""
+        if sys.platform == "win32":
+            return True
+        try:
+            fcntl.flock(self._fd(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of a lock ``try_hold`` took."""
+        if sys.platform != "win32":
+            fcntl.flock(self._fd(), fcntl.LOCK_UN)
+
     def close(self) -> None:
         """Close every thread's descriptor."""
         with self._guard:

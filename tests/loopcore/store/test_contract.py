@@ -145,12 +145,14 @@ def test_task_context_reads_the_plan_the_task_and_the_scoring_facts_in_one_go(
         stored = {t.id: t for t in tx.list_tasks(plan_id)}
     assert found is not None and found.task is not None
     assert found.plan.id == plan_id and found.task == stored["t001"]
-    assert [c for _, _, c in found.others_scored] == [scores["t002"], scores["t000"]]
-    assert found.others_scored[0][:2] == (stored["t002"].scored_at, stored["t002"].score_seq)
+    assert found.others_confidence == (scores["t002"], scores["t000"])
+    assert found.newest_other == (stored["t002"].scored_at, stored["t002"].score_seq)
     assert stored["t000"].status == "failed" and stored["t002"].status == "done"
     assert found.others_open  # t000 (failed: not finished), t003 and t004 (pending)
-    assert narrow is not None and [c for _, _, c in narrow.others_scored] == [scores["t002"]]
-    assert bare is not None and bare.task == stored["t004"] and bare.others_scored == ()
+    assert narrow is not None and narrow.others_confidence == (scores["t002"],)
+    assert narrow.newest_other == found.newest_other
+    assert bare is not None and bare.task == stored["t004"] and bare.others_confidence == ()
+    assert bare.newest_other is None
     assert missing_task is not None and missing_task.task is None
     assert missing_plan is None
 
