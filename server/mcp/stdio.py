@@ -198,7 +198,9 @@ def check_line(raw: bytes) -> JSONRPCMessage | Refusal | None:
     if _depth(obj) > MAX_DEPTH:
         return Refusal(INVALID_REQUEST, f"nested deeper than {MAX_DEPTH} levels", msg_id)
     try:
-        return jsonrpc_message_adapter.validate_python(_scrub(obj), by_name=False)
+        # A lone surrogate can only be written as a \u escape (raw bytes are valid UTF-8).
+        scrubbed = _scrub(obj) if b"\\u" in raw else obj
+        return jsonrpc_message_adapter.validate_python(scrubbed, by_name=False)
     except ValidationError:
         return Refusal(
             INVALID_REQUEST, "not a request, notification or response (see JSON-RPC 2.0)", msg_id

@@ -83,13 +83,27 @@ def text_fields(arg_model: type[BaseModel]) -> frozenset[str]:
     return frozenset(names)
 
 
+_TEXT_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _text_fields(arg_model: type[BaseModel]) -> frozenset[str]:
+    """``text_fields``, worked out once per argument model."""
+    found = _TEXT_FIELDS.get(arg_model)
+    if found is None:
+        found = _TEXT_FIELDS[arg_model] = text_fields(arg_model)
+    return found
+
+
 class _KeepText(FuncMetadata):
     """The SDK's argument metadata, except that text arguments are never JSON-decoded and a
     returned model is serialised once."""
 
     def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
-        keep = text_fields(self.arg_model)
-        parsed = super().pre_parse_json({k: v for k, v in data.items() if k not in keep})
+        keep = _text_fields(self.arg_model)
+        rest = {k: v for k, v in data.items() if k not in keep}
+        if not any(isinstance(v, str) for v in rest.values()):
+            return dict(data)  # nothing the SDK would decode (it only reads strings)
+        parsed = super().pre_parse_json(rest)
         return {k: data[k] if k in keep else parsed[k] for k in data}
 
     def convert_result(self, result: Any) -> CallToolResult | InputRequiredResult:
