@@ -8,10 +8,13 @@ backwards.
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from loopcore.intercept import DIMENSIONS, score_prompt
-from loopcore.intercept._reasoning import PROPER_NOUNS
+from loopcore.intercept._reasoning import BUILD_VERBS, PROPER_NOUNS, _build_verbs
 
 AUTH = (
     "Build a user auth system with signup, login, password reset, OAuth via Google and "
@@ -216,3 +219,15 @@ def test_a_bug_fix_is_not_asked_for_constraints() -> None:
     result = score_prompt("the export crashes on empty files, please fix")
     assert "constraints" not in {q.blank for q in result.questions}
     assert "reproduction" in {q.blank for q in result.questions}
+
+
+def test_build_verbs_are_found_where_the_word_pattern_finds_them() -> None:
+    """The verb search gives exactly the matches of the regular expression it replaced: a
+    build verb after neither a word character nor a hyphen, followed by a space or a tab."""
+    pattern = re.compile(rf"(?<![\w-])(?:{'|'.join(sorted(BUILD_VERBS))})(?=[ \t])")
+    rng = random.Random(11)
+    alphabet = [*"adbuilcretmpkwsgnfoh -_'\t\n.|", "é", "²", "x", *BUILD_VERBS]
+    texts = ["setup x set up", "re-add it", "readd it", "add", "please add\ta, b"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(5000)]
+    for text in texts:
+        assert _build_verbs(text) == [m.start() for m in pattern.finditer(text)], repr(text)
