@@ -232,6 +232,16 @@ def _pollable_fd(stream: BinaryIO) -> int | None:
     return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
 
 
+def _same_file(a: int, b: int) -> bool:
+    """Whether two descriptors are the same pipe, socket or file (False when one cannot be
+    read)."""
+    try:
+        x, y = os.fstat(a), os.fstat(b)
+    except OSError:
+        return False
+    return (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
+
+
 @asynccontextmanager
 async def _nonblocking(fd: int) -> AsyncIterator[None]:
     """``fd`` in non-blocking mode for the block, as it was after."""
@@ -432,6 +442,8 @@ async def stdio_transport(
         write_send, write_recv = create_context_streams[SessionMessage](0)
         limiter = anyio.CapacityLimiter(2)  # one reader, one writer (files and terminals)
         in_fd, out_fd = _pollable_fd(stdin), _pollable_fd(stdout)
+        if out_fd is not None and _same_file(out_fd, 2):
+            out_fd = None  # stdout is stderr's pipe (2>&1): the logs must not turn non-blocking
         lines = _Lines(stdin, max_bytes, limiter, in_fd)
         wire = _Wire(stdout, limiter, out_fd)
         async with AsyncExitStack() as modes:

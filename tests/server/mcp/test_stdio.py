@@ -20,6 +20,7 @@ from server.mcp.stdio import (
     Refusal,
     _Lines,
     _read_line,
+    _same_file,
     _Unanswered,
     check_line,
     stdio_transport,
@@ -196,3 +197,20 @@ async def test_at_eof_a_cancelled_request_is_not_waited_for() -> None:
         await unanswered.settle(0.05)  # "b" is never answered: the grace ends the wait
         unanswered.written(JSONRPCResponse(jsonrpc="2.0", id="b", result={}))
         await unanswered.settle(3600)  # nothing open: returns at once
+
+
+def test_a_pipe_shared_with_stderr_is_told_apart() -> None:
+    """stdout on stderr's pipe (``2>&1``) is recognised, so it is not made non-blocking under
+    the logs; another pipe, or a closed descriptor, is not taken for it."""
+    r, w = os.pipe()
+    other_r, other_w = os.pipe()
+    shared = os.dup(w)
+    try:
+        assert _same_file(shared, w)
+        assert not _same_file(other_w, w)
+        os.close(other_r)
+        closed = other_r
+        assert not _same_file(closed, w)
+    finally:
+        for fd in (r, w, other_w, shared):
+            os.close(fd)
