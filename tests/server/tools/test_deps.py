@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
 import pytest
+from mcp import Client
 
 from loopcore.clock import FixedClock
 from loopcore.errors import RetryableStoreError, StoreError
 from loopcore.plans import PlanService
 from loopcore.store import PostgresStore, open_store
+from server.app import build_server
 from server.tools.deps import RETRIES, retried
+from tests.server.helpers import make_settings, ok
 
 
 @pytest.mark.anyio
@@ -85,3 +90,51 @@ async def test_a_real_deadlock_on_postgresql_is_retried_and_both_writes_land(pg_
     assert sorted(results) == sorted([a, b])
     assert len(runs) == 3  # one of the two was killed by the deadlock and ran again
     assert kinds.count("both") == 2
+
+
+def _hold_write_lock(path: str, ready: threading.Event, release: threading.Event) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    ready.set()
+    release.wait(30)
+    conn.execute("ROLLBACK")
+    conn.close()
+
+
+@pytest.mark.anyio
+async def test_a_record_that_meets_a_held_lock_waits_off_the_event_loop(tmp_path: Path) -> None:
+    """plan_record runs at once on the event loop only when no lock is in its way: while
+    another program holds the database's write lock, the record waits in a worker thread,
+    other calls are answered meanwhile, and it lands once the lock is let go."""
+    settings = make_settings(tmp_path)
+    # A long busy timeout: a record that waited for the lock on the event loop would hold
+    # the loop past the deadline below (the other call could not be answered before it).
+    store, _ = open_store(settings.db, busy_timeout_ms=60_000)
+    async with Client(build_server(settings, store=store)) as client:
+        plan = await ok(client, "plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]})
+        ready, release = threading.Event(), threading.Event()
+        holder = threading.Thread(
+            target=_hold_write_lock, args=(str(settings.db), ready, release), daemon=True
+        )
+        holder.start()
+        assert await anyio.to_thread.run_sync(ready.wait, 10)
+        got: dict[str, object] = {}
+
+        async def record() -> None:
+            args = {"plan_id": plan["plan_id"], "task_id": "a", "output_score": 0.9}
+            got["record"] = await ok(client, "plan_record", args)
+
+        try:
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(record)
+                    spec = {"type": "length", "min_words": 1}
+                    checked = await ok(client, "verify_output", {"output": "ok", "evaluator": spec})
+                    got["answered_while_waiting"] = "record" not in got and checked["passed"]
+                    release.set()
+        finally:
+            release.set()
+            holder.join(10)
+    store.close()
+    assert got["answered_while_waiting"] is True
+    assert got["record"]["task"]["status"] == "done"  # type: ignore[index]
