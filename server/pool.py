@@ -41,10 +41,13 @@ import anyio.to_thread
 
 from loopcore.evaluators import AttemptExpired, attempt
 
-__all__ = ["INLINE_ATTEMPT_S", "EvaluationPool", "session_share"]
+__all__ = ["INLINE_ATTEMPT_S", "INLINE_MAX_CHARS", "EvaluationPool", "session_share"]
 
 # How long an evaluation may hold the event loop before it is sent to the pool instead.
 INLINE_ATTEMPT_S = 0.002
+# Outputs longer than this are evaluated in the pool at once: an attempt on the event
+# loop would likely run out of time after scanning them.
+INLINE_MAX_CHARS = 32_000
 
 R = TypeVar("R")
 

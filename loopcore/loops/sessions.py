@@ -36,7 +36,7 @@ from typing import Any
 from loopcore.clock import Clock, system_clock
 from loopcore.errors import Conflict, InvalidInput, LoopNotFound, NotFound
 from loopcore.evaluators.base import EvalContext, Evaluation
-from loopcore.evaluators.factory import FactoryOptions, build_evaluator, validate_spec
+from loopcore.evaluators.factory import FactoryOptions, build_evaluator, in_memory, validate_spec
 from loopcore.ids import check_project, check_text, new_id, task_ref
 from loopcore.limits import LIMITS
 from loopcore.loops.model import (
@@ -67,7 +67,7 @@ from loopcore.loops.stopping import (
 )
 from loopcore.plans.acceptance import runs_command, task_goal
 from loopcore.plans.operations import apply_scores, load_active_plan, load_plan, load_task
-from loopcore.store.protocol import Store, StoreTx
+from loopcore.store.protocol import Store, StoreTx, WouldWait
 from loopcore.store.records import LoopRecord, StepRecord
 
 __all__ = ["ConditionsFor", "LoopRecord", "LoopService", "LoopSummary", "LoopView", "StepResult"]
@@ -204,6 +204,8 @@ class LoopService:
         tokens_used: int = 0,
         conditions: Sequence[StopCondition] | ConditionsFor = (),
         commands_approved: bool = False,
+        *,
+        inline: bool = False,
     ) -> StepResult:
         """Score one output, checkpoint it, and decide whether to go on.
 
@@ -216,10 +218,15 @@ class LoopService:
         loop's first and latest runs that reached a verdict
         (``reference_steps``), read back from the store, so a restart keeps them.
 
+        ``inline``: the step is being tried where nothing may block (an event loop):
+        a loop whose evaluator runs a program or asks a model raises ``WouldWait``
+        once the loop is read, before anything is evaluated or written.
+
         Raises:
             InvalidInput: output too long, or empty for an evaluator that runs no
                 command; negative tokens. LoopNotFound.
             Conflict: the loop is stopped or closed, or another step landed first.
+            WouldWait: ``inline`` and the evaluator does not only compute.
         """
         check_text(output, "output", max_chars=MAX_OUTPUT_CHARS)
         if isinstance(tokens_used, bool) or not isinstance(tokens_used, int) or tokens_used < 0:
@@ -228,6 +235,8 @@ class LoopService:
             loop = self._load(tx, loop_id)
             steps = tx.list_steps(loop_id)
         require_open(loop)
+        if inline and not in_memory(loop.evaluator_spec):
+            raise WouldWait("the loop's evaluator runs a program or asks a model")
         if not output.strip() and not runs_command(loop.evaluator_spec):
             raise InvalidInput(
                 "must not be empty: the loop's evaluator scores the output (only an "

@@ -58,8 +58,10 @@ __all__ = [
 
 
 class WouldWait(Exception):
-    """A transaction under ``Store.at_once`` found a lock held and gave up before reading or
-    writing anything: run the call again where it may wait (a worker thread)."""
+    """A call made here and now met something it would have to wait for and gave up before
+    writing anything: a lock held elsewhere (a transaction under ``Store.at_once``), or a
+    program to run or a model to ask (``LoopService.step(inline=True)``). Run the call again
+    where it may wait (a worker thread). Not a ``LoopcoreError``: it never reaches a caller."""
 
 
 class JournalTx(Protocol):

@@ -13,6 +13,7 @@ decline or cancel is an ordinary outcome, never an error.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +39,7 @@ __all__ = [
     "answers_model",
     "ask_questions",
     "can_elicit",
+    "nobody_to_ask",
     "read_outcome",
 ]
 
@@ -70,6 +72,13 @@ def can_elicit(ctx: Context[Any, Any]) -> bool:
     caps = ctx.client_capabilities
     elicitation = caps.elicitation if caps is not None else None
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def nobody_to_ask(arguments: Mapping[str, Any], context: Context[Any, Any] | None) -> bool:
+    """A call from a host that declared no form elicitation: a resolver that would ask the
+    person (approve a task, let a command run) can only answer "unsupported" (nothing
+    approved), whatever the call; its tool may take its resolver-free twin."""
+    return context is not None and not can_elicit(context)
 
 
 def answers_model(questions: tuple[Question, ...]) -> type[BaseModel]:

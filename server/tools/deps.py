@@ -35,8 +35,10 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 
 from loopcore.errors import RetryableStoreError
+from loopcore.evaluators import AttemptExpired, attempt
 from loopcore.store.protocol import WouldWait
 from server.mcp.notify import ChangeNotifier
+from server.pool import INLINE_ATTEMPT_S
 from server.runtime import Runtime, Services
 from server.settings import Settings
 from server.team import request_project, scoped
@@ -112,6 +114,21 @@ class Deps:
                 except WouldWait:
                     pass
         return await self.run_sync(fn, *args, **kwargs)
+
+    def attempt_at_once(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
+        """``fn`` here and now, for a call that reads, evaluates in memory and writes once
+        (``loop_step``), when the store allows it (``Store.at_once``); None when it gave up
+        before writing anything: a lock in its way or a program to run (``WouldWait``), or
+        an evaluation past ``INLINE_ATTEMPT_S`` (``AttemptExpired``). The caller then runs
+        it where it may wait (``run_eval``)."""
+        with self.runtime.services.store.at_once() as now:
+            if now:
+                try:
+                    with attempt(INLINE_ATTEMPT_S):
+                        return fn(*args, **kwargs)
+                except (WouldWait, AttemptExpired):
+                    pass
+        return None
 
     def fast_path(
         self, name: str, *, when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool]

@@ -13,7 +13,9 @@ from loopcore.loops.sessions import LoopRecord, LoopSummary, LoopView, StepResul
 from loopcore.loops.stopping import StopCondition, StopConfig
 from loopcore.plans.acceptance import run_outcome
 from server.mcp.approval import ask_to_run_loop, run_allowed
+from server.mcp.elicitation import nobody_to_ask
 from server.mcp.notify import loop_uri, plan_uris
+from server.pool import INLINE_MAX_CHARS
 from server.runtime import Services
 from server.schemas import (
     Goal,
@@ -177,30 +179,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         config = {k: v for k, v in asdict(cfg).items() if v is not None}
         return LoopStartOut(loop_id=loop.id, config=config, guidance=f"{GUIDANCE} ({why})")
 
-    def _step(loop_id: str, output: str, tokens_used: int, approved: bool) -> StepResult:
-        services = deps.services()
-
-        def bayes(loop: LoopRecord) -> tuple[StopCondition, ...]:
-            return (services.priors.get().stop_condition(loop.task_type, loop.model or None),)
-
-        return services.loops.step(
-            loop_id, output, tokens_used, conditions=bayes, commands_approved=approved
-        )
-
-    @deps.tool(mcp, read_only=False)
-    async def loop_step(
-        loop_id: LoopId,
-        output: OutputText = "",
-        tokens_used: Annotated[int, Field(ge=0)] = 0,
-        *,
-        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_loop)],
-    ) -> LoopStepOut:
-        """Submit your next attempt. continue: fix what feedback lists; stop: call loop_end. A
-        command evaluator needs no output.
-        """
-        res = await deps.run_eval(_step, loop_id, output, tokens_used, run_allowed(run_ok))
-        await deps.notifier.changed(loop_uri(loop_id))
-        return _step_out(res)
+    _register_step(mcp, deps)  # here: tools/list keeps loop_step after loop_start
 
     @deps.tool(mcp, read_only=False, idempotent=True)
     async def loop_end(
@@ -259,3 +238,58 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         resume a loop after a restart.
         """
         return view_out(deps.services().loops.status(loop_id))
+
+
+def _register_step(mcp: MCPServer[Any], deps: Deps) -> None:
+    """Register loop_step and its resolver-free twin."""
+
+    def _step(
+        loop_id: str, output: str, tokens_used: int, approved: bool, inline: bool = False
+    ) -> StepResult:
+        services = deps.services()
+
+        def bayes(loop: LoopRecord) -> tuple[StopCondition, ...]:
+            return (services.priors.get().stop_condition(loop.task_type, loop.model or None),)
+
+        return services.loops.step(
+            loop_id,
+            output,
+            tokens_used,
+            conditions=bayes,
+            commands_approved=approved,
+            inline=inline,
+        )
+
+    async def step(loop_id: str, output: str, tokens_used: int, approved: bool) -> LoopStepOut:
+        """One step: tried here and now when its evaluator only computes, no lock is in its
+        way and it fits the inline deadline (``Deps.attempt_at_once``), else on the pool."""
+        res = None
+        if not approved and len(output) <= INLINE_MAX_CHARS:
+            res = deps.attempt_at_once(_step, loop_id, output, tokens_used, False, inline=True)
+        if res is None:
+            res = await deps.run_eval(_step, loop_id, output, tokens_used, approved)
+        await deps.notifier.changed(loop_uri(loop_id))
+        return _step_out(res)
+
+    @deps.tool(mcp, read_only=False)
+    async def loop_step(
+        loop_id: LoopId,
+        output: OutputText = "",
+        tokens_used: Annotated[int, Field(ge=0)] = 0,
+        *,
+        run_ok: Annotated[ElicitationResult[BaseModel], Resolve(ask_to_run_loop)],
+    ) -> LoopStepOut:
+        """Submit your next attempt. continue: fix what feedback lists; stop: call loop_end. A
+        command evaluator needs no output.
+        """
+        return await step(loop_id, output, tokens_used, run_allowed(run_ok))
+
+    @deps.fast_path("loop_step", when=nobody_to_ask)
+    async def loop_step_plain(
+        loop_id: LoopId,
+        output: OutputText = "",
+        tokens_used: Annotated[int, Field(ge=0)] = 0,
+    ) -> LoopStepOut:
+        """loop_step for a host that cannot be asked: the same arguments and answer, no
+        resolver runs (it would read the loop only to find nobody to ask)."""
+        return await step(loop_id, output, tokens_used, False)

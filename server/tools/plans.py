@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
@@ -14,7 +14,7 @@ from loopcore.plans.importer import import_markdown
 from loopcore.plans.service import Answer
 from server.errors import fit_advice
 from server.mcp.approval import answer_of, ask_approval, ask_to_run_task, run_allowed
-from server.mcp.elicitation import can_elicit
+from server.mcp.elicitation import nobody_to_ask
 from server.mcp.notify import plan_uris
 from server.schemas import (
     Agent,
@@ -52,12 +52,6 @@ def _patch(update: TaskUpdateIn) -> dict[str, Any]:
     if update.clear_acceptance:
         data["acceptance"] = None
     return data
-
-
-def _nobody_to_ask(arguments: Mapping[str, Any], context: Context[Any, Any] | None) -> bool:
-    """A host that declared no form elicitation is never asked: plan_record's resolvers would
-    answer "unsupported" (no approval given, no command approved), whatever the task."""
-    return context is not None and not can_elicit(context)
 
 
 def register(mcp: MCPServer[Any], deps: Deps) -> None:
@@ -166,7 +160,7 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
             answer_of(approval), run_allowed(run_ok),
         )  # fmt: skip
 
-    @deps.fast_path("plan_record", when=_nobody_to_ask)
+    @deps.fast_path("plan_record", when=nobody_to_ask)
     async def plan_record_plain(
         plan_id: PlanId,
         task_id: TaskId,

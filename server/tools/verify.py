@@ -23,15 +23,12 @@ from loopcore.evaluators.options import JudgeModel
 from loopcore.plans.acceptance import runs_command
 from server.mcp.approval import ask_to_run_spec, run_allowed
 from server.mcp.sampling import sampling_judge
+from server.pool import INLINE_MAX_CHARS
 from server.schemas import OutputText, PlanId, Spec, TaskId, VerifyOut, eval_fields
 from server.schemas.evaluators import EVALUATORS_URI
 from server.tools.deps import Deps
 
-__all__ = ["INLINE_MAX_CHARS", "register"]
-
-# Outputs longer than this are evaluated in the pool at once: an attempt on the event
-# loop would likely run out of time after scanning them.
-INLINE_MAX_CHARS = 32_000
+__all__ = ["register"]
 
 
 def _check_ids(plan_id: str | None, task_id: str | None) -> None:

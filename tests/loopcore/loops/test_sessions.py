@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from loopcore.clock import FixedClock
 from loopcore.errors import Conflict, InvalidInput, LoopNotFound, PlanNotFound
+from loopcore.evaluators.options import FactoryOptions
 from loopcore.loops.sessions import LoopService
 from loopcore.loops.stopping import StopConfig
 from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore, open_store
+from loopcore.store.protocol import WouldWait
 
 SPEC = {"type": "regex", "required": ["alpha", "beta", "gamma", "delta"]}
 CONFIG = StopConfig(
@@ -328,3 +331,21 @@ def test_explain_tells_the_loop_in_sentences(loops: LoopService) -> None:
     assert "extended after plateau at iteration 4: now up to 12 iterations" in text
     assert "closed after 4 iterations (ended): best 0.500, did not converge" in text
     assert len(lines) == 7
+
+
+def test_an_inline_step_of_a_loop_that_runs_a_program_gives_up_before_anything(
+    store: SqliteStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Tried where nothing may block, a step whose evaluator runs a command (or asks a model)
+    raises WouldWait once the loop is read: nothing is evaluated or written; a loop whose
+    evaluator only computes steps inline as it would anywhere."""
+    options = FactoryOptions(allow_commands=frozenset({sys.executable}), project_root=tmp_path)
+    loops = LoopService(store, clock, factory_options=options)
+    run = {"type": "command", "run": [sys.executable, "-c", "print('1 passed')"]}
+    command = loops.start("p", "goal", run, config=CONFIG)
+    with pytest.raises(WouldWait):
+        loops.step(command.id, "ran", inline=True)
+    assert loops.status(command.id).scores == ()
+    computed = loops.start("p", "goal", SPEC, config=CONFIG)
+    result = loops.step(computed.id, "alpha beta", inline=True)
+    assert result.iteration == 1 and result.evaluation.score == pytest.approx(0.5)

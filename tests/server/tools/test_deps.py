@@ -101,17 +101,30 @@ def _hold_write_lock(path: str, ready: threading.Event, release: threading.Event
     conn.close()
 
 
+async def _call_to_make(client: Client, tool: str) -> dict[str, object]:
+    """The arguments of a ``tool`` call that writes, on what it needs (created first)."""
+    if tool == "loop_step":
+        spec = {"type": "regex", "required": ["done"]}
+        loop = await ok(client, "loop_start", {"goal": "g", "evaluator": spec})
+        return {"loop_id": loop["loop_id"], "output": "done"}
+    plan = await ok(client, "plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]})
+    return {"plan_id": plan["plan_id"], "task_id": "a", "output_score": 0.9}
+
+
 @pytest.mark.anyio
-async def test_a_record_that_meets_a_held_lock_waits_off_the_event_loop(tmp_path: Path) -> None:
-    """plan_record runs at once on the event loop only when no lock is in its way: while
-    another program holds the database's write lock, the record waits in a worker thread,
-    other calls are answered meanwhile, and it lands once the lock is let go."""
+@pytest.mark.parametrize("tool", ["plan_record", "loop_step"])
+async def test_a_write_that_meets_a_held_lock_waits_off_the_event_loop(
+    tmp_path: Path, tool: str
+) -> None:
+    """plan_record and loop_step run at once on the event loop only when no lock is in their
+    way: while another program holds the database's write lock, the call waits in a worker
+    thread, other calls are answered meanwhile, and it lands once the lock is let go."""
     settings = make_settings(tmp_path)
-    # A long busy timeout: a record that waited for the lock on the event loop would hold
+    # A long busy timeout: a call that waited for the lock on the event loop would hold
     # the loop past the deadline below (the other call could not be answered before it).
     store, _ = open_store(settings.db, busy_timeout_ms=60_000)
     async with Client(build_server(settings, store=store)) as client:
-        plan = await ok(client, "plan_create", {"goal": "g", "tasks": [{"id": "a", "title": "A"}]})
+        args = await _call_to_make(client, tool)
         ready, release = threading.Event(), threading.Event()
         holder = threading.Thread(
             target=_hold_write_lock, args=(str(settings.db), ready, release), daemon=True
@@ -120,21 +133,25 @@ async def test_a_record_that_meets_a_held_lock_waits_off_the_event_loop(tmp_path
         assert await anyio.to_thread.run_sync(ready.wait, 10)
         got: dict[str, object] = {}
 
-        async def record() -> None:
-            args = {"plan_id": plan["plan_id"], "task_id": "a", "output_score": 0.9}
-            got["record"] = await ok(client, "plan_record", args)
+        async def write() -> None:
+            got["write"] = await ok(client, tool, args)
 
         try:
             with anyio.fail_after(20):
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(record)
+                    tg.start_soon(write)
                     spec = {"type": "length", "min_words": 1}
                     checked = await ok(client, "verify_output", {"output": "ok", "evaluator": spec})
-                    got["answered_while_waiting"] = "record" not in got and checked["passed"]
+                    got["answered_while_waiting"] = "write" not in got and checked["passed"]
                     release.set()
         finally:
             release.set()
             holder.join(10)
     store.close()
     assert got["answered_while_waiting"] is True
-    assert got["record"]["task"]["status"] == "done"  # type: ignore[index]
+    landed = got["write"]
+    assert isinstance(landed, dict)
+    if tool == "loop_step":
+        assert landed["iteration"] == 1 and landed["score"] == 1.0
+    else:
+        assert landed["task"]["status"] == "done"
