@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from loopcore.store import PostgresStore, open_store
 from server.app import build_server
 from server.tools.deps import RETRIES, retried
 from tests.server.helpers import make_settings, ok
+from tests.sqlite_lock import write_lock_held
 
 
 @pytest.mark.anyio
@@ -92,15 +92,6 @@ async def test_a_real_deadlock_on_postgresql_is_retried_and_both_writes_land(pg_
     assert kinds.count("both") == 2
 
 
-def _hold_write_lock(path: str, ready: threading.Event, release: threading.Event) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    ready.set()
-    release.wait(30)
-    conn.execute("ROLLBACK")
-    conn.close()
-
-
 async def _call_to_make(client: Client, tool: str) -> dict[str, object]:
     """The arguments of a ``tool`` call that writes, on what it needs (created first)."""
     if tool == "loop_step":
@@ -125,28 +116,18 @@ async def test_a_write_that_meets_a_held_lock_waits_off_the_event_loop(
     store, _ = open_store(settings.db, busy_timeout_ms=60_000)
     async with Client(build_server(settings, store=store)) as client:
         args = await _call_to_make(client, tool)
-        ready, release = threading.Event(), threading.Event()
-        holder = threading.Thread(
-            target=_hold_write_lock, args=(str(settings.db), ready, release), daemon=True
-        )
-        holder.start()
-        assert await anyio.to_thread.run_sync(ready.wait, 10)
         got: dict[str, object] = {}
 
         async def write() -> None:
             got["write"] = await ok(client, tool, args)
 
-        try:
-            with anyio.fail_after(20):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(write)
-                    spec = {"type": "length", "min_words": 1}
-                    checked = await ok(client, "verify_output", {"output": "ok", "evaluator": spec})
-                    got["answered_while_waiting"] = "write" not in got and checked["passed"]
-                    release.set()
-        finally:
-            release.set()
-            holder.join(10)
+        with write_lock_held(Path(store.location)) as release, anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(write)
+                spec = {"type": "length", "min_words": 1}
+                checked = await ok(client, "verify_output", {"output": "ok", "evaluator": spec})
+                got["answered_while_waiting"] = "write" not in got and checked["passed"]
+                release.set()
     store.close()
     assert got["answered_while_waiting"] is True
     landed = got["write"]

@@ -18,6 +18,7 @@ from loopcore.plans.service import PlanService
 from loopcore.store import SqliteStore, default_db_path, open_store
 from loopcore.store.protocol import WouldWait
 from loopcore.store.sqlite.store import is_busy
+from tests.sqlite_lock import write_lock_held
 
 
 @pytest.fixture
@@ -240,16 +241,6 @@ def test_read_only_database_fails_the_write_check(tmp_path: Path) -> None:
             db.chmod(0o644)
 
 
-def _held_elsewhere(path: Path, ready: threading.Event, release: threading.Event) -> None:
-    """Hold the database's write lock from another connection until ``release``."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    ready.set()
-    release.wait(30)
-    conn.execute("ROLLBACK")
-    conn.close()
-
-
 def test_at_once_a_held_lock_is_met_before_anything_is_done(
     store: SqliteStore, tmp_path: Path
 ) -> None:
@@ -257,21 +248,12 @@ def test_at_once_a_held_lock_is_met_before_anything_is_done(
     ``WouldWait`` at once and leaves nothing behind; outside it the same write waits."""
     plans = PlanService(store, FixedClock())
     plan_id = plans.create("p", "g", [{"id": "a", "title": "A"}]).plan.id
-    ready, release = threading.Event(), threading.Event()
-    holder = threading.Thread(
-        target=_held_elsewhere, args=(Path(store.location), ready, release), daemon=True
-    )
-    holder.start()
-    assert ready.wait(10)
-    try:
+    with write_lock_held(Path(store.location)) as release:
         with store.at_once() as now, pytest.raises(WouldWait):
             assert now
             plans.record(plan_id, "a", output_score=0.9)
         threading.Timer(0.2, release.set).start()
         done = plans.record(plan_id, "a", output_score=0.9)  # waits for the holder, then lands
-    finally:
-        release.set()
-        holder.join(10)
     with store.read() as tx:
         scored = [e for e in tx.read_journal(plan_id=plan_id) if e.kind == "scored"]
     assert done.task.status == "done" and len(scored) == 1
