@@ -83,8 +83,8 @@ def traced_store(db: Path, tracer: Tracer) -> Any:
     store, _ = open_store(db, system_clock)
     opener = store._open
 
-    def traced_open(busy_ms: int | None = None) -> sqlite3.Connection:
-        conn: sqlite3.Connection = opener(busy_ms)
+    def traced_open(*args: Any) -> sqlite3.Connection:  # (busy_ms) on newer checkouts
+        conn: sqlite3.Connection = opener(*args)
         conn.set_trace_callback(tracer)
         return conn
 
