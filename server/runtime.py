@@ -79,11 +79,11 @@ class Services:
 
     def for_project(self, project: str) -> Services:
         """The services as ``project`` sees them (built once per project)."""
-        from loopcore.store.scoped import ProjectStore
-
         with self._lock:
             scoped = self._scoped.get(project)
             if scoped is None:
+                from loopcore.store.scoped import ProjectStore  # with the first project's view
+
                 view = ProjectStore(self.store, project).as_store()
                 scoped = self._scoped[project] = Services(view, *self._args)
                 scoped.priors = self.priors
