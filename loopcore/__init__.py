@@ -2,9 +2,17 @@
 
 This package never imports the MCP layer (``server``), ``mcp``, starlette or
 uvicorn; a test enforces it.
+
+The evaluator and provider contracts are imported on first access (a module
+``__getattr__``): everything that reads ``__version__`` or an error class (every
+start of the CLI and the server) would otherwise import the evaluator factory and
+the providers, which a server needs only once a tool runs.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from loopcore.errors import (
     Conflict,
@@ -17,8 +25,10 @@ from loopcore.errors import (
     StoreError,
     TaskNotFound,
 )
-from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
-from loopcore.providers.base import Completion, Message, Provider
+
+if TYPE_CHECKING:
+    from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
+    from loopcore.providers.base import Completion, Message, Provider
 
 __version__ = "0.1.0"
 
@@ -40,3 +50,22 @@ __all__ = [
     "TaskNotFound",
     "__version__",
 ]
+
+# Name -> the module that defines it, imported on first access.
+_LAZY = {
+    "Completion": "loopcore.providers.base",
+    "EvalContext": "loopcore.evaluators.base",
+    "Evaluation": "loopcore.evaluators.base",
+    "Evaluator": "loopcore.evaluators.base",
+    "Message": "loopcore.providers.base",
+    "Provider": "loopcore.providers.base",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

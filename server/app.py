@@ -5,12 +5,18 @@ The store is opened once per process whatever the transport: the lifespan
 only acquires and releases the shared ``Runtime``, which opens the store on
 first use (migrated, restored, logged on stderr) and closes it after the last
 session.
+
+The tool groups (``TOOL_GROUPS``) are imported, with their schemas and the domain they
+use, when the first tool is needed (a call, or a ``tools/list`` without a saved
+catalogue: ``server.catalogue``): a server that has answered ``initialize`` and
+``tools/list`` has imported none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib import import_module
 from typing import Any
 
 import anyio.to_thread
@@ -34,22 +40,22 @@ from server.mcp.roots import CURRENT_PROJECT, session_project
 from server.runtime import Runtime
 from server.schemas.compact import compact_schema, shallow_output
 from server.settings import Settings
-from server.tools import insights, intercept, loops, plan_admin, plans, refine, verify
 from server.tools.deps import Deps
 
-__all__ = ["INSTRUCTIONS", "TOOL_GROUPS", "LoopcoreServer", "build_server"]
+__all__ = ["INSTRUCTIONS", "TOOL_GROUPS", "LoopcoreServer", "build_server", "catalogue_variant"]
 
 log = structlog.get_logger(__name__)
 
-# Each group: a module with ``register(mcp, deps)``. A new group is added here.
-TOOL_GROUPS: tuple[Any, ...] = (
-    intercept,
-    verify,
-    refine,
-    plans,
-    plan_admin,
-    loops,
-    insights,
+# Each group: a module with ``register(mcp, deps)``, imported when the first tool is needed.
+# A new group is added here.
+TOOL_GROUPS: tuple[str, ...] = (
+    "server.tools.intercept",
+    "server.tools.verify",
+    "server.tools.refine",
+    "server.tools.plans",
+    "server.tools.plan_admin",
+    "server.tools.loops",
+    "server.tools.insights",
 )
 
 INSTRUCTIONS = """\
@@ -65,6 +71,14 @@ resource loopcore://evaluators) and fix what it reports. Checking records nothin
 plan_next_task -> work -> verify_output (fix, check again) -> plan_record (records the \
 final result). When needs_replan is true, read plan_explain and call plan_replan.
 Scores are 0..1; every call that fails says which field was wrong and what is allowed."""
+
+
+def catalogue_variant(settings: Settings) -> str:
+    """The settings the registered tools depend on, besides the code: the key of their saved
+    catalogue (``server.catalogue``). The tool set, and whether agents may answer approvals
+    (``approval_decide``); ``tests/server/test_app.py`` checks that no other setting changes
+    the catalogue."""
+    return f"tools={settings.tools};agent_approvals={settings.agent_approvals}"
 
 
 class LoopcoreServer(MCPServer[Runtime]):
@@ -91,25 +105,34 @@ class LoopcoreServer(MCPServer[Runtime]):
         finally:
             CURRENT_PROJECT.reset(token)
 
+    @property
+    def lazy_tools(self) -> LazyTools:
+        """The tool manager (``server.catalogue.LazyTools``, set by ``build_server``)."""
+        manager = self._tool_manager
+        if not isinstance(manager, LazyTools):
+            raise TypeError("LoopcoreServer's tool manager must be a LazyTools")
+        return manager
+
     async def list_tools(self) -> list[MCPTool]:
         """Every tool, its schemas compacted: kept until the set of tools changes, and kept
-        between starts beside the code (``server.catalogue``), so a start builds no tool."""
-        manager = self._tool_manager
-        names = (
-            manager.names
-            if isinstance(manager, LazyTools)
-            else tuple(t.name for t in manager.list_tools())
-        )
-        if self._published is None or self._published[0] != names:
-            self._published = (names, await self._catalogue(names))
+        between starts beside the code (``server.catalogue``), so a start neither builds
+        nor imports a tool."""
+        tools = self.lazy_tools
+        current = tools.names if tools.loaded else None  # None: the loader's, not loaded yet
+        if self._published is None or current not in (None, self._published[0]):
+            self._published = await self._catalogue()
         return list(self._published[1])
 
-    async def _catalogue(self, names: tuple[str, ...]) -> list[MCPTool]:
-        key = catalogue.fingerprint(self.deps.settings.tools, names)
+    async def _catalogue(self) -> tuple[tuple[str, ...], list[MCPTool]]:
+        """The published tools and their names: the saved catalogue when it lists the tools
+        registered (all of them, before they are loaded), else built (and saved)."""
+        tools = self.lazy_tools
+        key = catalogue.fingerprint(catalogue_variant(self.deps.settings))
         saved = catalogue.load(key)
         if saved is not None:
-            return saved
-        tools = await super().list_tools()
+            names = tuple(t.name for t in saved)
+            if not tools.loaded or tools.names == names:
+                return names, saved
         compacted = [
             t.model_copy(
                 update={
@@ -117,10 +140,11 @@ class LoopcoreServer(MCPServer[Runtime]):
                     "output_schema": shallow_output(t.output_schema),
                 }
             )
-            for t in tools
+            for t in await super().list_tools()
         ]
-        catalogue.save(key, compacted)
-        return compacted
+        if tools.as_registered:  # not a set changed since by add_tool or remove_tool
+            catalogue.save(key, compacted)
+        return tuple(t.name for t in compacted), compacted
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
@@ -129,6 +153,7 @@ class LoopcoreServer(MCPServer[Runtime]):
         would do nothing for takes its fast path."""
         token = CURRENT_PROJECT.set(await self._project(context))
         try:
+            self.lazy_tools.load()  # the tool groups register the fast paths too
             route = self.deps.fast_paths.get(name)
             if route is None or not route.when(arguments, context):
                 return await super().call_tool(name, arguments, context)
@@ -172,14 +197,24 @@ def build_server(
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
         extensions=[plan_apps()],
     )
-    # Tools are built on first use (server.catalogue): a start builds none of them.
-    mcp._tool_manager = LazyTools(mcp.settings.warn_on_duplicate_tools)
     deps = Deps(settings=settings, runtime=runtime, notifier=ChangeNotifier(bus))
     mcp.deps = deps
-    for group in TOOL_GROUPS:
-        group.register(mcp, deps)
-    declare_plan_view(mcp)
+    # Tools are registered, then built, on first use (server.catalogue): a start does neither.
+    mcp._tool_manager = LazyTools(
+        mcp.settings.warn_on_duplicate_tools, loader=_tool_loader(mcp, deps)
+    )
     resources.register(mcp, deps)
     prompts.register(mcp, settings.tools)
     install_protocol_handlers(mcp, deps.notifier, runtime.pool)
     return mcp
+
+
+def _tool_loader(mcp: LoopcoreServer, deps: Deps) -> Callable[[], None]:
+    """What registers every tool group on ``mcp`` (run once, when the first tool is needed)."""
+
+    def load() -> None:
+        for name in TOOL_GROUPS:
+            import_module(name).register(mcp, deps)
+        declare_plan_view(mcp)
+
+    return load

@@ -8,14 +8,19 @@ call a handful of tools. So:
 
 - ``LazyTools`` (the server's tool manager) takes each tool as a *builder* and builds
   it when it is first needed: a call, its input schema, or a listing without a cached
-  catalogue. The order of registration is the order of the listing, as before.
+  catalogue. The order of registration is the order of the listing, as before. Given a
+  *loader*, it does not even hold the builders at first: the loader (which imports the
+  tool modules, their schemas and the domain they use, and registers the tools) runs
+  when the first tool is needed, so a server that has only answered ``tools/list`` from
+  a saved catalogue has imported none of them.
 - ``load``/``save`` keep the published catalogue (the ``tools/list`` answer, compacted)
   in ``__pycache__`` beside this module, as Python keeps compiled modules there. Its
   file name holds a fingerprint of everything the catalogue is made from: the Python
   version, the installed ``mcp``, ``mcp_types``, ``pydantic`` and ``pydantic_core``
   (their package files' size and modification time), every ``.py`` file of ``server``
-  and ``loopcore`` (likewise), the tool set and the names of the tools registered. A
-  change to any of them is a different file, so a stale catalogue is never read; a
+  and ``loopcore`` (likewise), and the settings the registered tools depend on (the
+  tool set, and whether agents may answer approvals: ``server.app.catalogue_variant``).
+  A change to any of them is a different file, so a stale catalogue is never read; a
   missing, unreadable or unwritable file only means the tools are built, as before.
 """
 
@@ -28,6 +33,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from mcp.server.mcpserver.tools import Tool
@@ -45,15 +51,46 @@ _PREFIX = "loopcore-tools-"
 class LazyTools(ToolManager):
     """The SDK's tool manager, building each tool on first use (see the module docstring)."""
 
-    def __init__(self, warn_on_duplicate_tools: bool = True) -> None:
+    def __init__(
+        self, warn_on_duplicate_tools: bool = True, *, loader: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(warn_on_duplicate_tools)
         self._builders: dict[str, Callable[[], Tool]] = {}
         self._order: list[str] = []
+        self._loader = loader
+        self._registered: tuple[str, ...] = ()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the loader has run (or there was none): the tools are registered."""
+        return self._loader is None
+
+    def load(self) -> None:
+        """Run the loader if it has not run yet (it registers the tools through ``defer``)."""
+        loader, self._loader = self._loader, None
+        if loader is None:
+            return
+        try:
+            loader()
+        except BaseException:
+            # Not half-registered: the next use runs the loader again (and fails the same way).
+            self._builders.clear()
+            self._order.clear()
+            self._loader = loader
+            raise
+        self._registered = self.names
+
+    @property
+    def as_registered(self) -> bool:
+        """Whether the tools are exactly those the loader registered (none added or removed
+        since), so their catalogue is the one saved for the settings."""
+        return self.loaded and self.names == self._registered
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every registered tool's name, built or not, in registration order."""
-        return tuple(self._order)
+        """Every registered tool's name, built or not, in listing order (loads the tools)."""
+        self.load()
+        return (*self._order, *(n for n in self._tools if n not in self._order))
 
     @property
     def pending(self) -> bool:
@@ -62,13 +99,14 @@ class LazyTools(ToolManager):
 
     def defer(self, name: str, build: Callable[[], Tool]) -> None:
         """Register the tool ``name``, built by ``build()`` when first needed."""
-        if name in self._order:
+        if name in self._order or name in self._tools:
             raise ValueError(f"tool {name!r} is registered twice")
         self._builders[name] = build
         self._order.append(name)
 
     def amend(self, name: str, change: Callable[[Tool], None]) -> None:
         """Apply ``change`` to the tool ``name`` once it is built (at once if it is)."""
+        self.load()
         build = self._builders.get(name)
         if build is None:
             tool = self.get_tool(name)
@@ -85,6 +123,7 @@ class LazyTools(ToolManager):
 
     def get_tool(self, name: str) -> Tool | None:
         """The tool ``name``, built now if it was not yet."""
+        self.load()
         build = self._builders.pop(name, None)
         if build is not None:
             self._tools[name] = build()
@@ -92,10 +131,16 @@ class LazyTools(ToolManager):
 
     def list_tools(self) -> list[Tool]:
         """Every tool, built, in registration order (tools added directly come last)."""
+        self.load()
         for name in list(self._builders):
             self.get_tool(name)
         ordered = [self._tools[n] for n in self._order if n in self._tools]
         return ordered + [t for n, t in self._tools.items() if n not in self._order]
+
+    def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Tool:
+        """Build and add the tool ``fn`` now (after the loader's tools, which it loads)."""
+        self.load()
+        return super().add_tool(fn, *args, **kwargs)
 
     def remove_tool(self, name: str) -> None:
         """Forget the tool ``name``, built or not."""
@@ -123,19 +168,19 @@ def _package_root(name: str) -> Path:
     return Path(str(module.__file__)).resolve().parent
 
 
-def fingerprint(toolset: str, names: Sequence[str]) -> str:
-    """The file key of the published catalogue of ``names`` under ``toolset``.
+def fingerprint(variant: str) -> str:
+    """The file key of the published catalogue of the tools registered under ``variant``.
 
     ``<code>-<variant>``: ``code`` hashes the Python version, the installed SDK and
     pydantic (their ``__init__.py``, rewritten by any upgrade) and every ``.py`` file of
-    ``server`` and ``loopcore``; ``variant`` the tool set and the tools' names.
+    ``server`` and ``loopcore``; ``variant`` names the settings the registered tools
+    depend on (``server.app.catalogue_variant``).
     """
     ours = [p for n in ("server", "loopcore") for p in sorted(_package_root(n).rglob("*.py"))]
     theirs = [
         _package_root(n) / "__init__.py" for n in ("mcp", "mcp_types", "pydantic", "pydantic_core")
     ]
     code = "\n".join([sys.version, *_stamps(theirs), *_stamps(ours)])
-    variant = "\n".join([toolset, *names])
     return f"{_digest(code)}-{_digest(variant)}"
 
 

@@ -39,8 +39,6 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from loopcore.evaluators import AttemptExpired, attempt
-
 __all__ = ["INLINE_ATTEMPT_S", "INLINE_MAX_CHARS", "EvaluationPool", "session_share"]
 
 # How long an evaluation may hold the event loop before it is sent to the pool instead.
@@ -102,6 +100,9 @@ class EvaluationPool:
         ``fn`` must not block (no program, no model, no store): only its evaluations are
         cut short, by ``AttemptExpired``, and then run again in a pool thread.
         """
+        # Imported here: the pool exists from start-up, evaluations come later (server.runtime).
+        from loopcore.evaluators import AttemptExpired, attempt
+
         try:
             with attempt(INLINE_ATTEMPT_S):
                 return fn(*args, **kwargs)

@@ -5,32 +5,38 @@ per connection; ``Runtime`` is reference-counted so every transport opens the
 store once (migrated, restored, logged), shares it across concurrent sessions,
 and closes it when the last session ends. A store passed in by the caller is
 used as is and never closed here.
+
+The services (and the domain modules they come from, and the evaluator factory's
+options) are built on first use, not when the store opens: a server that has only
+answered ``initialize`` and ``tools/list`` has opened and checked its store and
+imported none of them.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from loopcore.clock import Clock
 from loopcore.errors import StoreError
-from loopcore.evaluators.base import Evaluator
-from loopcore.evaluators.factory import FactoryOptions, build_evaluator
-from loopcore.evaluators.options import JudgeModel
-from loopcore.history import HistoryService
-from loopcore.loops.priors import PriorsCache
-from loopcore.loops.sessions import LoopService
-from loopcore.plans.service import PlanService
 from loopcore.store import PoolOptions, RestoreReport, Store, open_store
-from loopcore.store.scoped import ProjectStore
 from loopcore.store.sqlite import SqliteStore
 from server.pool import EvaluationPool
-from server.providers import configured_judge
 from server.settings import Settings
+
+if TYPE_CHECKING:  # imported when first used (see the module docstring)
+    from loopcore.evaluators.base import Evaluator
+    from loopcore.evaluators.factory import FactoryOptions
+    from loopcore.evaluators.options import JudgeModel
+    from loopcore.history import HistoryService
+    from loopcore.loops.priors import PriorsCache
+    from loopcore.loops.sessions import LoopService
+    from loopcore.plans.service import PlanService
 
 __all__ = ["Runtime", "Services", "factory_options"]
 
@@ -48,13 +54,18 @@ class Services:
     """
 
     def __init__(self, store: Store, clock: Clock, options: FactoryOptions, settings: Settings):
+        from loopcore.history import HistoryService
+        from loopcore.loops.priors import PriorsCache
+        from loopcore.loops.sessions import LoopService
+        from loopcore.plans.service import PlanService
+
         self.store = store
-        self.plans = PlanService(
+        self.plans: PlanService = PlanService(
             store, clock, factory_options=options, approval_ttl_s=settings.approval_ttl_s
         )
-        self.loops = LoopService(store, clock, factory_options=options)
-        self.history = HistoryService(store, clock)
-        self.priors = PriorsCache(store)
+        self.loops: LoopService = LoopService(store, clock, factory_options=options)
+        self.history: HistoryService = HistoryService(store, clock)
+        self.priors: PriorsCache = PriorsCache(store)
         self._args = (clock, options, settings)
         self._scoped: dict[str, Services] = {}
         self._lock = threading.Lock()
@@ -71,6 +82,8 @@ class Services:
         with self._lock:
             scoped = self._scoped.get(project)
             if scoped is None:
+                from loopcore.store.scoped import ProjectStore  # with the first project's view
+
                 view = ProjectStore(self.store, project).as_store()
                 scoped = self._scoped[project] = Services(view, *self._args)
                 scoped.priors = self.priors
@@ -89,51 +102,63 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock, store: Store | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.options = factory_options(settings)
         self.project = settings.project_key
         # Evaluations and commands run here, never on the transports' threads (server.pool).
         self.pool = EvaluationPool(settings.eval_workers, settings.eval_session_share)
         self._given = store
         self._lock = threading.Lock()
         self._users = 0
+        self._store: Store | None = None
         self._services: Services | None = None
         self.report: RestoreReport | None = None
 
-    def acquire(self) -> Services:
-        """Open the store if no session holds it yet; count one more user.
+    @functools.cached_property
+    def options(self) -> FactoryOptions:
+        """How evaluators are built under the settings (``factory_options``), on first use."""
+        return factory_options(self.settings)
+
+    def acquire(self) -> None:
+        """Open the store if no session holds it yet (migrated, restored, checked writable);
+        count one more user. The services are built when first asked for.
 
         Raises:
             StoreError: the database cannot be opened or is newer than this code.
         """
         with self._lock:
-            if self._services is None:
-                self._services = Services(self._open(), self.clock, self.options, self.settings)
+            if self._store is None:
+                self._store = self._open()
             self._users += 1
-            return self._services
 
     def release(self) -> None:
         """One user fewer; the last one closes a store this runtime opened."""
         with self._lock:
             self._users = max(0, self._users - 1)
-            if self._users or self._services is None:
+            if self._users or self._store is None:
                 return
-            services, self._services = self._services, None
-        services.close_history()  # intercepts written behind their answers land first
+            store, services = self._store, self._services
+            self._store = self._services = None
+        if services is not None:
+            services.close_history()  # intercepts written behind their answers land first
         if self._given is None:
-            services.store.close()
-            log.info("store_closed", path=services.store.location)
+            store.close()
+            log.info("store_closed", path=store.location)
 
     @property
     def services(self) -> Services:
-        """The services while at least one session is open.
+        """The services while at least one session is open (built on first use).
 
         Raises:
             StoreError: no session holds the store (a tool called outside a session).
         """
         services = self._services
-        if services is None:
-            raise StoreError("the store is not open (no active session)")
-        return services
+        if services is not None:
+            return services
+        with self._lock:
+            if self._store is None:
+                raise StoreError("the store is not open (no active session)")
+            if self._services is None:
+                self._services = Services(self._store, self.clock, self.options, self.settings)
+            return self._services
 
     def evaluator(
         self,
@@ -147,6 +172,8 @@ class Runtime:
         ``judge`` is the model a ``judge`` spec asks on this call (the host's, through
         sampling); by default the configured provider, if any.
         """
+        from loopcore.evaluators.factory import build_evaluator
+
         options = self.options if judge is None else replace(self.options, judge=judge)
         if commands_approved:
             options = replace(options, commands_approved=True)
@@ -176,6 +203,9 @@ class Runtime:
 
 def factory_options(settings: Settings) -> FactoryOptions:
     """How evaluators are built under ``settings``: time limits, allowlist, project root."""
+    from loopcore.evaluators.factory import FactoryOptions
+    from server.providers import configured_judge
+
     return FactoryOptions(
         regex_timeout_s=settings.regex_timeout_s,
         evaluation_budget_s=settings.evaluation_budget_s,

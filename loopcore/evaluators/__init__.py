@@ -1,9 +1,9 @@
 """Deterministic evaluators and the factory that builds them from JSON specs.
 
-The evaluator classes are imported on first access (a module ``__getattr__``):
-``loopcore`` imports this package for ``Evaluation`` at start-up, and the
-evaluators, their spec models, ``regex`` and ``jsonschema`` are only needed once
-a spec arrives (``build_evaluator`` loads them then).
+The evaluator classes and the factory are imported on first access (a module
+``__getattr__``): the server imports this package at start-up for ``attempt`` (the
+evaluation pool), and the factory, the evaluators, their spec models, ``regex`` and
+``jsonschema`` are only needed once a spec arrives (``build_evaluator`` loads them then).
 """
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING
 
 from loopcore.evaluators._budget import AttemptExpired, attempt
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
-from loopcore.evaluators.factory import (
-    FactoryOptions,
-    build_evaluator,
-    evaluator_types,
-    in_memory,
-    register_evaluator,
-    validate_spec,
-)
 
 if TYPE_CHECKING:
     from loopcore.evaluators.command import CommandEvaluator
     from loopcore.evaluators.completeness import Aspect, CompletenessEvaluator
     from loopcore.evaluators.composite import CompositeEvaluator, ThresholdEvaluator
     from loopcore.evaluators.evidence import PRESETS, EvidenceEvaluator
+    from loopcore.evaluators.factory import (
+        FactoryOptions,
+        build_evaluator,
+        evaluator_types,
+        in_memory,
+        register_evaluator,
+        validate_spec,
+    )
     from loopcore.evaluators.json_schema import JsonSchemaEvaluator
     from loopcore.evaluators.text import LengthEvaluator, RegexEvaluator
 
@@ -62,10 +62,16 @@ _LAZY = {
     "CompletenessEvaluator": "completeness",
     "CompositeEvaluator": "composite",
     "EvidenceEvaluator": "evidence",
+    "FactoryOptions": "factory",
     "JsonSchemaEvaluator": "json_schema",
     "LengthEvaluator": "text",
     "RegexEvaluator": "text",
     "ThresholdEvaluator": "composite",
+    "build_evaluator": "factory",
+    "evaluator_types": "factory",
+    "in_memory": "factory",
+    "register_evaluator": "factory",
+    "validate_spec": "factory",
 }
 
 

@@ -6,8 +6,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast, overload
 
-import platformdirs
-
 from loopcore.clock import Clock, system_clock
 from loopcore.store.postgres import is_pg_store, is_postgres_url
 from loopcore.store.protocol import Store, StoreTx
@@ -76,6 +74,8 @@ def _restore(store: SqliteStore | PostgresStore, clock: Clock) -> tuple[list[Tas
 
 def default_db_path() -> Path:
     """``<user data dir>/loopcore.db`` (the directory is created on open, not here)."""
+    import platformdirs  # only a store without a path given needs it
+
     return Path(platformdirs.user_data_dir("loopcore", appauthor=False)) / "loopcore.db"
 
 

@@ -25,8 +25,9 @@ from server.startup import paused_gc
 configure_logging()
 
 # Imported after logging is configured: importing the SDK may log. The collector is off
-# meanwhile (server.startup): the imports allocate much and free little.
-with paused_gc():
+# meanwhile (server.startup): the imports allocate much and free little; what they built is
+# frozen on leaving, or the first allocation after would walk all of it (a young collection).
+with paused_gc(freeze=True):
     from loopcore import __version__
     from loopcore.errors import LoopcoreError, PlanNotFound
     from server.settings import Settings, SettingsError, forget_secrets
@@ -197,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if quick is not None:
         return quick
     if args.command == "serve":
-        with paused_gc():  # run_serve pauses it again while it builds the server
+        with paused_gc(freeze=True):  # run_serve pauses it again while it builds the server
             from server.cli.serve import run_serve
 
         return run_serve(settings)

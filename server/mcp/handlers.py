@@ -50,7 +50,6 @@ from mcp.types import (
 )
 
 from loopcore.errors import LoopcoreError
-from loopcore.evaluators.factory import evaluator_types
 from server.mcp.notify import ChangeNotifier
 from server.mcp.roots import session_project
 from server.pool import EvaluationPool, session_share
@@ -123,6 +122,8 @@ def _loop_ids(seen: _Seen, _: dict[str, str]) -> list[str]:
 
 
 def _evaluators(_: _Seen, __: dict[str, str]) -> list[str]:
+    from loopcore.evaluators.factory import evaluator_types  # the factory loads on first use
+
     return evaluator_types()
 
 

@@ -2,6 +2,9 @@
 
 Subscribers hear about changes through ``server.mcp.notify.ChangeNotifier``: every
 tool that changes a plan or a loop announces the URIs below.
+
+What a read needs (the schemas, the evaluator catalogue, the loop view) is imported by
+the first read, not when the resources are registered at start-up (``server.app``).
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from loopcore.clock import iso
 from loopcore.errors import LoopcoreError, NotFound
 from loopcore.limits import ID_PATTERN
-from server.schemas import jsonable, plan_brief, plan_out
-from server.schemas.evaluators import EVALUATORS_URI, catalogue
+from server.schemas.evaluators import EVALUATORS_URI
 from server.team import require_owned
 from server.tools.deps import Deps
-from server.tools.loops import view_out
 
 __all__ = ["register"]
 
@@ -52,6 +53,8 @@ def _iso_times(detail: Any) -> Any:
 
 
 def _dump(data: Any) -> str:
+    from server.schemas import jsonable
+
     return json.dumps(jsonable(data), indent=1, sort_keys=False)
 
 
@@ -65,6 +68,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def evaluators_resource() -> str:
+        from server.schemas.evaluators import catalogue
+
         return _dump(catalogue())
 
     @mcp.resource(
@@ -74,6 +79,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def plans_resource() -> str:
+        from server.schemas import plan_brief
+
         page = deps.services().plans.list_plans(deps.project, limit=100)
         return _dump({"plans": [plan_brief(p).model_dump() for p in page.plans]})
 
@@ -84,6 +91,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def plan_resource(plan_id: str) -> str:
+        from server.schemas import plan_out
+
         def fetch() -> Any:
             require_owned(deps.services(), "plan", plan_id)
             return deps.services().plans.status(plan_id, verbose=True)
@@ -122,6 +131,8 @@ def register(mcp: MCPServer[Any], deps: Deps) -> None:
         mime_type="application/json",
     )
     def loop_resource(loop_id: str) -> str:
+        from server.tools.loops import view_out
+
         def fetch() -> Any:
             require_owned(deps.services(), "loop", loop_id)
             return deps.services().loops.status(loop_id)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 import anyio
 import pytest
 from mcp import Client
 
 from loopcore.errors import StoreError
-from server.app import build_server
+from server import catalogue
+from server.app import build_server, catalogue_variant
 from server.logs import configure_logging
+from server.settings import Settings
 from server.tools._common import CORE_TOOLS
 from tests.server.helpers import ERAS, err, make_settings, new_plan, ok, text_of
 
@@ -167,3 +170,60 @@ async def test_many_concurrent_calls_in_one_session(tmp_path: Path) -> None:
                 tg.start_soon(record, i)
         status = await ok(c, "plan_status", {"plan_id": plan_id})
     assert status["counts"]["done"] == 20
+
+
+# A valid value other than the default, for settings whose type gives none to derive.
+_OTHER_VALUES: dict[str, object] = {
+    "project": "another-project",
+    "token": "s3cret",
+    "provider_api_key": "k3y",
+    "allow_commands": "pytest",
+    "provider_base_url": "http://127.0.0.1:9/v1",
+    "provider_model": "a-model",
+    "allowed_hosts": "example.org",
+    "price_input_per_1k": 0.5,
+    "price_output_per_1k": 1.5,
+    "host": "127.0.0.2",
+    "command_environ": {"A": "b"},
+}
+
+
+def _other_value(name: str, default: object) -> object:
+    """A value of the setting ``name`` other than ``default`` (checked by ``Settings``)."""
+    if name in _OTHER_VALUES:
+        return _OTHER_VALUES[name]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int | float):
+        return default / 2 if isinstance(default, float) else default + 1
+    annotation = Settings.model_fields[name].annotation
+    assert get_origin(annotation) is Literal, f"no other value of {name}: add one to _OTHER_VALUES"
+    return next(v for v in get_args(annotation) if v != default)
+
+
+async def _built_catalogue(tmp_path: Path, **settings: object) -> list[dict[str, object]]:
+    mcp = build_server(make_settings(tmp_path, **settings))
+    return [t.model_dump(mode="json", by_alias=True) for t in await mcp.list_tools()]
+
+
+@pytest.mark.anyio
+async def test_the_catalogue_key_covers_every_setting_that_changes_the_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each setting in turn takes another value: when the built tools/list changes, so does
+    ``catalogue_variant`` (the saved catalogue's key), and the catalogue is answered before
+    the tool modules are imported, so a setting it missed would publish a stale list."""
+    monkeypatch.setattr(catalogue, "load", lambda key: None)  # always built, never read
+    monkeypatch.setattr(catalogue, "save", lambda key, tools: None)
+    base_settings = make_settings(tmp_path)
+    base = await _built_catalogue(tmp_path)
+    changed = []
+    for name in Settings.model_fields:
+        if name == "db":
+            continue  # every test has its own; the catalogue cannot read it
+        value = _other_value(name, getattr(base_settings, name))
+        other = make_settings(tmp_path, **{name: value})
+        if await _built_catalogue(tmp_path, **{name: value}) != base:
+            changed.append(name)
+            assert catalogue_variant(other) != catalogue_variant(base_settings), name
+    assert sorted(changed) == ["agent_approvals", "tools"]

@@ -49,18 +49,44 @@ async def test_the_saved_catalogue_is_the_built_one(
     assert len(built) == (24 if tools == "all" else 9)
 
 
-async def test_a_start_builds_no_tool_and_a_call_builds_one(tmp_path: Path, folder: Path) -> None:
-    """With a saved catalogue, listing builds nothing; calling a tool builds that one only."""
-    await _listed(tmp_path, "legacy")
+@ERAS
+async def test_a_start_registers_no_tool_and_a_call_builds_one(
+    tmp_path: Path, folder: Path, mode: str
+) -> None:
+    """With a saved catalogue, listing registers and builds nothing; the first call registers
+    every tool and builds the one called."""
+    await _listed(tmp_path, mode)
     mcp = build_server(make_settings(tmp_path))
-    manager = mcp._tool_manager
-    assert isinstance(manager, LazyTools)
-    async with Client(mcp, mode="legacy") as c:
+    manager = mcp.lazy_tools
+    async with Client(mcp, mode=mode) as c:
         listed = len((await c.list_tools()).tools)
-        built_after_list = len(manager._tools)
+        after_list = (manager.loaded, len(manager._order), len(manager._tools))
         res = await ok(c, "plan_create", {"goal": "ship", "tasks": [{"id": "a", "title": "A"}]})
-    assert (listed, built_after_list, list(manager._tools)) == (24, 0, ["plan_create"])
+        again = len((await c.list_tools()).tools)
+    assert (listed, after_list) == (24, (False, 0, 0))
+    assert (manager.loaded, len(manager.names), list(manager._tools)) == (True, 24, ["plan_create"])
     assert res["plan_id"].startswith("pl_")
+    assert again == 24
+
+
+async def test_a_tool_added_at_run_time_is_listed_and_not_saved(
+    tmp_path: Path, folder: Path
+) -> None:
+    """A tool added to a built server is listed beside the saved catalogue's, which stays."""
+    await _listed(tmp_path, "legacy")
+    (saved,) = folder.glob("loopcore-tools-*.json")
+    kept = saved.read_text()
+    mcp = build_server(make_settings(tmp_path))
+
+    def extra() -> str:
+        """A tool added after the server was built."""
+        return "x"
+
+    mcp.add_tool(extra)
+    async with Client(mcp, mode="legacy") as c:
+        names = [t.name for t in (await c.list_tools()).tools]
+    assert (len(names), names[-1]) == (25, "extra")
+    assert saved.read_text() == kept
 
 
 async def test_an_unreadable_catalogue_is_built_again(tmp_path: Path, folder: Path) -> None:
@@ -83,10 +109,10 @@ async def test_an_unwritable_folder_only_means_building(
     assert await _listed(tmp_path, "legacy") == first
 
 
-def test_the_key_changes_with_the_code_the_tool_set_and_the_tools(
+def test_the_key_changes_with_the_code_and_the_variant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Editing a source file, another tool set or another set of tools is another catalogue."""
+    """Editing a source file, or other settings the tools depend on, is another catalogue."""
     source = tmp_path / "server" / "mod.py"
     source.parent.mkdir()
     source.write_text("x = 1\n")
@@ -94,13 +120,12 @@ def test_the_key_changes_with_the_code_the_tool_set_and_the_tools(
     monkeypatch.setattr(
         catalogue, "_package_root", lambda n: source.parent if n == "server" else real(n)
     )
-    key = catalogue.fingerprint("all", ["a", "b"])
-    assert catalogue.fingerprint("all", ["a", "b"]) == key
-    assert catalogue.fingerprint("core", ["a", "b"]) != key
-    assert catalogue.fingerprint("all", ["a"]) != key
+    key = catalogue.fingerprint("tools=all")
+    assert catalogue.fingerprint("tools=all") == key
+    assert catalogue.fingerprint("tools=core") != key
     stamp = source.stat().st_mtime_ns + 1_000_000_000
     os.utime(source, ns=(stamp, stamp))
-    assert catalogue.fingerprint("all", ["a", "b"]).split("-")[0] != key.split("-")[0]
+    assert catalogue.fingerprint("tools=all").split("-")[0] != key.split("-")[0]
 
 
 def _tool(name: str) -> Tool:
@@ -128,3 +153,36 @@ def test_lazy_tools_refuse_a_name_twice_and_amend_on_build() -> None:
     tools.amend("a", lambda t: setattr(t, "meta", {"ui": 1}))
     built = tools.get_tool("a")
     assert built is not None and built.meta == {"ui": 1}
+
+
+def test_the_loader_runs_once_when_a_tool_is_first_needed() -> None:
+    """Nothing is registered until a tool is needed; then the loader runs, once."""
+    runs: list[str] = []
+
+    def loader() -> None:
+        runs.append("load")
+        tools.defer("a", lambda: _tool("a"))
+
+    tools = LazyTools(loader=loader)
+    before = (tools.loaded, list(runs))
+    assert tools.get_tool("a") is not None
+    assert [t.name for t in tools.list_tools()] == ["a"]
+    assert (before, tools.loaded, runs, tools.as_registered) == ((False, []), True, ["load"], True)
+
+
+def test_a_failing_loader_leaves_nothing_half_registered() -> None:
+    """A loader that fails is run again on the next use, from a clean slate."""
+    attempts: list[int] = []
+
+    def loader() -> None:
+        tools.defer("a", lambda: _tool("a"))
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ImportError("a tool module failed to import")
+
+    tools = LazyTools(loader=loader)
+    with pytest.raises(ImportError, match="failed to import"):
+        tools.list_tools()
+    assert (tools.loaded, tools._order) == (False, [])
+    assert [t.name for t in tools.list_tools()] == ["a"]
+    assert len(attempts) == 2

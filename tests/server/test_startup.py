@@ -49,3 +49,30 @@ def test_freeze_keeps_what_start_up_built_out_of_later_collections(collector_on:
     with paused_gc(freeze=True):
         built = [object() for _ in range(10)]
     assert gc.get_freeze_count() >= len(built)
+
+
+def _collections_after(freeze: bool) -> list[int]:
+    """The generations collected while a few containers are allocated after a paused block
+    that made 5,000 of them."""
+    seen: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(watch)
+    try:
+        with paused_gc(freeze=freeze):
+            made: list[list[int]] = [[] for _ in range(5000)]
+        made += [[] for _ in range(10)]
+    finally:
+        gc.callbacks.remove(watch)
+    assert len(made) == 5010
+    return seen
+
+
+def test_leaving_with_freeze_leaves_no_collection_owed(collector_on: None) -> None:
+    """Objects made while paused are frozen on leaving; without freeze, the next allocation
+    pays a young collection that walks every one of them."""
+    assert _collections_after(freeze=True) == []
+    assert _collections_after(freeze=False)[:1] == [0]

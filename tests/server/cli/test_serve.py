@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from mcp import Client, StdioServerParameters, stdio_client
+
+from server.app import TOOL_GROUPS
+from tests.server.helpers import ERAS, ok
+
 REPO = Path(__file__).resolve().parents[3]
 
 # Imported only for PostgreSQL or HTTP: a SQLite stdio server must start without them.
@@ -68,3 +74,56 @@ def test_sqlite_stdio_server_imports_no_psycopg_nor_http_modules(tmp_path: Path)
     tools = {t["name"] for t in answers[1]["result"]["tools"]}
     assert {"intercept", "verify_output", "plan_record"} <= tools
     assert "LOADED []" in err, err
+
+
+# Imported when the first tool is needed (server.app, server.catalogue) or later, not by a start.
+LOADED_ON_FIRST_CALL = (
+    *TOOL_GROUPS,
+    "server.schemas.base",
+    "server.schemas.plans",
+    "loopcore.plans.service",
+    "loopcore.loops.sessions",
+    "loopcore.history",
+    "loopcore.evaluators.factory",
+    "loopcore.intercept",
+)
+
+
+async def _serve_once(tmp_path: Path, mode: str, call: bool) -> tuple[list[str], str]:
+    """Start ``loopcore serve`` (the probe), list the tools, call plan_create if ``call``; the
+    tools listed and the probe's stderr (its ``LOADED`` line names the modules watched)."""
+    probe = f"NAMES = {LOADED_ON_FIRST_CALL!r}\n{_PROBE}"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+        "LOOPCORE_DB": str(tmp_path / "lc.db"),
+        "LOOPCORE_PROJECT": "p",
+    }
+    params = StdioServerParameters(command=sys.executable, args=["-c", probe], env=env)
+    log = tmp_path / f"stderr-{mode}-{call}.log"
+    with log.open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            if call:
+                created = await ok(
+                    client, "plan_create", {"goal": "ship", "tasks": [{"id": "a", "title": "A"}]}
+                )
+                assert str(created["plan_id"]).startswith("pl_")
+    return names, log.read_text()
+
+
+@pytest.mark.anyio
+@ERAS
+async def test_a_server_that_only_listed_its_tools_imported_none_of_them(
+    tmp_path: Path, mode: str
+) -> None:
+    """With its catalogue saved, a stdio server answers tools/list without importing the tool
+    modules, their schemas or the domain; its first tools/call imports them and works."""
+    await _serve_once(tmp_path, mode, call=False)  # saves the catalogue if it is not yet
+    listed, err = await _serve_once(tmp_path, mode, call=False)
+    again, called_err = await _serve_once(tmp_path, mode, call=True)
+    assert len(listed) == 24 and again == listed
+    assert "LOADED []" in err, err
+    loaded = called_err.split("LOADED ", 1)[1].splitlines()[0]
+    assert all(repr(m) in loaded for m in (*TOOL_GROUPS, "loopcore.plans.service")), loaded

@@ -100,13 +100,14 @@ async def test_suggest_config_rejects_a_bad_task_type(tmp_path: Path) -> None:
 def test_each_store_has_one_priors_cache(tmp_path: Path) -> None:
     """The services of an open store hold one priors cache; a reopened store, a new one."""
     runtime = Runtime(make_settings(tmp_path), system_clock)
-    first = runtime.acquire()
-    again = runtime.acquire()
-    same = first.priors is again.priors
+    runtime.acquire()
+    runtime.acquire()
+    first = runtime.services
+    same = first.priors is runtime.services.priors
     runtime.release()
     runtime.release()
-    reopened = runtime.acquire()
+    runtime.acquire()
     try:
-        assert same and reopened.priors is not first.priors
+        assert same and runtime.services.priors is not first.priors
     finally:
         runtime.release()

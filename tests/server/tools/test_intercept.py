@@ -380,6 +380,7 @@ async def test_a_multi_feature_request_decomposes_with_named_dimensions(tmp_path
 def test_the_fast_path_takes_the_same_arguments_as_intercept(tmp_path: Path) -> None:
     """intercept's resolver-free twin publishes and validates exactly intercept's parameters."""
     srv = build_server(make_settings(tmp_path))
+    srv.lazy_tools.load()  # registers the tools and their twins
     route = srv.deps.fast_paths["intercept"]
     full = srv._tool_manager.get_tool("intercept")
     untitled = {k: v for k, v in route.tool.parameters.items() if k != "title"}

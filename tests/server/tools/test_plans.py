@@ -322,6 +322,7 @@ async def test_a_host_that_cannot_be_asked_records_without_the_resolvers(
     answers = []
     for asks in (False, True):
         srv = build_server(make_settings(tmp_path / f"{asks}"))
+        srv.lazy_tools.load()  # registers the tools and their twins
         route = srv.deps.fast_paths["plan_record"]
         client = (
             Client(srv, mode=mode, elicitation_callback=never) if asks else Client(srv, mode=mode)

@@ -17,9 +17,9 @@ def test_the_http_app_serves_the_dashboard_behind_the_token(tmp_path: Path) -> N
     """No token: 401; with it: the plan page, its links under /dashboard."""
     settings = make_settings(tmp_path, transport="http", token="s3cret")
     mcp = build_server(settings)
-    services = mcp.deps.runtime.acquire()
+    mcp.deps.runtime.acquire()
     try:
-        plan_id = seed(services.store).plan_id
+        plan_id = seed(mcp.deps.runtime.services.store).plan_id
         with Served(http_app(mcp, settings)) as base:
             bare = httpx.get(f"{base}/dashboard/plans/{plan_id}")
             auth = {"authorization": "Bearer s3cret"}
