@@ -11,9 +11,9 @@ the providers, which a server needs only once a tool runs.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from loopcore._lazy import lazy_names
 from loopcore.errors import (
     Conflict,
     InvalidInput,
@@ -62,10 +62,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_names(globals(), _LAZY)

@@ -8,9 +8,9 @@ evaluation pool), and the factory, the evaluators, their spec models, ``regex`` 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from loopcore._lazy import lazy_names
 from loopcore.evaluators._budget import AttemptExpired, attempt
 from loopcore.evaluators.base import EvalContext, Evaluation, Evaluator
 
@@ -56,30 +56,23 @@ __all__ = [
 
 # Name -> the module (in this package) that defines it.
 _LAZY = {
-    "PRESETS": "evidence",
-    "Aspect": "completeness",
-    "CommandEvaluator": "command",
-    "CompletenessEvaluator": "completeness",
-    "CompositeEvaluator": "composite",
-    "EvidenceEvaluator": "evidence",
-    "FactoryOptions": "factory",
-    "JsonSchemaEvaluator": "json_schema",
-    "LengthEvaluator": "text",
-    "RegexEvaluator": "text",
-    "ThresholdEvaluator": "composite",
-    "build_evaluator": "factory",
-    "evaluator_types": "factory",
-    "in_memory": "factory",
-    "register_evaluator": "factory",
-    "validate_spec": "factory",
+    "PRESETS": f"{__name__}.evidence",
+    "Aspect": f"{__name__}.completeness",
+    "CommandEvaluator": f"{__name__}.command",
+    "CompletenessEvaluator": f"{__name__}.completeness",
+    "CompositeEvaluator": f"{__name__}.composite",
+    "EvidenceEvaluator": f"{__name__}.evidence",
+    "FactoryOptions": f"{__name__}.factory",
+    "JsonSchemaEvaluator": f"{__name__}.json_schema",
+    "LengthEvaluator": f"{__name__}.text",
+    "RegexEvaluator": f"{__name__}.text",
+    "ThresholdEvaluator": f"{__name__}.composite",
+    "build_evaluator": f"{__name__}.factory",
+    "evaluator_types": f"{__name__}.factory",
+    "in_memory": f"{__name__}.factory",
+    "register_evaluator": f"{__name__}.factory",
+    "validate_spec": f"{__name__}.factory",
 }
 
 
-def __getattr__(name: str) -> object:
-    """An evaluator class (or ``PRESETS``), imported on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_names(globals(), _LAZY)  # an evaluator class, the factory, ``PRESETS``
