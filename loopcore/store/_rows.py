@@ -38,6 +38,7 @@ __all__ = [
     "plan_from_row",
     "step_from_row",
     "task_context_from_row",
+    "task_context_params",
     "task_from_row",
     "task_params",
 ]
@@ -149,6 +150,15 @@ def task_context_from_row(row: Row, others_confidence: tuple[float, ...]) -> Tas
         newest_other=None if at is None else (float(at), int(row["newest_seq"])),
         others_open=bool(row["others_open"]),
     )
+
+
+def task_context_params(plan_id: str, task_id: str, window: int) -> tuple[Any, ...]:
+    """The parameters of both stores' task-context statement, in its placeholder order:
+    with a window (the others' scores, whether one is open, the task, the newest other,
+    the plan), or without (the task, the plan)."""
+    if window > 0:
+        return (task_id, window, task_id, task_id, task_id, plan_id)
+    return (task_id, plan_id)
 
 
 def task_params(t: Task) -> tuple[Any, ...]:

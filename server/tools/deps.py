@@ -50,6 +50,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 
 RETRIES = 3  # extra attempts of a service call whose transaction lost a race
+_GAVE_UP = object()  # what ``Deps._here`` returns for a call it did not run to the end
 
 
 async def retried(call: Callable[[], Awaitable[R]], retries: int = RETRIES) -> R:
@@ -107,13 +108,8 @@ class Deps:
         no hand-over to a worker thread and back (about a fifth of such a call's time);
         when a lock is held elsewhere it gave up before doing anything (``WouldWait``)
         and runs in a worker thread, where it may wait."""
-        with self.runtime.services.store.at_once() as now:
-            if now:
-                try:
-                    return fn(*args, **kwargs)
-                except WouldWait:
-                    pass
-        return await self.run_sync(fn, *args, **kwargs)
+        got = self._here(fn, args, kwargs)
+        return await self.run_sync(fn, *args, **kwargs) if got is _GAVE_UP else got
 
     def attempt_at_once(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
         """``fn`` here and now, for a call that reads, evaluates in memory and writes once
@@ -121,6 +117,13 @@ class Deps:
         before writing anything: a lock in its way or a program to run (``WouldWait``), or
         an evaluation past ``INLINE_ATTEMPT_S`` (``AttemptExpired``). The caller then runs
         it where it may wait (``run_eval``)."""
+        got = self._here(fn, args, kwargs)
+        return None if got is _GAVE_UP else got
+
+    def _here(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``fn(*args, **kwargs)`` on this thread under ``Store.at_once`` and the inline
+        evaluation deadline (a call that evaluates nothing never meets it), or ``_GAVE_UP``
+        when the store cannot, or the call met a wait or the deadline before writing."""
         with self.runtime.services.store.at_once() as now:
             if now:
                 try:
@@ -128,7 +131,7 @@ class Deps:
                         return fn(*args, **kwargs)
                 except (WouldWait, AttemptExpired):
                     pass
-        return None
+        return _GAVE_UP
 
     def fast_path(
         self, name: str, *, when: Callable[[Mapping[str, Any], Context[Any, Any] | None], bool]

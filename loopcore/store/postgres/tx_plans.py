@@ -21,6 +21,7 @@ from loopcore.store._rows import (
     journal_from_row,
     plan_from_row,
     task_context_from_row,
+    task_context_params,
     task_from_row,
     task_params,
 )
@@ -312,10 +313,7 @@ class PgPlanSql:
         """
         if lock and self.get_plan(plan_id, lock=True) is None:
             return None
-        if window > 0:
-            params: tuple[Any, ...] = (task_id, window, task_id, task_id, task_id, plan_id)
-        else:
-            params = (task_id, plan_id)
+        params = task_context_params(plan_id, task_id, window)
         row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
         if row is None:
             return None

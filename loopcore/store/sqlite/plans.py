@@ -11,6 +11,7 @@ from loopcore.store._rows import (
     TASK_COLUMNS,
     plan_from_row,
     task_context_from_row,
+    task_context_params,
     task_from_row,
     task_params,
 )
@@ -184,10 +185,7 @@ class PlanSql(JournalSql):
         """The plan and the task in one statement, with the other tasks' scoring facts when
         ``window`` > 0 (BEGIN IMMEDIATE already serialises writers: ``lock`` adds nothing).
         """
-        if window > 0:
-            params: tuple[Any, ...] = (task_id, window, task_id, task_id, task_id, plan_id)
-        else:
-            params = (task_id, plan_id)
+        params = task_context_params(plan_id, task_id, window)
         row = self._conn.execute(_TASK_CONTEXT[window > 0], params).fetchone()
         if row is None:
             return None
